@@ -1,0 +1,106 @@
+"""The one quote model every provider maps into."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+
+
+class QuoteSource(StrEnum):
+    """Where a quote came from; shown to the user next to every price."""
+
+    IBKR_LIVE = "ibkr-live"
+    IBKR_DELAYED = "ibkr-delayed"
+    IBKR_FROZEN = "ibkr-frozen"
+    YAHOO = "yahoo"
+    ALPHA_VANTAGE = "alphavantage"
+    NONE = "none"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def clean(value: float | int | None) -> float | None:
+    """NaN / None / IBKR's 'unset' sentinels mean 'no data yet', never 0."""
+    if value is None:
+        return None
+    value = float(value)
+    if math.isnan(value) or math.isinf(value) or value >= 1e300 or value == -1.0:
+        return None
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """A price snapshot for one symbol.
+
+    Prices are ``None`` when the provider has no value yet (IBKR sends NaN until the
+    first tick): a missing price must never be shown or summed as 0.
+    ``provider_time`` is the provider's own timestamp of the data (staleness is judged
+    from it); ``fetched_at`` is when we obtained it.
+    """
+
+    symbol: str
+    source: QuoteSource = QuoteSource.NONE
+    last: float | None = None
+    bid: float | None = None
+    ask: float | None = None
+    volume: float | None = None
+    high: float | None = None
+    low: float | None = None
+    previous_close: float | None = None
+    provider_time: datetime | None = None
+    fetched_at: datetime = field(default_factory=_utc_now)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def price(self) -> float | None:
+        """Best single price: last trade, else the mid, else the close."""
+        if self.last is not None:
+            return self.last
+        if self.bid is not None and self.ask is not None:
+            return (self.bid + self.ask) / 2
+        return self.previous_close
+
+    @property
+    def change(self) -> float | None:
+        if self.price is None or not self.previous_close:
+            return None
+        return self.price - self.previous_close
+
+    @property
+    def change_percent(self) -> float | None:
+        if self.change is None or not self.previous_close:
+            return None
+        return 100.0 * self.change / self.previous_close
+
+    def age_seconds(self, now: datetime | None = None) -> float | None:
+        """Seconds since the provider's own timestamp (None when it gave none)."""
+        if self.provider_time is None:
+            return None
+        return ((now or _utc_now()) - self.provider_time).total_seconds()
+
+    def as_market_data(self) -> dict[str, float | None]:
+        """The seed's market-data shape: last, bid, ask, volume, high, low."""
+        return {
+            "last": self.last,
+            "bid": self.bid,
+            "ask": self.ask,
+            "volume": self.volume,
+            "high": self.high,
+            "low": self.low,
+        }
+
+    def with_error(self, message: str) -> Quote:
+        return replace(self, error=message)
+
+    @classmethod
+    def failed(cls, symbol: str, message: str, source: QuoteSource = QuoteSource.NONE) -> Quote:
+        return cls(symbol=symbol, source=source, error=message)
