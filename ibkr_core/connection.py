@@ -1,0 +1,740 @@
+"""The IBKR connection manager: one `ib_async.IB` hosted on the loop thread.
+
+Every call into `IB` happens on the loop thread (`loop_thread.LoopThread`). The public
+methods here are blocking with timeouts and safe from any thread; events are
+`eventkit.Event`s (as in ib_async) emitted on the loop thread, so listeners must be quick
+and must not block (hand work to your own thread if needed).
+
+State machine::
+
+    disconnected --connect()--> connecting --ok--> connected
+    connected --socket dropped--> reconnecting --ok--> connected (lines restored)
+    any --disconnect()--> disconnected (stays down)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from eventkit import Event
+from ib_async import IB, Contract, Stock
+
+from ibkr_core.connection_errors import (
+    CLIENT_ID_IN_USE,
+    CONNECTIVITY_LOST,
+    CONNECTIVITY_RESTORED_DATA_KEPT,
+    CONNECTIVITY_RESTORED_DATA_LOST,
+    FARM_CODES,
+    SOCKET_PORT_RESET,
+    ClientIdInUseError,
+    ConnectFailedError,
+    IBKRError,
+    NotConnectedError,
+    UnknownSymbolError,
+    account_is_paper,
+    connect_failure_message,
+    describe_error,
+    paper_mismatch_warning,
+    parse_farm_notice,
+    port_kind,
+    reset_port,
+)
+from ibkr_core.loop_thread import LoopThread, get_loop_thread
+from ibkr_core.quote import clean
+from ibkr_core.settings import Settings
+
+if TYPE_CHECKING:
+    from ibkr_core.ibkr_market_data import MarketDataRegistry
+
+__all__ = [
+    "ConnectionState",
+    "ConnectionStatus",
+    "IBKRConnection",
+    "IBKRError",
+    "NotConnectedError",
+    "UnknownSymbolError",
+]
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+MARKET_DATA_TYPE_NAMES = {1: "live", 2: "frozen", 3: "delayed", 4: "delayed-frozen"}
+
+
+class ConnectionState(StrEnum):
+    CONNECTED = "connected"
+    CONNECTING = "connecting"
+    RECONNECTING = "reconnecting"
+    DISCONNECTED = "disconnected"
+
+
+@dataclass(frozen=True)
+class ConnectionStatus:
+    """An immutable snapshot of the connection, safe to read from any thread."""
+
+    state: ConnectionState = ConnectionState.DISCONNECTED
+    host: str = ""
+    port: int = 0
+    client_id: int | None = None  # the id actually in use (may differ after 326)
+    requested_client_id: int | None = None
+    accounts: tuple[str, ...] = ()
+    is_paper: bool | None = None  # from the account id (DU/DF = paper), not the port
+    port_kind: str | None = None  # "TWS paper", "IB Gateway live", ... (a hint)
+    server_version: int | None = None
+    connected_since: datetime | None = None
+    last_error: str | None = None  # plain message of the last failure
+    warnings: tuple[str, ...] = ()  # e.g. paper port with a live account
+    connectivity: str = "unknown"  # "ok", "degraded" (after 1100), "unknown"
+    connectivity_message: str | None = None
+    data_farms: tuple[tuple[str, str], ...] = ()  # (farm, state) e.g. ("usfarm", "OK")
+    market_data_type: int = 1  # 1 live, 2 frozen, 3 delayed, 4 delayed-frozen
+    reconnect_attempts: int = 0
+    next_retry_at: datetime | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self.state == ConnectionState.CONNECTED
+
+    @property
+    def degraded(self) -> bool:
+        return self.connectivity == "degraded"
+
+    @property
+    def farms(self) -> dict[str, str]:
+        return dict(self.data_farms)
+
+    @property
+    def market_data_type_name(self) -> str:
+        return MARKET_DATA_TYPE_NAMES.get(self.market_data_type, str(self.market_data_type))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class _ReconnectPolicy:
+    initial_delay: float = 0.25
+    max_delay: float = 30.0
+    factor: float = 2.0
+    timestamps: list[float] = field(default_factory=list)
+
+
+class IBKRConnection:
+    """Connect, watch and restore one TWS / IB Gateway API session.
+
+    Events (``eventkit.Event``, emitted on the loop thread):
+
+    - ``status_changed(status)``: any change of ``status()``.
+    - ``connected_event(status)``: a ``connect()`` succeeded.
+    - ``disconnected_event(status, deliberate: bool)``: the session ended (deliberate is
+      False for an unexpected drop; a reconnect follows).
+    - ``reconnecting_event(status)``: automatic reconnect started.
+    - ``reconnected_event(status)``: reconnected, market data type and PnL re-applied.
+      Market-data lines (``market_data``) are resubscribed by listeners of this event.
+    - ``connectivity_event(code, message)``: 1100 / 1101 / 1102.
+    """
+
+    MAX_CLIENT_ID_TRIES = 4
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        loop: LoopThread | None = None,
+        *,
+        readonly: bool = False,
+        auto_reconnect: bool = True,
+        reconnect_initial_delay: float = 0.25,
+        reconnect_max_delay: float = 30.0,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.loop = loop or get_loop_thread()
+        self.readonly = readonly
+        self.auto_reconnect = auto_reconnect
+        self._policy = _ReconnectPolicy(reconnect_initial_delay, reconnect_max_delay)
+
+        self.status_changed = Event("status_changed")
+        self.connected_event = Event("connected_event")
+        self.disconnected_event = Event("disconnected_event")
+        self.reconnecting_event = Event("reconnecting_event")
+        self.reconnected_event = Event("reconnected_event")
+        self.connectivity_event = Event("connectivity_event")
+
+        self._status = ConnectionStatus(
+            host=self.settings.host,
+            port=self.settings.port,
+            requested_client_id=self.settings.client_id,
+            port_kind=port_kind(self.settings.port),
+        )
+        self._session_up = False  # a session we opened is live (drop => reconnect)
+        self._user_disconnect = False
+        self._reconnect_task: asyncio.Task | None = None
+        self._connect_lock: asyncio.Lock | None = None
+        self._handshake_done = False
+        self._new_port: int | None = None
+        self._market_data_type = 1
+        self._pnl_accounts: set[str] = set()
+        self._summary_requested = False
+        self._contracts: dict[str, Contract] = {}
+        self._market_data: MarketDataRegistry | None = None
+        self.ib: IB = self.loop.call(self._create_ib, timeout=10)
+
+    # ------------------------------------------------------------------ public API
+    def status(self) -> ConnectionStatus:
+        return self._status
+
+    def is_connected(self) -> bool:
+        return self._status.connected
+
+    def connect(
+        self,
+        host: str | None = None,
+        port: int | None = None,
+        client_id: int | None = None,
+        timeout: float | None = None,
+    ) -> ConnectionStatus:
+        """Connect (blocking, bounded). Never raises for a failed connect: the returned
+        status is ``disconnected`` with a plain ``last_error``."""
+        host = host or self.settings.host
+        port = int(port if port is not None else self.settings.port)
+        client_id = int(client_id if client_id is not None else self.settings.client_id)
+        timeout = float(timeout if timeout is not None else self.settings.connect_timeout)
+        budget = timeout * (self.MAX_CLIENT_ID_TRIES + 1) + 2.0
+        try:
+            return self.loop.run(self._connect_async(host, port, client_id, timeout), budget)
+        except TimeoutError:
+            self.loop.call_soon(self._abandon_connect, timeout)
+            return replace(self._status, state=ConnectionState.DISCONNECTED)
+
+    def disconnect(self, timeout: float = 5.0) -> ConnectionStatus:
+        """Deliberately disconnect; no automatic reconnect follows."""
+        self.loop.call(self._disconnect_now, timeout=timeout)
+        return self._status
+
+    def close(self) -> None:
+        """Disconnect and stop using this manager (the loop thread keeps running)."""
+        with contextlib.suppress(Exception):
+            self.disconnect()
+
+    def run(
+        self,
+        fn: Callable[[IB], T | Awaitable[T]] | Awaitable[T],
+        timeout: float | None = None,
+        *,
+        require_connected: bool = True,
+    ) -> T:
+        """Run ``fn(ib)`` (plain or async) or an awaitable on the loop thread and return
+        its result; ``TimeoutError`` after ``timeout`` (default: settings.request_timeout).
+
+        This is the door for portfolio / order services: ``conn.run(lambda ib:
+        ib.openTrades())`` or ``conn.run(lambda ib: ib.whatIfOrderAsync(c, o), 5)``.
+        """
+        timeout = self.settings.request_timeout if timeout is None else timeout
+        if require_connected and not self.ib_ready():
+            if not callable(fn) and asyncio.iscoroutine(fn):
+                fn.close()
+            raise NotConnectedError()
+        if callable(fn):
+            return self.loop.call(fn, self.ib, timeout=timeout)
+        return self.loop.run(fn, timeout)
+
+    def ib_ready(self) -> bool:
+        return self._status.connected and self.ib.isConnected()
+
+    def set_market_data_type(self, market_data_type: int) -> None:
+        """Set the session's market data type (re-applied after every reconnect)."""
+        self.loop.call(self.apply_market_data_type, int(market_data_type), timeout=5)
+
+    def subscribe_pnl(self, account: str | None = None, timeout: float | None = None) -> None:
+        """Start a ``reqPnL`` subscription (restored after a reconnect)."""
+
+        def _sub(ib: IB) -> None:
+            acct = account or (self._status.accounts[0] if self._status.accounts else "")
+            if not acct:
+                raise NotConnectedError("No account to subscribe PnL for")
+            self._pnl_accounts.add(acct)
+            if not any(p.account == acct for p in ib.pnl()):
+                ib.reqPnL(acct)
+
+        self.run(_sub, timeout)
+
+    def get_pnl(self, timeout: float | None = None) -> dict[str, dict[str, float | None]]:
+        """Live PnL per subscribed account (None until IBKR sends a value)."""
+
+        def _read(ib: IB) -> dict[str, dict[str, float | None]]:
+            return {
+                p.account: {
+                    "daily_pnl": clean(p.dailyPnL),
+                    "unrealized_pnl": clean(p.unrealizedPnL),
+                    "realized_pnl": clean(p.realizedPnL),
+                }
+                for p in ib.pnl()
+            }
+
+        return self.run(_read, timeout)
+
+    # seed-compatible client methods -------------------------------------------------
+    def get_account_summary(self, timeout: float | None = None) -> dict[str, dict[str, Any]]:
+        """``{account: {"NetLiquidation": 1.0e5, "TotalCashValue": ..., "BuyingPower":
+        ..., "currency": "USD", ...}}`` (numbers as floats, other tags as strings)."""
+        timeout = self.settings.request_timeout if timeout is None else timeout
+        return self.run(self._account_summary_async(timeout), timeout + 1.0)
+
+    def get_positions(self, timeout: float | None = None) -> list[dict[str, Any]]:
+        """One dict per position: account, symbol, sec_type, con_id, currency, quantity,
+        avg_cost, market_price, market_value, unrealized_pnl, realized_pnl (None if
+        unknown)."""
+        return self.run(self._positions, timeout)
+
+    def get_market_data(
+        self, contract_or_symbol: Contract | str, timeout: float | None = None
+    ) -> dict[str, float | None]:
+        """``{"last", "bid", "ask", "volume", "high", "low"}``, None where no tick yet.
+
+        Subscribes a streaming line (kept in ``market_data``) and waits up to ``timeout``
+        for a first tick. Raises ``UnknownSymbolError`` for an unknown symbol."""
+        timeout = self.settings.request_timeout if timeout is None else timeout
+        quote = self.run(self.market_data.first_quote(contract_or_symbol, timeout), timeout + 1)
+        return quote.as_market_data()
+
+    def create_contract(self, symbol: str, timeout: float | None = None) -> Contract:
+        """A US stock contract qualified through contract details (``UnknownSymbolError``
+        when IBKR has none)."""
+        timeout = self.settings.request_timeout if timeout is None else timeout
+        return self.run(self.qualify_async(symbol, timeout), timeout + 1)
+
+    @property
+    def market_data(self) -> MarketDataRegistry:
+        """The registry of streaming market-data lines (created on first use)."""
+        if self._market_data is None:
+            from ibkr_core.ibkr_market_data import MarketDataRegistry
+
+            self._market_data = self.loop.call(MarketDataRegistry, self, timeout=5)
+        return self._market_data
+
+    # ------------------------------------------------------------ loop-thread API
+    @property
+    def market_data_type(self) -> int:
+        return self._market_data_type
+
+    def apply_market_data_type(self, market_data_type: int) -> None:
+        """(Loop thread.) Record and send ``reqMarketDataType``."""
+        self._market_data_type = market_data_type
+        if self.ib.isConnected():
+            self.ib.reqMarketDataType(market_data_type)
+        self._update(market_data_type=market_data_type)
+
+    async def qualify_async(self, symbol: str, timeout: float | None = None) -> Contract:
+        """(Loop thread.) Qualify a US stock symbol through reqContractDetails (cached)."""
+        key = normalize_symbol(symbol)
+        if not key:
+            raise UnknownSymbolError(symbol, "empty symbol")
+        cached = self._contracts.get(key)
+        if cached is not None:
+            return cached
+        if not self.ib.isConnected():
+            raise NotConnectedError()
+        timeout = self.settings.request_timeout if timeout is None else timeout
+        try:
+            details = await asyncio.wait_for(
+                self.ib.reqContractDetailsAsync(Stock(key, "SMART", "USD")), timeout
+            )
+        except ConnectionError as exc:
+            raise NotConnectedError(f"Connection lost while looking up {key}") from exc
+        if not details:
+            raise UnknownSymbolError(symbol)
+        chosen = next((d for d in details if d.contract and d.contract.currency == "USD"), None)
+        contract = (chosen or details[0]).contract
+        if contract is None or not contract.conId:
+            raise UnknownSymbolError(symbol)
+        if not contract.exchange:
+            contract.exchange = "SMART"
+        self._contracts[key] = contract
+        return contract
+
+    # ------------------------------------------------------------------ internals
+    def _create_ib(self) -> IB:
+        ib = IB()
+        ib.errorEvent += self._on_ib_error
+        ib.disconnectedEvent += self._on_ib_disconnected
+        self._connect_lock = asyncio.Lock()
+        return ib
+
+    def _update(self, **changes: Any) -> None:
+        new = replace(self._status, **changes)
+        if new != self._status:
+            self._status = new
+            self.status_changed.emit(new)
+
+    async def _connect_async(
+        self, host: str, port: int, client_id: int, timeout: float
+    ) -> ConnectionStatus:
+        assert self._connect_lock is not None
+        async with self._connect_lock:
+            self._user_disconnect = False
+            self._cancel_reconnect()
+            st = self._status
+            if self._session_up and self.ib.isConnected():
+                if (st.host, st.port, st.requested_client_id) == (host, port, client_id):
+                    return st
+                self._disconnect_now()
+                self._user_disconnect = False
+            self._new_port = None
+            self._update(
+                state=ConnectionState.CONNECTING,
+                host=host,
+                port=port,
+                port_kind=port_kind(port),
+                requested_client_id=client_id,
+                client_id=None,
+                accounts=(),
+                is_paper=None,
+                server_version=None,
+                connected_since=None,
+                last_error=None,
+                warnings=(),
+                connectivity="unknown",
+                connectivity_message=None,
+                data_farms=(),
+                reconnect_attempts=0,
+                next_retry_at=None,
+            )
+            started = time.monotonic()
+            try:
+                used = await self._open(host, port, client_id, timeout)
+            except ConnectFailedError as exc:
+                self._update(state=ConnectionState.DISCONNECTED, last_error=str(exc))
+                return self._status
+            self._session_started(used)
+            log.info(
+                "connected to %s:%s as client %s in %.3f s",
+                host,
+                port,
+                used,
+                time.monotonic() - started,
+            )
+            self.connected_event.emit(self._status)
+            return self._status
+
+    async def _open(self, host: str, port: int, client_id: int, timeout: float) -> int:
+        """Connect, moving to the next client id on 326. Returns the id used."""
+        for offset in range(self.MAX_CLIENT_ID_TRIES):
+            cid = client_id + offset
+            try:
+                await self._attempt(host, port, cid, timeout)
+                return cid
+            except ClientIdInUseError:
+                log.info("client id %s in use at %s:%s, trying %s", cid, host, port, cid + 1)
+                continue
+            except ConnectFailedError:
+                raise
+            except (OSError, TimeoutError, ConnectionError) as exc:
+                message = connect_failure_message(
+                    exc, host, port, cid, timeout, handshake_done=self._handshake_done
+                )
+                raise ConnectFailedError(message) from exc
+        last = client_id + self.MAX_CLIENT_ID_TRIES - 1
+        raise ConnectFailedError(
+            f"Client ids {client_id}..{last} are all in use at {host}:{port} (IBKR 326): "
+            "close other API sessions or choose another client id."
+        )
+
+    async def _attempt(self, host: str, port: int, client_id: int, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        failed: asyncio.Future[None] = loop.create_future()
+
+        def on_error(_req_id: int, code: int, message: str, _contract: Any) -> None:
+            if code == CLIENT_ID_IN_USE and not failed.done():
+                failed.set_exception(ClientIdInUseError(client_id))
+
+        def on_api_error(message: str) -> None:
+            if "Peer closed connection" in message and not failed.done():
+                failed.set_exception(
+                    ConnectionError("the gateway closed the connection during the handshake")
+                )
+
+        self._handshake_done = False
+        self.ib.errorEvent += on_error
+        self.ib.client.apiError += on_api_error
+        task = asyncio.ensure_future(
+            self.ib.connectAsync(host, port, client_id, timeout=timeout, readonly=self.readonly)
+        )
+        try:
+            done, _ = await asyncio.wait(
+                {task, failed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+            if task in done:
+                task.result()  # raises the connect error, if any
+                return
+            self._handshake_done = self.ib.client.isReady()
+            task.cancel()
+            await asyncio.wait({task})
+            if self.ib.client.isConnected():
+                self.ib.disconnect()
+            if failed.done():
+                failed.result()
+            raise TimeoutError(f"connect timed out after {timeout:g} s")
+        except BaseException:
+            if not task.done():
+                task.cancel()
+            raise
+        finally:
+            self.ib.errorEvent -= on_error
+            self.ib.client.apiError -= on_api_error
+            if not failed.done():
+                failed.cancel()
+            elif not failed.cancelled():
+                failed.exception()  # mark retrieved
+
+    def _session_started(self, client_id: int) -> None:
+        accounts = tuple(self.ib.managedAccounts())
+        warnings: list[str] = []
+        requested = self._status.requested_client_id
+        if requested is not None and client_id != requested:
+            warnings.append(
+                f"Client id {requested} was in use (IBKR 326): connected with client id "
+                f"{client_id}."
+            )
+        mismatch = paper_mismatch_warning(self._status.port, accounts)
+        if mismatch:
+            warnings.append(mismatch)
+        self._session_up = True
+        self._summary_requested = False
+        self._update(
+            state=ConnectionState.CONNECTED,
+            client_id=client_id,
+            accounts=accounts,
+            is_paper=account_is_paper(accounts),
+            server_version=self.ib.client.serverVersion(),
+            connected_since=_now(),
+            last_error=None,
+            warnings=tuple(warnings),
+            connectivity="ok",
+            connectivity_message=None,
+            reconnect_attempts=0,
+            next_retry_at=None,
+        )
+        # TWS resets the session's market data type to live on every new session.
+        if self._market_data_type != 1:
+            self.ib.reqMarketDataType(self._market_data_type)
+        for account in sorted(self._pnl_accounts):
+            self.ib.reqPnL(account)
+
+    def _disconnect_now(self) -> None:
+        self._user_disconnect = True
+        self._cancel_reconnect()
+        was_up = self._session_up or self._status.state == ConnectionState.RECONNECTING
+        self._session_up = False
+        if self.ib.client.isConnected() or self.ib.isConnected():
+            self.ib.disconnect()
+        self._update(
+            state=ConnectionState.DISCONNECTED,
+            connected_since=None,
+            connectivity="unknown",
+            connectivity_message=None,
+            data_farms=(),
+            reconnect_attempts=0,
+            next_retry_at=None,
+            last_error=None,
+        )
+        if was_up:
+            self.disconnected_event.emit(self._status, True)
+
+    def _abandon_connect(self, timeout: float) -> None:
+        """The blocking connect() gave up: make sure nothing keeps trying."""
+        if not self._session_up:
+            self._update(
+                state=ConnectionState.DISCONNECTED,
+                last_error=f"Connecting took longer than {timeout:g} s and was abandoned.",
+            )
+
+    def _cancel_reconnect(self) -> None:
+        task, self._reconnect_task = self._reconnect_task, None
+        if task is not None and not task.done():
+            task.cancel()
+
+    def _on_ib_disconnected(self) -> None:
+        if not self._session_up:
+            return  # our own disconnect, or a failed connect attempt
+        self._session_up = False
+        if self._user_disconnect:
+            return
+        st = self._status
+        message = f"Connection to {st.host}:{st.port} lost"
+        if self._new_port:
+            message += f" (TWS moved the API to port {self._new_port})"
+        state = (
+            ConnectionState.RECONNECTING if self.auto_reconnect else ConnectionState.DISCONNECTED
+        )
+        self._update(
+            state=state,
+            last_error=message,
+            connected_since=None,
+            connectivity="unknown",
+            connectivity_message=None,
+            data_farms=(),
+        )
+        log.warning("%s; reconnecting=%s", message, self.auto_reconnect)
+        self.disconnected_event.emit(self._status, False)
+        if self.auto_reconnect:
+            self._reconnect_task = asyncio.get_running_loop().create_task(self._reconnect_loop())
+            self.reconnecting_event.emit(self._status)
+
+    async def _reconnect_loop(self) -> None:
+        st = self._status
+        host = st.host
+        port = self._new_port or st.port
+        client_id = st.requested_client_id if st.requested_client_id is not None else 1
+        delay = self._policy.initial_delay
+        attempt = 0
+        dropped_at = time.monotonic()
+        while not self._user_disconnect:
+            self._update(next_retry_at=_now() + timedelta(seconds=delay))
+            await asyncio.sleep(delay)
+            delay = min(delay * self._policy.factor, self._policy.max_delay)
+            attempt += 1
+            self._update(
+                state=ConnectionState.RECONNECTING,
+                reconnect_attempts=attempt,
+                next_retry_at=None,
+                port=port,
+                port_kind=port_kind(port),
+            )
+            try:
+                used = await self._open(host, port, client_id, self.settings.connect_timeout)
+            except ConnectFailedError as exc:
+                self._update(last_error=f"Reconnect attempt {attempt} failed: {exc}")
+                continue
+            except Exception as exc:  # never let the reconnect task die silently
+                log.exception("reconnect attempt %d failed", attempt)
+                self._update(last_error=f"Reconnect attempt {attempt} failed: {exc!r}")
+                continue
+            self._reconnect_task = None
+            self._session_started(used)
+            log.info(
+                "reconnected to %s:%s after %.2f s (%d attempts)",
+                host,
+                port,
+                time.monotonic() - dropped_at,
+                attempt,
+            )
+            self.reconnected_event.emit(self._status)
+            return
+
+    def _on_ib_error(self, req_id: int, code: int, message: str, contract: Any) -> None:
+        if code == CONNECTIVITY_LOST or code == 2110:
+            self._update(connectivity="degraded", connectivity_message=describe_error(code))
+            self.connectivity_event.emit(code, message)
+        elif code in (CONNECTIVITY_RESTORED_DATA_LOST, CONNECTIVITY_RESTORED_DATA_KEPT):
+            self._update(connectivity="ok", connectivity_message=describe_error(code))
+            self.connectivity_event.emit(code, message)
+        elif code == SOCKET_PORT_RESET:
+            self._new_port = reset_port(message)
+            self._update(connectivity_message=describe_error(code, message))
+        elif code in FARM_CODES:
+            parsed = parse_farm_notice(code, message)
+            if parsed:
+                farms = dict(self._status.data_farms)
+                farms[parsed[0]] = parsed[1]
+                self._update(data_farms=tuple(sorted(farms.items())))
+
+    async def _account_summary_async(self, timeout: float) -> dict[str, dict[str, Any]]:
+        ib = self.ib
+        values = list(ib.wrapper.acctSummary.values())
+        if not values and not self._summary_requested:
+            self._summary_requested = True  # one subscription per session (TWS allows 2)
+            with contextlib.suppress(asyncio.TimeoutError):
+                values = await asyncio.wait_for(ib.accountSummaryAsync(), timeout)
+        if not values:
+            values = ib.accountValues()  # from reqAccountUpdates, same tag names
+        return summarize_account_values(values)
+
+    def _positions(self, ib: IB) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        seen: set[tuple[str, int]] = set()
+        for item in ib.portfolio():
+            c = item.contract
+            seen.add((item.account, c.conId))
+            rows.append(
+                {
+                    "account": item.account,
+                    "symbol": c.symbol,
+                    "local_symbol": c.localSymbol or c.symbol,
+                    "sec_type": c.secType,
+                    "con_id": c.conId,
+                    "currency": c.currency,
+                    "quantity": float(item.position),
+                    "avg_cost": clean(item.averageCost),
+                    "market_price": clean(item.marketPrice),
+                    "market_value": clean(item.marketValue),
+                    "unrealized_pnl": clean(item.unrealizedPNL),
+                    "realized_pnl": clean(item.realizedPNL),
+                }
+            )
+        for pos in ib.positions():  # positions the account window hasn't priced yet
+            c = pos.contract
+            if (pos.account, c.conId) in seen or not pos.position:
+                continue
+            rows.append(
+                {
+                    "account": pos.account,
+                    "symbol": c.symbol,
+                    "local_symbol": c.localSymbol or c.symbol,
+                    "sec_type": c.secType,
+                    "con_id": c.conId,
+                    "currency": c.currency,
+                    "quantity": float(pos.position),
+                    "avg_cost": clean(pos.avgCost),
+                    "market_price": None,
+                    "market_value": None,
+                    "unrealized_pnl": None,
+                    "realized_pnl": None,
+                }
+            )
+        rows.sort(key=lambda r: (r["account"], r["symbol"]))
+        return rows
+
+
+def normalize_symbol(symbol: str | None) -> str:
+    """ "aapl " -> "AAPL"; "BRK.B" -> "BRK B" (IBKR's spelling of share classes)."""
+    key = (symbol or "").strip().upper()
+    head, dot, tail = key.partition(".")
+    if dot and head and len(tail) == 1:
+        key = f"{head} {tail}"
+    return key
+
+
+def summarize_account_values(values: list[Any]) -> dict[str, dict[str, Any]]:
+    """AccountValue rows -> ``{account: {tag: float|str, "currency": base}}``.
+
+    Per tag, the base-currency row wins over per-currency ledger rows."""
+    out: dict[str, dict[str, Any]] = {}
+    ranks: dict[tuple[str, str], int] = {}
+    for v in values:
+        if v.modelCode:
+            continue
+        account = out.setdefault(v.account, {})
+        if v.tag == "NetLiquidation" and v.currency not in ("", "BASE"):
+            account.setdefault("currency", v.currency)
+        rank = 2 if v.currency in ("", "BASE") else 1
+        key = (v.account, v.tag)
+        if ranks.get(key, 0) > rank:
+            continue
+        ranks[key] = rank
+        try:
+            account[v.tag] = float(v.value)
+        except (TypeError, ValueError):
+            account[v.tag] = v.value
+    return out
+
+
+# Re-exported for convenience: callers catch these from here.
+IBKRError = IBKRError

@@ -1,0 +1,504 @@
+"""IBKR as a quote provider: streaming ``reqMktData`` lines read as snapshots.
+
+``MarketDataRegistry`` (loop thread only) keeps one streaming line per symbol, qualifies
+new symbols first, falls back to delayed data where the account isn't entitled, restores
+lines after a reconnect or a 1101, and drops lines nobody asked for in a while so we stay
+under IBKR's 100-line limit.
+
+``IBKRQuoteProvider`` is the quote manager's face of it (``is_available()``,
+``fetch(symbols)``, non-blocking beyond a short bound) plus ``ibkr_history``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from ib_async import Contract, Ticker
+
+from ibkr_core.connection_errors import (
+    CONNECTIVITY_RESTORED_DATA_LOST,
+    DELAYED_NOT_ENABLED,
+    DELAYED_SHOWN,
+    HISTORICAL_DATA_ERROR,
+    MAX_TICKERS,
+    NO_SECURITY_DEFINITION,
+    NOT_ENTITLED_CODES,
+    IBKRError,
+    NotConnectedError,
+    UnknownSymbolError,
+    describe_error,
+    is_pacing_violation,
+)
+from ibkr_core.quote import Quote, QuoteSource, clean
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ibkr_core.connection import ConnectionStatus, IBKRConnection
+
+__all__ = ["HISTORY_RANGES", "IBKRQuoteProvider", "MarketDataRegistry", "ticker_quote"]
+
+log = logging.getLogger(__name__)
+
+SOURCE_BY_TYPE = {
+    1: QuoteSource.IBKR_LIVE,
+    2: QuoteSource.IBKR_FROZEN,
+    3: QuoteSource.IBKR_DELAYED,
+    4: QuoteSource.IBKR_DELAYED,  # delayed-frozen: the price is delayed first of all
+}
+
+# range key -> (durationStr, barSizeSetting)
+HISTORY_RANGES: dict[str, tuple[str, str]] = {
+    "1D": ("1 D", "1 min"),
+    "5D": ("5 D", "5 mins"),
+    "1M": ("1 M", "30 mins"),
+    "6M": ("6 M", "1 day"),
+    "1Y": ("1 Y", "1 day"),
+}
+
+WAITING_FOR_TICK = "waiting for the first IBKR tick"
+
+
+@dataclass
+class _Line:
+    key: str
+    symbol: str
+    contract: Contract | None = None
+    ticker: Ticker | None = None
+    state: str = "new"  # new | qualifying | streaming | failed
+    error: str | None = None
+    note: str | None = None
+    last_wanted: float = 0.0
+    retry_at: float = 0.0
+    delayed_tried: bool = False
+    task: asyncio.Task | None = None
+
+
+def ticker_quote(symbol: str, ticker: Ticker) -> Quote:
+    """Map a ticker to a Quote: NaN/-1 -> None, source from its marketDataType."""
+    provider_time = ticker.time
+    if provider_time is not None and provider_time.tzinfo is None:
+        provider_time = provider_time.replace(tzinfo=UTC)
+    return Quote(
+        symbol=symbol,
+        source=SOURCE_BY_TYPE.get(ticker.marketDataType, QuoteSource.IBKR_LIVE),
+        last=clean(ticker.last),
+        bid=clean(ticker.bid),
+        ask=clean(ticker.ask),
+        volume=clean(ticker.volume),
+        high=clean(ticker.high),
+        low=clean(ticker.low),
+        previous_close=clean(ticker.close),
+        provider_time=provider_time,
+    )
+
+
+def _has_price(q: Quote) -> bool:
+    return any(v is not None for v in (q.last, q.bid, q.ask, q.previous_close))
+
+
+class MarketDataRegistry:
+    """Streaming market-data lines by symbol. Every method runs on the loop thread."""
+
+    def __init__(
+        self,
+        connection: IBKRConnection,
+        *,
+        idle_after: float = 120.0,
+        max_lines: int = 90,
+        failed_retry_after: float = 300.0,
+    ) -> None:
+        self._conn = connection
+        self.idle_after = idle_after
+        self.max_lines = max_lines
+        self.failed_retry_after = failed_retry_after
+        self._lines: dict[str, _Line] = {}
+        connection.connected_event += self._on_session_up
+        connection.reconnected_event += self._on_session_up
+        connection.disconnected_event += self._on_disconnected
+        connection.connectivity_event += self._on_connectivity
+        connection.ib.errorEvent += self._on_error
+        self.resubscribed = 0  # lines re-requested after reconnect / 1101 (for tests, UI)
+
+    # -- queries -----------------------------------------------------------------
+    @property
+    def ib(self) -> Any:
+        return self._conn.ib
+
+    def symbols(self) -> list[str]:
+        return sorted(self._lines)
+
+    def active_count(self) -> int:
+        return sum(1 for line in self._lines.values() if line.ticker is not None)
+
+    def line_info(self, symbol: str) -> dict[str, Any] | None:
+        line = self._lines.get(_key(symbol))
+        if line is None:
+            return None
+        return {
+            "state": line.state,
+            "error": line.error,
+            "note": line.note,
+            "delayed_tried": line.delayed_tried,
+            "market_data_type": line.ticker.marketDataType if line.ticker else None,
+        }
+
+    # -- subscribing -------------------------------------------------------------
+    async def ensure(self, symbols: list[str], wait: float = 0.0) -> None:
+        """Subscribe missing symbols (qualifying first); wait at most ``wait`` seconds."""
+        now = time.monotonic()
+        pending: list[asyncio.Task] = []
+        for symbol in symbols:
+            key = _key(symbol)
+            if not key:
+                continue
+            line = self._lines.get(key)
+            if line is None:
+                line = self._lines[key] = _Line(key=key, symbol=symbol)
+            line.last_wanted = now
+            if line.state in ("new", "failed") and now >= line.retry_at:
+                self._start(line)
+            if line.task is not None and not line.task.done():
+                pending.append(line.task)
+        self._evict_idle(now)
+        if pending and wait > 0:
+            await asyncio.wait(pending, timeout=wait)
+
+    def quotes(self, symbols: list[str]) -> dict[str, Quote]:
+        out: dict[str, Quote] = {}
+        for symbol in symbols:
+            line = self._lines.get(_key(symbol))
+            if line is None:
+                out[symbol] = Quote.failed(symbol, "not subscribed")
+            elif line.ticker is None:
+                message = line.error or (
+                    "IBKR connection lost: resubscribing"
+                    if not self._conn.ib_ready()
+                    else "subscribing to IBKR market data"
+                )
+                out[symbol] = Quote.failed(symbol, message)
+            else:
+                quote = ticker_quote(symbol, line.ticker)
+                if line.error:
+                    quote = quote.with_error(line.error)
+                elif not _has_price(quote):
+                    quote = quote.with_error(WAITING_FOR_TICK)
+                out[symbol] = quote
+        return out
+
+    async def first_quote(self, contract_or_symbol: Contract | str, timeout: float) -> Quote:
+        """Subscribe one symbol and wait for its first priced tick (or ``timeout``)."""
+        symbol = (
+            contract_or_symbol.symbol
+            if isinstance(contract_or_symbol, Contract)
+            else str(contract_or_symbol)
+        )
+        key = _key(symbol)
+        deadline = time.monotonic() + timeout
+        line = self._lines.get(key)
+        if isinstance(contract_or_symbol, Contract) and contract_or_symbol.conId:
+            if line is None:
+                line = self._lines[key] = _Line(key=key, symbol=symbol)
+            line.contract = line.contract or contract_or_symbol
+        if line is not None and line.state == "failed":
+            line.retry_at = 0.0  # an explicit request: try again now
+        await self.ensure([symbol], wait=timeout)
+        line = self._lines[key]
+        if line.state == "failed" and line.error and "Unknown symbol" in line.error:
+            raise UnknownSymbolError(symbol)
+        while time.monotonic() < deadline:
+            quote = self.quotes([symbol])[symbol]
+            if _has_price(quote) or line.state == "failed":
+                return quote
+            await asyncio.sleep(0.05)
+        return self.quotes([symbol])[symbol]
+
+    def _start(self, line: _Line) -> None:
+        if line.task is not None and not line.task.done():
+            return
+        line.state = "qualifying"
+        line.task = asyncio.get_running_loop().create_task(self._subscribe(line))
+
+    async def _subscribe(self, line: _Line) -> None:
+        try:
+            if line.contract is None:
+                line.contract = await self._conn.qualify_async(line.symbol)
+        except UnknownSymbolError as exc:
+            self._fail(line, str(exc), retry_after=self.failed_retry_after * 2)
+            return
+        except (NotConnectedError, TimeoutError, ConnectionError) as exc:
+            line.state = "new"
+            line.error = f"IBKR lookup of {line.symbol} failed: {exc or type(exc).__name__}"
+            line.retry_at = time.monotonic() + 5.0
+            return
+        if self._lines.get(line.key) is not line:
+            return  # evicted while qualifying
+        self._request(line)
+
+    def _request(self, line: _Line) -> None:
+        if line.contract is None:
+            line.state = "new"
+            return
+        if not self.ib.isConnected():
+            line.state = "new"  # restored by _on_session_up
+            line.ticker = None
+            return
+        full = line.ticker is None and self.active_count() >= self.max_lines
+        if full and not self._evict_lru(exclude=line):
+            self._fail(line, describe_error(MAX_TICKERS), retry_after=10.0)
+            return
+        line.ticker = self.ib.reqMktData(line.contract)
+        line.state = "streaming"
+        line.error = None
+
+    def _cancel(self, line: _Line) -> None:
+        if line.ticker is not None and line.contract is not None and self.ib.isConnected():
+            with contextlib.suppress(Exception):
+                self.ib.cancelMktData(line.contract)
+        line.ticker = None
+
+    def _fail(self, line: _Line, message: str, retry_after: float) -> None:
+        self._cancel(line)
+        line.state = "failed"
+        line.error = message
+        line.retry_at = time.monotonic() + retry_after
+
+    def _drop(self, line: _Line) -> None:
+        self._cancel(line)
+        if line.task is not None and not line.task.done():
+            line.task.cancel()
+        self._lines.pop(line.key, None)
+
+    def _evict_idle(self, now: float) -> None:
+        for line in list(self._lines.values()):
+            if now - line.last_wanted > self.idle_after:
+                log.debug("dropping idle market data line %s", line.key)
+                self._drop(line)
+
+    def _evict_lru(self, exclude: _Line) -> bool:
+        active = [ln for ln in self._lines.values() if ln.ticker is not None and ln is not exclude]
+        if not active:
+            return False
+        oldest = min(active, key=lambda ln: ln.last_wanted)
+        if oldest.last_wanted >= exclude.last_wanted:
+            return False  # everything open was wanted as recently: don't thrash
+        self._drop(oldest)
+        return True
+
+    # -- events ------------------------------------------------------------------
+    def _line_for(self, req_id: int, contract: Any) -> _Line | None:
+        ticker = self.ib.wrapper.reqId2Ticker.get(req_id)
+        for line in self._lines.values():
+            if ticker is not None and line.ticker is ticker:
+                return line
+        con_id = getattr(contract, "conId", 0)
+        if con_id:
+            for line in self._lines.values():
+                if line.contract is not None and line.contract.conId == con_id:
+                    return line
+        return None
+
+    def _on_error(self, req_id: int, code: int, message: str, contract: Any) -> None:
+        if req_id < 0:
+            return
+        line = self._line_for(req_id, contract)
+        if line is None or line.state != "streaming":
+            return
+        if code in NOT_ENTITLED_CODES:
+            if code == 10090:
+                line.note = describe_error(code, message)  # partial data: keep the stream
+                return
+            if not line.delayed_tried:
+                # Type 3 = live where entitled, delayed elsewhere; session-wide.
+                line.delayed_tried = True
+                line.note = "not entitled to live data: switched to delayed"
+                if self._conn.market_data_type in (1, 2):
+                    self._conn.apply_market_data_type(3 if self._conn.market_data_type == 1 else 4)
+                self._cancel(line)
+                self._request(line)
+                log.info("%s not entitled (%s): resubscribed with delayed data", line.key, code)
+            else:
+                self._fail(line, describe_error(code, message), self.failed_retry_after)
+        elif code == DELAYED_NOT_ENABLED:
+            self._fail(
+                line,
+                f"No IBKR market data for {line.symbol}: not subscribed and delayed data "
+                f"is not enabled (IBKR {code})",
+                self.failed_retry_after,
+            )
+        elif code == DELAYED_SHOWN:
+            line.note = "delayed data (not subscribed to live)"  # delayed ticks follow
+        elif code == MAX_TICKERS:
+            self.max_lines = max(1, min(self.max_lines, self.active_count() - 1))
+            self._fail(line, describe_error(code, message), retry_after=10.0)
+        elif code == NO_SECURITY_DEFINITION:
+            self._fail(line, str(UnknownSymbolError(line.symbol)), self.failed_retry_after * 2)
+
+    def _on_session_up(self, _status: ConnectionStatus) -> None:
+        """A new session: every ticker is gone (ib_async reset its state)."""
+        for line in self._lines.values():
+            line.ticker = None
+            if line.contract is not None and line.state in ("streaming", "new"):
+                self._request(line)
+                self.resubscribed += 1
+
+    def _on_disconnected(self, _status: ConnectionStatus, deliberate: bool) -> None:
+        if deliberate:
+            for line in list(self._lines.values()):
+                self._drop(line)
+            return
+        for line in self._lines.values():
+            line.ticker = None  # stale: ib_async dropped every ticker
+
+    def _on_connectivity(self, code: int, _message: str) -> None:
+        if code != CONNECTIVITY_RESTORED_DATA_LOST:
+            return
+        for line in self._lines.values():
+            if line.state == "streaming" and line.contract is not None:
+                self._cancel(line)
+                self._request(line)
+                self.resubscribed += 1
+
+
+def _key(symbol: str) -> str:
+    from ibkr_core.connection import normalize_symbol
+
+    return normalize_symbol(symbol)
+
+
+class IBKRQuoteProvider:
+    """Quote provider over IBKR streaming data (see the quote manager's protocol)."""
+
+    name = "ibkr"
+
+    def __init__(
+        self,
+        connection: IBKRConnection,
+        *,
+        subscribe_wait: float = 0.3,
+        history_timeout: float | None = None,
+    ) -> None:
+        self._conn = connection
+        self.subscribe_wait = subscribe_wait
+        self.history_timeout = history_timeout
+        self._history_cache: dict[tuple[str, str], tuple[float, pd.DataFrame]] = {}
+        self._pacing_until = 0.0
+        self._pacing_backoff = 0.0
+
+    def is_available(self) -> bool:
+        return self._conn.ib_ready()
+
+    def fetch(self, symbols: list[str]) -> dict[str, Quote]:
+        """Snapshots of the streaming lines; new symbols are subscribed on the way.
+
+        A symbol without data yet (or not entitled, unknown, ...) comes back as a Quote
+        with ``error`` set, so the manager can fall back to another provider."""
+        symbols = list(dict.fromkeys(symbols))
+        if not self.is_available():
+            return {s: Quote.failed(s, "not connected to IBKR") for s in symbols}
+        registry = self._conn.market_data
+
+        async def _fetch() -> dict[str, Quote]:
+            await registry.ensure(symbols, wait=self.subscribe_wait)
+            return registry.quotes(symbols)
+
+        try:
+            return self._conn.run(_fetch(), timeout=self.subscribe_wait + 1.0)
+        except (TimeoutError, IBKRError) as exc:
+            message = str(exc) or "IBKR did not answer in time"
+            return {s: Quote.failed(s, message) for s in symbols}
+
+    def ibkr_history(self, symbol: str, range_key: str) -> pd.DataFrame | None:
+        """Bars for a chart range ("1D", "5D", "1M", "6M", "1Y"): a DataFrame indexed by
+        UTC time with open, high, low, close, volume; None when unavailable (not
+        connected, unknown symbol, pacing back-off, timeout)."""
+        if range_key not in HISTORY_RANGES:
+            raise ValueError(f"unknown range {range_key!r}; use one of {list(HISTORY_RANGES)}")
+        if not self.is_available():
+            return None
+        key = (_key(symbol), range_key)
+        now = time.monotonic()
+        cached = self._history_cache.get(key)
+        if cached and now - cached[0] < 15.0:  # identical request within 15 s = pacing
+            return cached[1].copy()
+        if now < self._pacing_until:
+            return None
+        timeout = self.history_timeout or self._conn.settings.request_timeout * 2
+        duration, bar_size = HISTORY_RANGES[range_key]
+        try:
+            bars, pacing = self._conn.run(
+                self._history_async(symbol, duration, bar_size, timeout), timeout + 2.0
+            )
+        except (TimeoutError, IBKRError):
+            return None
+        if pacing:
+            self._pacing_backoff = min(max(15.0, self._pacing_backoff * 2), 600.0)
+            self._pacing_until = time.monotonic() + self._pacing_backoff
+            log.warning("IBKR pacing violation: history paused %.0f s", self._pacing_backoff)
+            return None
+        self._pacing_backoff = 0.0
+        if not bars:
+            return None
+        frame = _bars_frame(bars)
+        self._history_cache[key] = (time.monotonic(), frame)
+        return frame.copy()
+
+    async def _history_async(
+        self, symbol: str, duration: str, bar_size: str, timeout: float
+    ) -> tuple[list[Any], bool]:
+        contract = await self._conn.qualify_async(symbol)
+        ib = self._conn.ib
+        pacing = False
+
+        def on_error(_req_id: int, code: int, message: str, err_contract: Any) -> None:
+            nonlocal pacing
+            if (
+                code == HISTORICAL_DATA_ERROR
+                and getattr(err_contract, "conId", None) == contract.conId
+                and is_pacing_violation(message)
+            ):
+                pacing = True
+
+        ib.errorEvent += on_error
+        try:
+            bars = await ib.reqHistoricalDataAsync(
+                contract,
+                endDateTime="",
+                durationStr=duration,
+                barSizeSetting=bar_size,
+                whatToShow="TRADES",
+                useRTH=True,
+                formatDate=2,
+                timeout=timeout,
+            )
+        finally:
+            ib.errorEvent -= on_error
+        return list(bars or []), pacing
+
+
+def _bars_frame(bars: list[Any]) -> pd.DataFrame:
+    import pandas as pd
+
+    def as_time(d: Any) -> datetime:
+        if isinstance(d, datetime):
+            return d if d.tzinfo else d.replace(tzinfo=UTC)
+        return datetime(d.year, d.month, d.day, tzinfo=UTC)
+
+    frame = pd.DataFrame(
+        {
+            "open": [clean(b.open) for b in bars],
+            "high": [clean(b.high) for b in bars],
+            "low": [clean(b.low) for b in bars],
+            "close": [clean(b.close) for b in bars],
+            "volume": [clean(b.volume) for b in bars],
+        },
+        index=pd.DatetimeIndex([as_time(b.date) for b in bars], name="date"),
+        dtype="float64",
+    )
+    return frame
