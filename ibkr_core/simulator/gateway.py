@@ -1,0 +1,362 @@
+"""The simulated IB Gateway: an asyncio TCP server on 127.0.0.1, the shared market,
+account and order state, the tick clock, and fault controls for tests and demos."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import datetime
+
+from . import messages as msg
+from .account import Account
+from .config import SimConfig
+from .market import Market
+from .matching import MatchingEngine, Rejection
+from .pacing import HistoricalPacing
+from .requests import OrderRequest
+from .session import EASTERN, FARM_BROKEN, FARM_NOTICES, TEXT_CONNECTIVITY, ClientSession
+from .universe import UNIVERSE, Instrument, find_instrument
+
+log = logging.getLogger(__name__)
+
+
+class SimulatedGateway:
+    """A TWS-protocol server. Use `await start()` / `await stop()` on one event loop, or
+    `background.start_in_background()` to run it on a thread of its own."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int = 0,
+        config: SimConfig | None = None,
+    ) -> None:
+        self.host = host
+        self.requested_port = port
+        self.port = port
+        self.seed = seed
+        self.config = config or SimConfig()
+        now = self.now()
+        self.market = Market(seed, now)
+        self.account = Account(account_id=self.config.account_id)
+        self.engine = MatchingEngine(self.account, self.market)
+        self.pacing = HistoricalPacing()
+        self.sessions: list[ClientSession] = []
+        self.response_delay = 0.0
+        self.connectivity_lost = False
+        self._server: asyncio.base_events.Server | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._reopen: asyncio.TimerHandle | None = None
+        self._next_order_id = self.config.first_order_id
+        self.ticks_sent = 0
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    @staticmethod
+    def now() -> float:
+        return time.time()
+
+    async def start(self) -> None:
+        await self._listen()
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._every(self.config.tick_interval, self._on_tick)),
+            loop.create_task(self._every(self.config.pnl_interval, self._on_pnl)),
+            loop.create_task(self._every(self.config.account_update_interval, self._on_account)),
+        ]
+        log.info("simulated gateway listening on %s:%s", self.host, self.port)
+
+    async def _listen(self) -> None:
+        self._server = await asyncio.start_server(self._on_client, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        if self._reopen:
+            self._reopen.cancel()
+        if self._server:
+            self._server.close()
+        for session in list(self.sessions):
+            session.abort()
+        if self._server:
+            await self._server.wait_closed()
+            self._server = None
+
+    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        session = ClientSession(self, reader, writer)
+        await session.serve()
+
+    async def _every(self, interval: float, action) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                action()
+            except Exception:
+                log.exception("simulated gateway: %s failed", action.__name__)
+
+    # --- sessions -----------------------------------------------------------------------
+
+    def client_id_in_use(self, client_id: int) -> bool:
+        return any(s.client_id == client_id for s in self.sessions)
+
+    def session_started(self, session: ClientSession) -> None:
+        self.sessions.append(session)
+
+    def session_closed(self, session: ClientSession) -> None:
+        if session in self.sessions:
+            self.sessions.remove(session)
+
+    def next_order_id(self) -> int:
+        return self._next_order_id
+
+    # --- the clock ----------------------------------------------------------------------
+
+    def _on_tick(self) -> None:
+        if not self.config.market_open or self.connectivity_lost:
+            return
+        now = self.now()
+        changed = set(self.market.step(now))
+        self._dispatch_events(self.engine.on_market(now))
+        for session in self.sessions:
+            session.on_market_step(changed)
+
+    def _on_pnl(self) -> None:
+        if self.connectivity_lost:
+            return
+        for session in self.sessions:
+            session.send_pnl()
+
+    def _on_account(self) -> None:
+        for session in self.sessions:
+            if session.account_updates:
+                session.send_account_updates()
+            for req_id in session.summary_requests:
+                session.send_account_summary(req_id)
+            for req_id in session.account_multi_requests:
+                session.send_account_updates_multi(req_id)
+
+    # --- orders -------------------------------------------------------------------------
+
+    def place_order(self, session: ClientSession, request: OrderRequest) -> None:
+        from .matching import SimOrder
+
+        inst = find_instrument(
+            symbol=request.contract.symbol,
+            sec_type=request.contract.sec_type,
+            currency=request.contract.currency,
+            exchange=request.contract.exchange,
+            con_id=request.contract.con_id,
+            local_symbol=request.contract.local_symbol,
+        )
+        if inst is None:
+            session.error(
+                request.order_id, 200, "No security definition has been found for the request"
+            )
+            return
+        order = SimOrder(
+            order_id=request.order_id,
+            client_id=session.client_id or 0,
+            perm_id=0,
+            instrument=inst,
+            action=request.action.upper(),
+            total_qty=request.total_quantity,
+            order_type=request.order_type.upper(),
+            lmt_price=request.lmt_price,
+            aux_price=request.aux_price,
+            tif=(request.tif or "DAY").upper(),
+            account=request.account or self.account.account_id,
+            what_if=request.what_if,
+            order_ref=request.order_ref,
+        )
+        if request.account and request.account != self.account.account_id:
+            session.error(
+                request.order_id,
+                321,
+                f"Error validating request:-'bN' : cause - "
+                f"The account code {request.account} is not valid",
+            )
+            return
+        rejection = self.engine.validate(order)
+        if rejection is not None:
+            session.error(request.order_id, rejection.code, rejection.text)
+            return
+        self._next_order_id = max(self._next_order_id, request.order_id + 1)
+        if order.what_if:
+            result = self.engine.what_if(order)
+            session.send(msg.open_order(session.server_version, self.order_view(order, result)))
+            return
+        self._dispatch_events(self.engine.submit(order, self.now()))
+
+    def cancel_order(self, session: ClientSession, order_id: int) -> None:
+        result = self.engine.cancel(order_id, self.now(), client_id=session.client_id)
+        if isinstance(result, Rejection):
+            session.error(order_id, result.code, result.text)
+            return
+        self._dispatch_events(result)
+
+    def cancel_all(self) -> None:
+        for order in list(self.engine.open_orders()):
+            result = self.engine.cancel(order.order_id, self.now(), client_id=order.client_id)
+            if not isinstance(result, Rejection):
+                self._dispatch_events(result)
+
+    def _dispatch_events(self, events: list) -> None:
+        """Order events to the order's client; fills also move positions and account."""
+        from .matching import ExecutionEvent, OrderStateEvent, OrderStatusEvent
+
+        filled: list[Instrument] = []
+        for event in events:
+            owner = self._session_of(event.order.client_id)
+            if isinstance(event, OrderStatusEvent | OrderStateEvent):
+                if owner:
+                    owner.send_order_state(event.order, with_status=True)
+            elif isinstance(event, ExecutionEvent):
+                if owner:
+                    owner.send_execution(-1, event.order, event.execution)
+                    owner.send_commission(event.commission)
+                filled.append(event.order.instrument)
+        for inst in filled:
+            for session in self.sessions:
+                if session.positions_subscribed:
+                    session.send_position(inst)
+        if filled:
+            self._on_account()
+
+    def _session_of(self, client_id: int) -> ClientSession | None:
+        return next((s for s in self.sessions if s.client_id == client_id), None)
+
+    def order_view(self, order, what_if=None) -> msg.OpenOrderView:
+        margin: tuple[str, ...] = ("",) * 9
+        commission = min_c = max_c = None
+        currency = ""
+        status = order.status
+        if what_if is not None:
+            margin = tuple(
+                f"{v:.2f}"
+                for v in (
+                    what_if.init_margin_before,
+                    what_if.maint_margin_before,
+                    what_if.equity_with_loan_before,
+                    what_if.init_margin_change,
+                    what_if.maint_margin_change,
+                    what_if.equity_with_loan_change,
+                    what_if.init_margin_after,
+                    what_if.maint_margin_after,
+                    what_if.equity_with_loan_after,
+                )
+            )
+            commission, min_c, max_c = (
+                what_if.commission,
+                what_if.min_commission,
+                what_if.max_commission,
+            )
+            currency = what_if.commission_currency
+            status = "PreSubmitted"
+        return msg.OpenOrderView(
+            order_id=order.order_id,
+            instrument=order.instrument,
+            action=order.action,
+            total_qty=order.total_qty,
+            order_type=order.order_type,
+            lmt_price=order.lmt_price,
+            aux_price=order.aux_price,
+            tif=order.tif,
+            account=order.account,
+            order_ref=order.order_ref,
+            client_id=order.client_id,
+            perm_id=order.perm_id,
+            status=status,
+            what_if=order.what_if,
+            margin_fields=margin,
+            commission=commission,
+            min_commission=min_c,
+            max_commission=max_c,
+            commission_currency=currency,
+        )
+
+    # --- lookups ------------------------------------------------------------------------
+
+    def search_symbols(self, pattern: str) -> list[Instrument]:
+        pattern = pattern.upper()
+        starts = [i for i in UNIVERSE if i.symbol.startswith(pattern)]
+        named = [i for i in UNIVERSE if pattern in i.long_name.upper() and i not in starts]
+        return (starts + named)[:16]
+
+    @staticmethod
+    def parse_end_time(text: str) -> float | None:
+        """reqHistoricalData's endDateTime: '' (now), 'yyyymmdd hh:mm:ss [tz]' or
+        'yyyymmdd-hh:mm:ss' (UTC)."""
+        text = text.strip()
+        if not text:
+            return None
+        try:
+            if "-" in text:
+                stamp = datetime.strptime(text, "%Y%m%d-%H:%M:%S")
+                return stamp.replace(tzinfo=datetime.now().astimezone().tzinfo).timestamp()
+            parts = text.split(" ")
+            stamp = datetime.strptime(" ".join(parts[:2]), "%Y%m%d %H:%M:%S")
+            from zoneinfo import ZoneInfo
+
+            tz = ZoneInfo(parts[2]) if len(parts) > 2 else EASTERN
+            return stamp.replace(tzinfo=tz).timestamp()
+        except (ValueError, KeyError):
+            return None
+
+    # --- faults -------------------------------------------------------------------------
+
+    def drop_all_clients(self) -> None:
+        for session in list(self.sessions):
+            session.abort()
+
+    def refuse_connections(self, seconds: float) -> None:
+        """Gateway down: drop every client and refuse new connections for `seconds`."""
+        self.drop_all_clients()
+        if self._server:
+            self._server.close()
+            self._server = None
+        loop = asyncio.get_running_loop()
+        if self._reopen:
+            self._reopen.cancel()
+        self._reopen = loop.call_later(seconds, lambda: loop.create_task(self._listen_again()))
+
+    async def _listen_again(self) -> None:
+        self._reopen = None
+        try:
+            await self._listen()
+        except OSError:
+            log.exception("simulated gateway could not listen again on port %s", self.port)
+
+    def emit_connectivity(self, code: int) -> None:
+        """1100 (lost: data stops), 1101 (restored, data lost: subscriptions dropped),
+        1102 (restored, data maintained)."""
+        if code not in TEXT_CONNECTIVITY:
+            raise ValueError(f"not a connectivity code: {code}")
+        self.connectivity_lost = code == 1100
+        for session in self.sessions:
+            session.error(-1, code, TEXT_CONNECTIVITY[code])
+            if code == 1100:
+                session.error(-1, *FARM_BROKEN)
+            else:
+                session.error(-1, *FARM_NOTICES[0])
+            if code == 1101:
+                session.drop_market_data()
+
+    def set_response_delay(self, seconds: float) -> None:
+        self.response_delay = max(0.0, seconds)
+
+    def stop_ticks(self, symbol: str) -> None:
+        self.market.freeze(symbol)
+
+    def resume_ticks(self, symbol: str) -> None:
+        self.market.unfreeze(symbol)
+
+    def set_price(self, symbol: str, price: float) -> None:
+        """Move a price now and push it at once (benchmarks time from this instant)."""
+        now = self.now()
+        key = self.market.instrument(symbol).key
+        self.market.set_price(key, price, now)
+        self._dispatch_events(self.engine.on_market(now))
+        for session in self.sessions:
+            session.on_market_step({key})

@@ -1,0 +1,159 @@
+"""Message ids and the server versions at which message layouts change.
+
+Names follow IBKR's official `ibapi` (message.py, server_versions.py) so a reader can
+check each against IBKR's own source.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+# The range this simulated gateway can speak. 157 is the official ibapi 9.81 client's
+# maximum; 178 is ib_async 2.1's.
+MIN_SERVER_VERSION = 100
+MAX_SERVER_VERSION = 178
+
+# Layout changes inside that range (see ibapi/server_versions.py and ib_async/decoder.py).
+MIN_SERVER_VER_DURATION = 158
+MIN_SERVER_VER_POST_TO_ATS = 160
+MIN_SERVER_VER_AUTO_CANCEL_PARENT = 162
+MIN_SERVER_VER_SIZE_RULES = 164
+MIN_SERVER_VER_ADVANCED_ORDER_REJECT = 166
+MIN_SERVER_VER_MANUAL_ORDER_TIME = 169
+MIN_SERVER_VER_PEGBEST_PEGMID_OFFSETS = 170
+MIN_SERVER_VER_BOND_ISSUERID = 176
+MIN_SERVER_VER_FA_PROFILE_DESUPPORT = 177
+MIN_SERVER_VER_PENDING_PRICE_REVISION = 178
+
+
+class In(IntEnum):
+    """Requests a client sends (ibapi's OUT ids)."""
+
+    REQ_MKT_DATA = 1
+    CANCEL_MKT_DATA = 2
+    PLACE_ORDER = 3
+    CANCEL_ORDER = 4
+    REQ_OPEN_ORDERS = 5
+    REQ_ACCT_DATA = 6
+    REQ_EXECUTIONS = 7
+    REQ_IDS = 8
+    REQ_CONTRACT_DATA = 9
+    REQ_AUTO_OPEN_ORDERS = 15
+    REQ_ALL_OPEN_ORDERS = 16
+    REQ_MANAGED_ACCTS = 17
+    REQ_HISTORICAL_DATA = 20
+    CANCEL_HISTORICAL_DATA = 25
+    REQ_CURRENT_TIME = 49
+    REQ_GLOBAL_CANCEL = 58
+    REQ_MARKET_DATA_TYPE = 59
+    REQ_POSITIONS = 61
+    REQ_ACCOUNT_SUMMARY = 62
+    CANCEL_ACCOUNT_SUMMARY = 63
+    CANCEL_POSITIONS = 64
+    START_API = 71
+    REQ_POSITIONS_MULTI = 74
+    CANCEL_POSITIONS_MULTI = 75
+    REQ_ACCOUNT_UPDATES_MULTI = 76
+    CANCEL_ACCOUNT_UPDATES_MULTI = 77
+    REQ_MATCHING_SYMBOLS = 81
+    REQ_HEAD_TIMESTAMP = 87
+    CANCEL_HEAD_TIMESTAMP = 90
+    REQ_PNL = 92
+    CANCEL_PNL = 93
+    REQ_PNL_SINGLE = 94
+    CANCEL_PNL_SINGLE = 95
+    REQ_COMPLETED_ORDERS = 99
+
+
+class Out(IntEnum):
+    """Messages the gateway sends (ibapi's IN ids)."""
+
+    TICK_PRICE = 1
+    TICK_SIZE = 2
+    ORDER_STATUS = 3
+    ERR_MSG = 4
+    OPEN_ORDER = 5
+    ACCT_VALUE = 6
+    PORTFOLIO_VALUE = 7
+    ACCT_UPDATE_TIME = 8
+    NEXT_VALID_ID = 9
+    CONTRACT_DATA = 10
+    EXECUTION_DATA = 11
+    MANAGED_ACCTS = 15
+    HISTORICAL_DATA = 17
+    TICK_GENERIC = 45
+    TICK_STRING = 46
+    CURRENT_TIME = 49
+    CONTRACT_DATA_END = 52
+    OPEN_ORDER_END = 53
+    ACCT_DOWNLOAD_END = 54
+    EXECUTION_DATA_END = 55
+    TICK_SNAPSHOT_END = 57
+    MARKET_DATA_TYPE = 58
+    COMMISSION_REPORT = 59
+    POSITION_DATA = 61
+    POSITION_END = 62
+    ACCOUNT_SUMMARY = 63
+    ACCOUNT_SUMMARY_END = 64
+    POSITION_MULTI = 71
+    POSITION_MULTI_END = 72
+    ACCOUNT_UPDATE_MULTI = 73
+    ACCOUNT_UPDATE_MULTI_END = 74
+    SYMBOL_SAMPLES = 79
+    TICK_REQ_PARAMS = 81
+    HEAD_TIMESTAMP = 88
+    PNL = 94
+    PNL_SINGLE = 95
+    COMPLETED_ORDERS_END = 102
+
+
+class Tick(IntEnum):
+    """Tick types (IBKR 'tick types' page); delayed ones are the live id + 65 or so."""
+
+    BID_SIZE = 0
+    BID = 1
+    ASK = 2
+    ASK_SIZE = 3
+    LAST = 4
+    LAST_SIZE = 5
+    HIGH = 6
+    LOW = 7
+    VOLUME = 8
+    CLOSE = 9
+    OPEN = 14
+    LAST_TIMESTAMP = 45
+    DELAYED_BID = 66
+    DELAYED_ASK = 67
+    DELAYED_LAST = 68
+    DELAYED_BID_SIZE = 69
+    DELAYED_ASK_SIZE = 70
+    DELAYED_LAST_SIZE = 71
+    DELAYED_HIGH = 72
+    DELAYED_LOW = 73
+    DELAYED_VOLUME = 74
+    DELAYED_CLOSE = 75
+    DELAYED_OPEN = 76
+    DELAYED_LAST_TIMESTAMP = 88
+
+
+LIVE_TO_DELAYED = {
+    Tick.BID: Tick.DELAYED_BID,
+    Tick.ASK: Tick.DELAYED_ASK,
+    Tick.LAST: Tick.DELAYED_LAST,
+    Tick.BID_SIZE: Tick.DELAYED_BID_SIZE,
+    Tick.ASK_SIZE: Tick.DELAYED_ASK_SIZE,
+    Tick.LAST_SIZE: Tick.DELAYED_LAST_SIZE,
+    Tick.HIGH: Tick.DELAYED_HIGH,
+    Tick.LOW: Tick.DELAYED_LOW,
+    Tick.VOLUME: Tick.DELAYED_VOLUME,
+    Tick.CLOSE: Tick.DELAYED_CLOSE,
+    Tick.OPEN: Tick.DELAYED_OPEN,
+    Tick.LAST_TIMESTAMP: Tick.DELAYED_LAST_TIMESTAMP,
+}
+
+
+class MarketDataType(IntEnum):
+    LIVE = 1
+    FROZEN = 2
+    DELAYED = 3
+    DELAYED_FROZEN = 4

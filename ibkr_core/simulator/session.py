@@ -1,0 +1,659 @@
+"""One connected API client: the handshake, request dispatch and what it subscribed to.
+
+The session turns requests into calls on the gateway's market, account and order
+state, and turns that state into messages (messages.py) at the negotiated version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from . import messages as msg
+from .protocol import LIVE_TO_DELAYED, MAX_SERVER_VERSION, MIN_SERVER_VERSION, In, Tick
+from .protocol import MarketDataType as MDT
+from .requests import (
+    ContractSpec,
+    FieldReader,
+    parse_cancel_order,
+    parse_contract_details,
+    parse_executions,
+    parse_historical,
+    parse_mkt_data,
+    parse_place_order,
+)
+from .universe import Instrument, find_instrument, with_hours
+from .wire import FrameReader, ProtocolError, encode_message
+
+if TYPE_CHECKING:
+    from .gateway import SimulatedGateway
+
+log = logging.getLogger(__name__)
+EASTERN = ZoneInfo("US/Eastern")
+
+# Texts as TWS / IB Gateway send them.
+TEXT_NO_SECURITY = "No security definition has been found for the request"
+TEXT_CLIENT_ID_IN_USE = (
+    "Unable to connect as the client id is already in use. Retry with a unique client id."
+)
+TEXT_NOT_SUBSCRIBED = (
+    "Requested market data is not subscribed. Check API status by selecting the Account menu "
+    "then under Management choose Market Data Subscription Manager and/or confirm that "
+    "market data subscription has been enabled via the Market Data Connections menu."
+    "Delayed market data is available.{symbol} {exchange}/TOP/ALL"
+)
+TEXT_DISPLAYING_DELAYED = "Requested market data is not subscribed. Displaying delayed market data."
+TEXT_DELAYED_NOT_ENABLED = (
+    "Requested market data is not subscribed. Delayed market data is not enabled."
+)
+TEXT_MAX_TICKERS = "Max number of tickers has been reached"
+TEXT_CONNECTIVITY = {
+    1100: "Connectivity between IBKR and Trader Workstation has been lost.",
+    1101: "Connectivity between IBKR and Trader Workstation has been restored - data lost.*",
+    1102: "Connectivity between IBKR and Trader Workstation has been restored - data maintained. "
+    "All data farms are connected: usfarm; ushmds; secdefnj.",
+}
+FARM_NOTICES = (
+    (2104, "Market data farm connection is OK:usfarm"),
+    (2106, "HMDS data farm connection is OK:ushmds"),
+    (2158, "Sec-def data farm connection is OK:secdefnj"),
+)
+FARM_BROKEN = (2103, "Market data farm connection is broken:usfarm")
+
+
+def ib_time(epoch: float) -> str:
+    """'20261128 09:30:00 US/Eastern', the datetime format TWS uses in messages."""
+    return datetime.fromtimestamp(epoch, EASTERN).strftime("%Y%m%d %H:%M:%S") + " US/Eastern"
+
+
+@dataclass
+class MarketDataLine:
+    """One reqMktData subscription and the values last sent on it (ticks are diffs)."""
+
+    req_id: int
+    instrument: Instrument
+    data_type: int  # what is reported: 1 live, 2 frozen, 3 delayed, 4 delayed frozen
+    sent: dict[int, tuple[float, float]] = field(default_factory=dict)
+
+    @property
+    def delayed(self) -> bool:
+        return self.data_type in (MDT.DELAYED, MDT.DELAYED_FROZEN)
+
+    @property
+    def streaming(self) -> bool:
+        return self.data_type in (MDT.LIVE, MDT.DELAYED)
+
+
+class ClientSession:
+    """Serves one socket. All methods run on the gateway's event loop."""
+
+    def __init__(
+        self,
+        gateway: SimulatedGateway,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        self.gateway = gateway
+        self.reader = reader
+        self.writer = writer
+        self.frames = FrameReader()
+        self.server_version = 0
+        self.client_id: int | None = None
+        self.market_data_type = MDT.LIVE
+        self.lines: dict[int, MarketDataLine] = {}
+        self.account_updates = False
+        self.positions_subscribed = False
+        self.summary_requests: dict[int, str] = {}
+        self.account_multi_requests: dict[int, str] = {}  # reqId -> model code
+        self.pnl_requests: dict[int, str] = {}
+        self.pnl_single_requests: dict[int, int] = {}
+        self._outbox: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
+        self._writer_task: asyncio.Task | None = None
+        self.closed = False
+        self._closing: asyncio.Future | None = None
+
+    # --- socket -------------------------------------------------------------------------
+
+    async def serve(self) -> None:
+        self._writer_task = asyncio.create_task(self._write_loop())
+        try:
+            while not self.closed:
+                data = await self.reader.read(65536)
+                if not data:
+                    break
+                self.frames.feed(data)
+                if not self.frames.handshake_done:
+                    hello = self.frames.read_hello()
+                    if hello is None:
+                        continue
+                    self._answer_hello(hello.min_version, hello.max_version)
+                for fields in self.frames.messages():
+                    self._dispatch(fields)
+        except ProtocolError as exc:
+            log.warning("client %s: protocol error: %s", self.client_id, exc)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            await self.close()
+
+    def send(self, fields: list) -> None:
+        if self.closed:
+            return
+        due = time.monotonic() + self.gateway.response_delay
+        self._outbox.put_nowait((due, encode_message(fields)))
+
+    async def _write_loop(self) -> None:
+        while (item := await self._outbox.get()) is not None:
+            due, data = item
+            wait = due - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if self.writer.is_closing():
+                return
+            self.writer.write(data)
+            if self._outbox.empty():
+                try:
+                    await self.writer.drain()
+                except ConnectionError:
+                    return
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.gateway.session_closed(self)
+        self._outbox.put_nowait(None)
+        if self._writer_task:
+            try:
+                await asyncio.wait_for(self._writer_task, 1.0)
+            except (TimeoutError, asyncio.CancelledError):
+                self._writer_task.cancel()
+        self.writer.close()
+
+    def abort(self) -> None:
+        """Drop the socket at once, like a gateway that went away."""
+        self.closed = True
+        self.gateway.session_closed(self)
+        self._outbox.put_nowait(None)
+        transport = self.writer.transport
+        if transport is not None:
+            transport.abort()
+
+    def error(self, req_id: int, code: int, text: str) -> None:
+        self.send(msg.error(self.server_version, req_id, code, text))
+
+    # --- handshake ----------------------------------------------------------------------
+
+    def _answer_hello(self, client_min: int, client_max: int) -> None:
+        version = min(client_max, MAX_SERVER_VERSION)
+        if version < max(client_min, MIN_SERVER_VERSION):
+            raise ProtocolError(f"no common version with v{client_min}..{client_max}")
+        self.server_version = version
+        now = self.gateway.now()
+        connection_time = datetime.fromtimestamp(now, EASTERN).strftime("%Y%m%d %H:%M:%S EST")
+        # The one message of the handshake: exactly two fields.
+        self.send([version, connection_time])
+
+    def _start_api(self, r: FieldReader) -> None:
+        r.skip()  # version
+        client_id = r.int()
+        if self.gateway.client_id_in_use(client_id):
+            self.error(-1, 326, TEXT_CLIENT_ID_IN_USE)
+            # TWS closes the socket right after saying so; close() flushes the error first.
+            self._closing = asyncio.ensure_future(self.close())
+            return
+        self.client_id = client_id
+        self.gateway.session_started(self)
+        self.send(msg.managed_accounts([self.gateway.account.account_id]))
+        self.send(msg.next_valid_id(self.gateway.next_order_id()))
+        for code, text in FARM_NOTICES:
+            self.error(-1, code, text)
+
+    # --- dispatch -----------------------------------------------------------------------
+
+    def _dispatch(self, fields: list[str]) -> None:
+        try:
+            msg_id = int(fields[0])
+        except (ValueError, IndexError):
+            raise ProtocolError(f"bad message id in {fields[:3]!r}") from None
+        r = FieldReader(fields[1:])
+        if msg_id == In.START_API:
+            self._start_api(r)
+            return
+        if self.client_id is None:
+            raise ProtocolError(f"request {msg_id} before START_API")
+        handler = self._handlers().get(msg_id)
+        if handler is None:
+            log.info("client %s: request %s is not simulated", self.client_id, msg_id)
+            return
+        handler(r)
+
+    def _handlers(self) -> dict[int, Callable[[FieldReader], None]]:
+        return {
+            In.REQ_IDS: lambda r: self.send(msg.next_valid_id(self.gateway.next_order_id())),
+            In.REQ_CURRENT_TIME: lambda r: self.send(msg.current_time(int(self.gateway.now()))),
+            In.REQ_MANAGED_ACCTS: lambda r: self.send(
+                msg.managed_accounts([self.gateway.account.account_id])
+            ),
+            In.REQ_MARKET_DATA_TYPE: self._req_market_data_type,
+            In.REQ_MKT_DATA: self._req_mkt_data,
+            In.CANCEL_MKT_DATA: self._cancel_mkt_data,
+            In.REQ_CONTRACT_DATA: self._req_contract_data,
+            In.REQ_MATCHING_SYMBOLS: self._req_matching_symbols,
+            In.REQ_ACCT_DATA: self._req_account_updates,
+            In.REQ_POSITIONS: self._req_positions,
+            In.REQ_POSITIONS_MULTI: self._req_positions_multi,
+            In.CANCEL_POSITIONS_MULTI: lambda r: None,
+            In.REQ_ACCOUNT_UPDATES_MULTI: self._req_account_updates_multi,
+            In.CANCEL_ACCOUNT_UPDATES_MULTI: lambda r: self.account_multi_requests.pop(
+                (r.skip(), r.int())[1], None
+            ),
+            In.CANCEL_POSITIONS: self._cancel_positions,
+            In.REQ_ACCOUNT_SUMMARY: self._req_account_summary,
+            In.CANCEL_ACCOUNT_SUMMARY: lambda r: self.summary_requests.pop(
+                (r.skip(), r.int())[1], None
+            ),
+            In.REQ_PNL: self._req_pnl,
+            In.CANCEL_PNL: lambda r: self.pnl_requests.pop(r.int(), None),
+            In.REQ_PNL_SINGLE: self._req_pnl_single,
+            In.CANCEL_PNL_SINGLE: lambda r: self.pnl_single_requests.pop(r.int(), None),
+            In.REQ_OPEN_ORDERS: lambda r: self._send_open_orders(only_mine=True),
+            In.REQ_ALL_OPEN_ORDERS: lambda r: self._send_open_orders(only_mine=False),
+            In.REQ_AUTO_OPEN_ORDERS: lambda r: self._send_open_orders(only_mine=False),
+            In.REQ_COMPLETED_ORDERS: lambda r: self.send(msg.completed_orders_end()),
+            In.REQ_EXECUTIONS: self._req_executions,
+            In.PLACE_ORDER: self._place_order,
+            In.CANCEL_ORDER: self._cancel_order,
+            In.REQ_GLOBAL_CANCEL: lambda r: self.gateway.cancel_all(),
+            In.REQ_HISTORICAL_DATA: self._req_historical,
+            In.CANCEL_HISTORICAL_DATA: lambda r: None,
+            In.REQ_HEAD_TIMESTAMP: self._req_head_timestamp,
+        }
+
+    def _resolve(self, req_id: int, spec: ContractSpec) -> Instrument | None:
+        inst = find_instrument(
+            symbol=spec.symbol,
+            sec_type=spec.sec_type,
+            currency=spec.currency,
+            exchange=spec.exchange,
+            con_id=spec.con_id,
+            local_symbol=spec.local_symbol,
+        )
+        if inst is None:
+            self.error(req_id, 200, TEXT_NO_SECURITY)
+        return inst
+
+    # --- market data --------------------------------------------------------------------
+
+    def _req_market_data_type(self, r: FieldReader) -> None:
+        r.skip()
+        requested = r.int()
+        if requested in (1, 2, 3, 4):
+            self.market_data_type = MDT(requested)
+
+    def _req_mkt_data(self, r: FieldReader) -> None:
+        req = parse_mkt_data(r)
+        inst = self._resolve(req.req_id, req.contract)
+        if inst is None:
+            return
+        if not req.snapshot and len(self.lines) >= self.gateway.config.max_market_data_lines:
+            self.error(req.req_id, 101, TEXT_MAX_TICKERS)
+            return
+        data_type = self._entitled_type(req.req_id, inst)
+        if data_type is None:
+            return
+        line = MarketDataLine(req.req_id, inst, data_type)
+        exchange = "9c0001" if inst.sec_type == "STK" else "a60001"
+        self.send(msg.tick_req_params(req.req_id, inst.min_tick, exchange, 3))
+        self.send(msg.market_data_type(req.req_id, data_type))
+        self.send_ticks(line, full=True)
+        if req.snapshot:
+            self.send(msg.tick_snapshot_end(req.req_id))
+        else:
+            self.lines[req.req_id] = line
+
+    def _entitled_type(self, req_id: int, inst: Instrument) -> int | None:
+        """The data type this request gets, or None after sending the refusal."""
+        cfg = self.gateway.config
+        key = inst.key
+        wants_delayed = self.market_data_type in (MDT.DELAYED, MDT.DELAYED_FROZEN)
+        live_ok = key not in cfg.not_entitled and key not in cfg.delayed_only
+        delayed_ok = key not in cfg.no_delayed
+        frozen = not cfg.market_open
+        if live_ok:
+            if frozen and self.market_data_type in (MDT.FROZEN, MDT.DELAYED_FROZEN):
+                return MDT.FROZEN
+            return MDT.LIVE
+        if key in cfg.delayed_only and not wants_delayed:
+            if not delayed_ok:
+                self.error(req_id, 10168, TEXT_DELAYED_NOT_ENABLED)
+                return None
+            self.error(req_id, 10167, TEXT_DISPLAYING_DELAYED)
+            return MDT.DELAYED
+        if not wants_delayed:
+            text = TEXT_NOT_SUBSCRIBED.format(symbol=inst.symbol, exchange=inst.primary_exchange)
+            self.error(req_id, 354, text)
+            return None
+        if not delayed_ok:
+            self.error(req_id, 10168, TEXT_DELAYED_NOT_ENABLED)
+            return None
+        if frozen and self.market_data_type == MDT.DELAYED_FROZEN:
+            return MDT.DELAYED_FROZEN
+        return MDT.DELAYED
+
+    def _cancel_mkt_data(self, r: FieldReader) -> None:
+        r.skip()
+        self.lines.pop(r.int(), None)
+
+    def send_ticks(self, line: MarketDataLine, full: bool = False) -> None:
+        """Send what changed on this line since the last snapshot (everything if full)."""
+        q = self.gateway.market.quote(line.instrument.key)
+        prices = {
+            Tick.BID: (q.bid, q.bid_size, Tick.BID_SIZE),
+            Tick.ASK: (q.ask, q.ask_size, Tick.ASK_SIZE),
+            Tick.LAST: (q.last, q.last_size, Tick.LAST_SIZE),
+            Tick.HIGH: (q.high, 0.0, None),
+            Tick.LOW: (q.low, 0.0, None),
+            Tick.CLOSE: (q.close, 0.0, None),
+            Tick.OPEN: (q.open, 0.0, None),
+        }
+
+        def tick_id(tick: int) -> int:
+            return LIVE_TO_DELAYED[Tick(tick)] if line.delayed else tick
+
+        for tick, (price, size, size_tick) in prices.items():
+            before = line.sent.get(tick)
+            if full or before is None or before[0] != price:
+                self.send(msg.tick_price(line.req_id, tick_id(tick), price, size))
+            elif size_tick is not None and before[1] != size:
+                self.send(msg.tick_size(line.req_id, tick_id(size_tick), size))
+            line.sent[tick] = (price, size)
+        if full or line.sent.get(Tick.VOLUME, (None,))[0] != q.volume:
+            self.send(msg.tick_size(line.req_id, tick_id(Tick.VOLUME), q.volume))
+            line.sent[Tick.VOLUME] = (q.volume, 0.0)
+        stamp = float(int(q.last_time))
+        if full or line.sent.get(Tick.LAST_TIMESTAMP, (None,))[0] != stamp:
+            self.send(msg.tick_string(line.req_id, tick_id(Tick.LAST_TIMESTAMP), str(int(stamp))))
+            line.sent[Tick.LAST_TIMESTAMP] = (stamp, 0.0)
+
+    def on_market_step(self, changed: set[str]) -> None:
+        for line in self.lines.values():
+            if line.streaming and line.instrument.key in changed:
+                self.send_ticks(line)
+
+    def drop_market_data(self) -> None:
+        """After 1101 (data lost) TWS forgets every subscription; clients resubscribe."""
+        self.lines.clear()
+
+    # --- contracts and history ----------------------------------------------------------
+
+    def _req_contract_data(self, r: FieldReader) -> None:
+        req_id, spec = parse_contract_details(r)
+        inst = self._resolve(req_id, spec)
+        if inst is None:
+            return
+        inst = with_hours(inst, self.gateway.now())
+        self.send(msg.contract_details(self.server_version, req_id, inst))
+        self.send(msg.contract_details_end(req_id))
+
+    def _req_matching_symbols(self, r: FieldReader) -> None:
+        req_id = r.int()
+        pattern = r.str().upper()
+        found = self.gateway.search_symbols(pattern)
+        self.send(msg.symbol_samples(req_id, found))
+
+    def _req_historical(self, r: FieldReader) -> None:
+        req = parse_historical(r, self.server_version)
+        inst = self._resolve(req.req_id, req.contract)
+        if inst is None:
+            return
+        now = self.gateway.now()
+        refusal = self.gateway.pacing.check(
+            now,
+            f"{inst.con_id}:{req.contract.exchange}:{req.what_to_show}",
+            f"{inst.con_id}:{req.end}:{req.duration}:{req.bar_size}:{req.what_to_show}:"
+            f"{req.use_rth}",
+        )
+        if refusal:
+            self.error(req.req_id, 162, refusal)
+            return
+        end = self.gateway.parse_end_time(req.end) or now
+        from .market import HistoricalDataError
+
+        try:
+            bars = self.gateway.market.bars(
+                inst.key, end, req.duration, req.bar_size, req.what_to_show, req.use_rth
+            )
+        except HistoricalDataError as exc:
+            self.error(req.req_id, exc.code, exc.message)
+            return
+        rows = [
+            (
+                self._bar_date(bar.time, req.format_date),
+                bar.open,
+                bar.high,
+                bar.low,
+                bar.close,
+                bar.volume,
+                bar.wap,
+                bar.count,
+            )
+            for bar in bars
+        ]
+        start = bars[0].time if bars else end
+        start_text = (
+            self._bar_date(start, 1) if not isinstance(start, (int, float)) else ib_time(start)
+        )
+        self.send(msg.historical_data(req.req_id, start_text, ib_time(end), rows))
+
+    @staticmethod
+    def _bar_date(value: object, format_date: int) -> str:
+        if isinstance(value, (int, float)):
+            return str(int(value)) if format_date == 2 else ib_time(value)
+        return value.strftime("%Y%m%d")  # type: ignore[attr-defined]
+
+    def _req_head_timestamp(self, r: FieldReader) -> None:
+        req_id = r.int()
+        spec = r.contract()
+        inst = self._resolve(req_id, spec)
+        if inst is not None:
+            self.send(msg.head_timestamp(req_id, "19800317 14:30:00"))
+
+    # --- account ------------------------------------------------------------------------
+
+    def _req_account_updates(self, r: FieldReader) -> None:
+        r.skip()
+        subscribe = r.bool()
+        account = r.str()
+        self.account_updates = subscribe
+        if subscribe:
+            self.send_account_updates(account or self.gateway.account.account_id)
+
+    def send_account_updates(self, account: str | None = None) -> None:
+        gw = self.gateway
+        account = account or gw.account.account_id
+        for value in gw.account.account_values(gw.market):
+            self.send(msg.account_value(value.tag, value.value, value.currency, account))
+        for item in gw.account.portfolio(gw.market):
+            self.send(
+                msg.portfolio_value(
+                    item.instrument,
+                    item.position,
+                    item.market_price,
+                    item.market_value,
+                    item.average_cost,
+                    item.unrealized_pnl,
+                    item.realized_pnl,
+                    account,
+                )
+            )
+        self.send(
+            msg.account_update_time(datetime.fromtimestamp(gw.now(), EASTERN).strftime("%H:%M"))
+        )
+        self.send(msg.account_download_end(account))
+
+    def _req_account_updates_multi(self, r: FieldReader) -> None:
+        r.skip()  # version
+        req_id = r.int()
+        r.str()  # account
+        self.account_multi_requests[req_id] = r.str()
+        self.send_account_updates_multi(req_id)
+
+    def send_account_updates_multi(self, req_id: int) -> None:
+        gw = self.gateway
+        account = gw.account.account_id
+        model = self.account_multi_requests.get(req_id, "")
+        for v in gw.account.account_values(gw.market):
+            self.send(msg.account_update_multi(req_id, account, model, v.tag, v.value, v.currency))
+        self.send(msg.account_update_multi_end(req_id))
+
+    def _req_positions_multi(self, r: FieldReader) -> None:
+        r.skip()  # version
+        req_id = r.int()
+        r.str()  # account
+        model = r.str()
+        account = self.gateway.account.account_id
+        for inst, qty, avg_cost in self.gateway.account.positions():
+            self.send(msg.position_multi(req_id, account, inst, qty, avg_cost, model))
+        self.send(msg.position_multi_end(req_id))
+
+    def _req_positions(self, r: FieldReader) -> None:
+        self.positions_subscribed = True
+        self.send_positions()
+
+    def send_positions(self) -> None:
+        account = self.gateway.account.account_id
+        for inst, qty, avg_cost in self.gateway.account.positions():
+            self.send(msg.position(account, inst, qty, avg_cost))
+        self.send(msg.position_end())
+
+    def send_position(self, inst: Instrument) -> None:
+        held = self.gateway.account.position(inst.con_id)
+        qty, avg_cost = (held.qty, held.avg_cost) if held else (0.0, 0.0)
+        self.send(msg.position(self.gateway.account.account_id, inst, qty, avg_cost))
+
+    def _cancel_positions(self, r: FieldReader) -> None:
+        self.positions_subscribed = False
+
+    def _req_account_summary(self, r: FieldReader) -> None:
+        r.skip()
+        req_id = r.int()
+        r.str()  # group
+        tags = r.str()
+        self.summary_requests[req_id] = tags
+        self.send_account_summary(req_id)
+
+    def send_account_summary(self, req_id: int) -> None:
+        gw = self.gateway
+        tags = self.summary_requests.get(req_id, "")
+        account = gw.account.account_id
+        for value in gw.account.summary(gw.market, tags):
+            self.send(msg.account_summary(req_id, account, value.tag, value.value, value.currency))
+        self.send(msg.account_summary_end(req_id))
+
+    def _req_pnl(self, r: FieldReader) -> None:
+        req_id = r.int()
+        account = r.str()
+        self.pnl_requests[req_id] = account
+        self.send_pnl()
+
+    def _req_pnl_single(self, r: FieldReader) -> None:
+        req_id = r.int()
+        r.str()  # account
+        r.str()  # model code
+        con_id = r.int()
+        self.pnl_single_requests[req_id] = con_id
+        self.send_pnl()
+
+    def send_pnl(self) -> None:
+        gw = self.gateway
+        if self.pnl_requests:
+            daily, unrealized, realized = gw.account.daily_pnl(gw.market)
+            for req_id in self.pnl_requests:
+                self.send(msg.pnl(req_id, daily, unrealized, realized))
+        for req_id, con_id in self.pnl_single_requests.items():
+            values = gw.account.pnl_single(con_id, gw.market)
+            if values is not None:
+                self.send(msg.pnl_single(req_id, *values))
+
+    # --- orders -------------------------------------------------------------------------
+
+    def _send_open_orders(self, only_mine: bool) -> None:
+        for order in self.gateway.engine.open_orders():
+            if only_mine and order.client_id != self.client_id:
+                continue
+            self.send_order_state(order)
+        self.send(msg.open_order_end())
+
+    def send_order_state(self, order, with_status: bool = True) -> None:
+        self.send(msg.open_order(self.server_version, self.gateway.order_view(order)))
+        if with_status:
+            self.send(
+                msg.order_status(
+                    order.order_id,
+                    order.status,
+                    order.filled,
+                    order.remaining,
+                    order.avg_fill_price,
+                    order.perm_id,
+                    0,
+                    order.last_fill_price,
+                    order.client_id,
+                )
+            )
+
+    def _req_executions(self, r: FieldReader) -> None:
+        f = parse_executions(r)
+        for order, execution, commission in self.gateway.engine.executions():
+            if f.symbol and order.instrument.symbol != f.symbol.upper():
+                continue
+            if f.side and execution.side != f.side.upper():
+                continue
+            self.send_execution(f.req_id, order, execution)
+            self.send_commission(commission)
+        self.send(msg.execution_end(f.req_id))
+
+    def send_execution(self, req_id: int, order, execution) -> None:
+        self.send(
+            msg.execution(
+                self.server_version,
+                req_id,
+                order.order_id,
+                order.instrument,
+                execution.exec_id,
+                ib_time(execution.time),
+                self.gateway.account.account_id,
+                execution.exchange,
+                execution.side,
+                execution.shares,
+                execution.price,
+                execution.perm_id,
+                execution.client_id,
+                execution.cum_qty,
+                execution.avg_price,
+                order.order_ref,
+            )
+        )
+
+    def send_commission(self, commission) -> None:
+        self.send(
+            msg.commission_report(
+                commission.exec_id,
+                commission.commission,
+                commission.currency,
+                commission.realized_pnl,
+            )
+        )
+
+    def _place_order(self, r: FieldReader) -> None:
+        request = parse_place_order(r, self.server_version)
+        self.gateway.place_order(self, request)
+
+    def _cancel_order(self, r: FieldReader) -> None:
+        self.gateway.cancel_order(self, parse_cancel_order(r))
