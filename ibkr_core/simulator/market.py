@@ -117,7 +117,7 @@ class QuoteState:
 
     @property
     def mid(self) -> float:
-        return (self.bid + self.ask) / 2
+        return round((self.bid + self.ask) / 2, 10)
 
 
 @dataclass
@@ -341,7 +341,7 @@ class Market:
             slots = _daily_slots(inst, start, end, bar_size, use_rth)
         else:
             step = BAR_SIZES[bar_size]
-            if span / step > MAX_BARS * 4:
+            if span / step > MAX_BARS * 10:
                 raise HistoricalDataError(162, TIME_LENGTH_EXCEEDED)
             slots = _intraday_slots(inst, start, end, step, use_rth)
         if len(slots) > MAX_BARS:
@@ -352,7 +352,9 @@ class Market:
         self, inst: Instrument, slots: list, bar_size: str, what: str, end: float
     ) -> list[Bar]:
         rng = random.Random(f"{self.seed}:{inst.key}:{int(end)}:{bar_size}")
-        tick = inst.min_tick
+        midpoint = what in ("MIDPOINT", "BID_ASK") or inst.is_fx
+        # Midpoints can sit half-way between ticks.
+        tick = inst.min_tick / 2 if midpoint else inst.min_tick
         seconds = BAR_SIZES[bar_size]
         if bar_size in _DAILY_OR_LONGER:
             seconds = {"1 day": 1, "1W": 5, "1 week": 5}.get(bar_size, 21) * RTH_SECONDS
@@ -446,6 +448,18 @@ def _session_bounds(inst: Instrument, day: date, use_rth: bool) -> list[tuple[fl
     return [(at(day, 4, 0), at(day, 20, 0))]
 
 
+def _grid(day: date, lo: float, hi: float, step: int) -> list[float]:
+    """Bar starts within [lo, hi): the session open, then clock-aligned boundaries (as TWS
+    does: 1-hour RTH bars start 09:30, 10:00, 11:00, ...)."""
+    midnight = _midnight(day)
+    starts = []
+    t = lo
+    while t < hi:
+        starts.append(t)
+        t = midnight + (math.floor((t - midnight) / step) + 1) * step
+    return starts
+
+
 def _intraday_slots(
     inst: Instrument, start: float, end: float, step: int, use_rth: bool
 ) -> list[int]:
@@ -455,25 +469,27 @@ def _intraday_slots(
     last_day = datetime.fromtimestamp(end, EASTERN).date()
     while day <= last_day:
         for lo, hi in _session_bounds(inst, day, use_rth):
-            t = lo
-            while t < hi:
-                if t + step > start and t < end:
+            starts = _grid(day, lo, hi, step)
+            for i, t in enumerate(starts):
+                bar_end = starts[i + 1] if i + 1 < len(starts) else hi
+                if bar_end > start and t < end:
                     slots.append(int(t))
-                t += step
         day += timedelta(days=1)
     if not slots:
-        # Outside trading hours: TWS returns the most recent session's bars instead.
+        # Nothing traded in the window (weekend, overnight): TWS answers with the most
+        # recent session's bars covering the same span.
         day = datetime.fromtimestamp(end, EASTERN).date()
         for _ in range(10):
             windows = [(lo, hi) for lo, hi in _session_bounds(inst, day, use_rth) if lo < end]
             if windows:
                 lo, hi = windows[-1]
+                stop = min(hi, end)
                 span = end - start
-                t = lo
-                while t < min(hi, end):
-                    if t + step > min(hi, end) - span:
+                starts = _grid(day, lo, stop, step)
+                for i, t in enumerate(starts):
+                    bar_end = starts[i + 1] if i + 1 < len(starts) else stop
+                    if bar_end > stop - span:
                         slots.append(int(t))
-                    t += step
                 break
             day -= timedelta(days=1)
     return slots
