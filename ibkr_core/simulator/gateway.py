@@ -12,7 +12,16 @@ from . import messages as msg
 from .account import Account
 from .config import SimConfig
 from .market import Market
-from .matching import MatchingEngine, Rejection
+from .matching import (
+    Event,
+    ExecutionEvent,
+    MatchingEngine,
+    OrderStateEvent,
+    OrderStatusEvent,
+    Rejection,
+    SimOrder,
+    WhatIfEvent,
+)
 from .pacing import HistoricalPacing
 from .requests import OrderRequest
 from .session import EASTERN, FARM_BROKEN, FARM_NOTICES, TEXT_CONNECTIVITY, ClientSession
@@ -140,25 +149,26 @@ class SimulatedGateway:
     # --- orders -------------------------------------------------------------------------
 
     def place_order(self, session: ClientSession, request: OrderRequest) -> None:
-        from .matching import SimOrder
-
+        spec = request.contract
         inst = find_instrument(
-            symbol=request.contract.symbol,
-            sec_type=request.contract.sec_type,
-            currency=request.contract.currency,
-            exchange=request.contract.exchange,
-            con_id=request.contract.con_id,
-            local_symbol=request.contract.local_symbol,
+            symbol=spec.symbol,
+            sec_type=spec.sec_type,
+            currency=spec.currency,
+            exchange=spec.exchange,
+            con_id=spec.con_id,
+            local_symbol=spec.local_symbol,
         )
-        if inst is None:
+        if request.account and request.account != self.account.account_id:
             session.error(
-                request.order_id, 200, "No security definition has been found for the request"
+                request.order_id,
+                321,
+                "Error validating request:-'bN' : cause - "
+                f"The account code {request.account} is not valid",
             )
             return
         order = SimOrder(
             order_id=request.order_id,
             client_id=session.client_id or 0,
-            perm_id=0,
             instrument=inst,
             action=request.action.upper(),
             total_qty=request.total_quantity,
@@ -170,46 +180,43 @@ class SimulatedGateway:
             what_if=request.what_if,
             order_ref=request.order_ref,
         )
-        if request.account and request.account != self.account.account_id:
-            session.error(
-                request.order_id,
-                321,
-                f"Error validating request:-'bN' : cause - "
-                f"The account code {request.account} is not valid",
-            )
-            return
-        rejection = self.engine.validate(order)
-        if rejection is not None:
-            session.error(request.order_id, rejection.code, rejection.text)
+        result = self.engine.submit(order, self.now())
+        if isinstance(result, Rejection):
+            session.error(result.order_id, result.code, result.message, result.advanced_reject_json)
             return
         self._next_order_id = max(self._next_order_id, request.order_id + 1)
-        if order.what_if:
-            result = self.engine.what_if(order)
-            session.send(msg.open_order(session.server_version, self.order_view(order, result)))
-            return
-        self._dispatch_events(self.engine.submit(order, self.now()))
+        self._dispatch_events(result)
 
     def cancel_order(self, session: ClientSession, order_id: int) -> None:
-        result = self.engine.cancel(order_id, self.now(), client_id=session.client_id)
+        order = self.engine.order(order_id)
+        if order is not None and order.client_id != session.client_id:
+            # Only the client that placed an order sees it to cancel.
+            session.error(
+                order_id, 10147, f"OrderId {order_id} that needs to be cancelled is not found."
+            )
+            return
+        result = self.engine.cancel(order_id, self.now())
         if isinstance(result, Rejection):
-            session.error(order_id, result.code, result.text)
+            session.error(order_id, result.code, result.message)
             return
         self._dispatch_events(result)
 
     def cancel_all(self) -> None:
         for order in list(self.engine.open_orders()):
-            result = self.engine.cancel(order.order_id, self.now(), client_id=order.client_id)
+            result = self.engine.cancel(order.order_id, self.now())
             if not isinstance(result, Rejection):
                 self._dispatch_events(result)
 
-    def _dispatch_events(self, events: list) -> None:
+    def _dispatch_events(self, events: list[Event]) -> None:
         """Order events to the order's client; fills also move positions and account."""
-        from .matching import ExecutionEvent, OrderStateEvent, OrderStatusEvent
-
         filled: list[Instrument] = []
         for event in events:
             owner = self._session_of(event.order.client_id)
-            if isinstance(event, OrderStatusEvent | OrderStateEvent):
+            if isinstance(event, WhatIfEvent):
+                if owner:
+                    view = self.order_view(event.order, event.result)
+                    owner.send(msg.open_order(owner.server_version, view))
+            elif isinstance(event, OrderStatusEvent | OrderStateEvent):
                 if owner:
                     owner.send_order_state(event.order, with_status=True)
             elif isinstance(event, ExecutionEvent):
@@ -230,7 +237,7 @@ class SimulatedGateway:
     def order_view(self, order, what_if=None) -> msg.OpenOrderView:
         margin: tuple[str, ...] = ("",) * 9
         commission = min_c = max_c = None
-        currency = ""
+        currency = warning = ""
         status = order.status
         if what_if is not None:
             margin = tuple(
@@ -253,7 +260,8 @@ class SimulatedGateway:
                 what_if.max_commission,
             )
             currency = what_if.commission_currency
-            status = "PreSubmitted"
+            warning = what_if.warning_text
+            status = what_if.status
         return msg.OpenOrderView(
             order_id=order.order_id,
             instrument=order.instrument,
@@ -274,6 +282,7 @@ class SimulatedGateway:
             min_commission=min_c,
             max_commission=max_c,
             commission_currency=currency,
+            warning_text=warning,
         )
 
     # --- lookups ------------------------------------------------------------------------

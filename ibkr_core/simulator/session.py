@@ -185,8 +185,8 @@ class ClientSession:
         if transport is not None:
             transport.abort()
 
-    def error(self, req_id: int, code: int, text: str) -> None:
-        self.send(msg.error(self.server_version, req_id, code, text))
+    def error(self, req_id: int, code: int, text: str, advanced_json: str = "") -> None:
+        self.send(msg.error(self.server_version, req_id, code, text, advanced_json))
 
     # --- handshake ----------------------------------------------------------------------
 
@@ -610,7 +610,8 @@ class ClientSession:
 
     def _req_executions(self, r: FieldReader) -> None:
         f = parse_executions(r)
-        for order, execution, commission in self.gateway.engine.executions():
+        for event in self.gateway.engine.executions():
+            order, execution, commission = event.order, event.execution, event.commission
             if f.symbol and order.instrument.symbol != f.symbol.upper():
                 continue
             if f.side and execution.side != f.side.upper():
