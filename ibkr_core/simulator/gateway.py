@@ -216,9 +216,12 @@ class SimulatedGateway:
                 if owner:
                     view = self.order_view(event.order, event.result)
                     owner.send(msg.open_order(owner.server_version, view))
-            elif isinstance(event, OrderStatusEvent | OrderStateEvent):
+            elif isinstance(event, OrderStatusEvent):
                 if owner:
-                    owner.send_order_state(event.order, with_status=True)
+                    owner.send_order_state(event.order, event)
+            elif isinstance(event, OrderStateEvent):
+                if owner:
+                    owner.send_order_state(event.order)
             elif isinstance(event, ExecutionEvent):
                 if owner:
                     owner.send_execution(-1, event.order, event.execution)

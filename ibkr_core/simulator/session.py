@@ -10,12 +10,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from . import messages as msg
+from .matching import OrderStatusEvent, SimOrder
 from .protocol import LIVE_TO_DELAYED, MAX_SERVER_VERSION, MIN_SERVER_VERSION, In, Tick
 from .protocol import MarketDataType as MDT
 from .requests import (
@@ -591,22 +592,34 @@ class ClientSession:
             self.send_order_state(order)
         self.send(msg.open_order_end())
 
-    def send_order_state(self, order, with_status: bool = True) -> None:
-        self.send(msg.open_order(self.server_version, self.gateway.order_view(order)))
-        if with_status:
-            self.send(
-                msg.order_status(
-                    order.order_id,
-                    order.status,
-                    order.filled,
-                    order.remaining,
-                    order.avg_fill_price,
-                    order.perm_id,
-                    0,
-                    order.last_fill_price,
-                    order.client_id,
-                )
+    def send_order_state(self, order: SimOrder, status: OrderStatusEvent | None = None) -> None:
+        """openOrder + orderStatus. `status` is the event's snapshot: by the time events
+        are sent the order itself may already have moved on (e.g. straight to Filled)."""
+        state = status or OrderStatusEvent(
+            order,
+            order.status,
+            order.filled,
+            order.remaining,
+            order.avg_fill_price,
+            order.last_fill_price,
+            order.why_held,
+        )
+        view = replace(self.gateway.order_view(order), status=state.status)
+        self.send(msg.open_order(self.server_version, view))
+        self.send(
+            msg.order_status(
+                order.order_id,
+                state.status,
+                state.filled,
+                state.remaining,
+                state.avg_fill_price,
+                order.perm_id,
+                0,
+                state.last_fill_price,
+                order.client_id,
+                state.why_held,
             )
+        )
 
     def _req_executions(self, r: FieldReader) -> None:
         f = parse_executions(r)
