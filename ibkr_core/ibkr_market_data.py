@@ -57,7 +57,7 @@ SOURCE_BY_TYPE = {
 HISTORY_RANGES: dict[str, tuple[str, str]] = {
     "1D": ("1 D", "1 min"),
     "5D": ("5 D", "5 mins"),
-    "1M": ("1 M", "30 mins"),
+    "1M": ("1 M", "1 hour"),  # same bars as the Yahoo fallback
     "6M": ("6 M", "1 day"),
     "1Y": ("1 Y", "1 day"),
 }
