@@ -17,6 +17,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=7497, help="port (default 7497, TWS paper)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the price walk")
     parser.add_argument("--account", default="DU1234567", help="paper account id")
+    parser.add_argument(
+        "--tick-interval", type=float, default=0.25, help="seconds between snapshots (IBKR: 0.25)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(
@@ -26,7 +29,10 @@ def main() -> None:
 
     async def run() -> None:
         gateway = SimulatedGateway(
-            args.host, args.port, args.seed, SimConfig(account_id=args.account)
+            args.host,
+            args.port,
+            args.seed,
+            SimConfig(account_id=args.account, tick_interval=args.tick_interval),
         )
         await gateway.start()
         print(
