@@ -1,0 +1,361 @@
+"""Shared UI pieces for every page (imported, never shown as a page itself).
+
+Public API (stable; pages build on it)::
+
+    require_services() -> Services        # the one st.cache_resource of the app
+    render_sidebar(services)              # connection panel + live status badge
+    status_badge(status)                  # the coloured state badge (+ paper/LIVE)
+    not_connected_hint()                  # "choose the Demo preset and click Connect"
+    fmt_money(1234.5, "USD") -> "$1,234.50";  fmt_money(-3, "USD", signed=True) -> "-$3.00"
+    fmt_number(1234.5, digits=2) -> "1,234.50";  fmt_pct(1.234) -> "+1.23%"
+    fmt_time(dt) -> "14:03:12 UTC";  fmt_age(seconds) -> "12 s ago"
+    source_label(QuoteSource.IBKR_DELAYED) -> "IBKR (delayed)"
+    pnl_color(value) -> "green" | "red" | "gray"   (for st.badge / :color[...] markdown)
+
+Pages never compute business values; they ask ``ibkr_core`` and lay out the answer.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+import streamlit as st
+
+from ibkr_core.connection import ConnectionState, ConnectionStatus
+from ibkr_core.quote import QuoteSource
+from ibkr_core.services import DEMO_PRESET, PRESETS, Services, get_services, preset
+
+__all__ = [
+    "fmt_age",
+    "fmt_money",
+    "fmt_number",
+    "fmt_pct",
+    "fmt_time",
+    "not_connected_hint",
+    "pnl_color",
+    "render_sidebar",
+    "require_services",
+    "source_label",
+    "status_badge",
+]
+
+STATUS_REFRESH_SECONDS = 2.0
+DASH = "—"
+
+# -- services -------------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False)
+def _cached_services() -> Services:
+    return get_services()
+
+
+def require_services() -> Services:
+    """The process-wide services (one connection, loop thread and quote cache)."""
+    try:
+        return _cached_services()
+    except Exception as exc:  # a broken settings file, no free port...: say it plainly
+        st.error(f"The dashboard could not start its services: {exc}")
+        st.stop()
+        raise  # unreachable; keeps type checkers happy
+
+
+# -- formatting -------------------------------------------------------------------------------
+
+_CURRENCY_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+
+
+def _missing(value: float | None) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def fmt_number(value: float | None, digits: int = 2, signed: bool = False) -> str:
+    if _missing(value):
+        return DASH
+    return f"{value:+,.{digits}f}" if signed else f"{value:,.{digits}f}"
+
+
+def fmt_money(value: float | None, currency: str = "USD", signed: bool = False) -> str:
+    if _missing(value):
+        return DASH
+    sign = "-" if value < 0 else ("+" if signed and value > 0 else "")
+    symbol = _CURRENCY_SIGNS.get((currency or "").upper())
+    body = f"{abs(value):,.2f}"
+    return f"{sign}{symbol}{body}" if symbol else f"{sign}{body} {currency}".strip()
+
+
+def fmt_pct(value: float | None, digits: int = 2, signed: bool = True) -> str:
+    if _missing(value):
+        return DASH
+    return f"{value:+.{digits}f}%" if signed else f"{value:.{digits}f}%"
+
+
+def fmt_time(value: datetime | None) -> str:
+    if value is None:
+        return DASH
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%H:%M:%S UTC")
+
+
+def fmt_age(seconds: float | None) -> str:
+    if seconds is None:
+        return DASH
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.0f} s ago"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min ago"
+    if seconds < 86400:
+        return f"{seconds / 3600:.1f} h ago"
+    return f"{seconds / 86400:.0f} d ago"
+
+
+_SOURCE_LABELS = {
+    QuoteSource.IBKR_LIVE: "IBKR (live)",
+    QuoteSource.IBKR_DELAYED: "IBKR (delayed)",
+    QuoteSource.IBKR_FROZEN: "IBKR (frozen)",
+    QuoteSource.YAHOO: "Yahoo Finance",
+    QuoteSource.ALPHA_VANTAGE: "Alpha Vantage",
+    QuoteSource.NONE: "no source",
+}
+
+
+def source_label(source: QuoteSource | str | None) -> str:
+    try:
+        return _SOURCE_LABELS[QuoteSource(source)]
+    except (ValueError, KeyError):
+        return str(source or DASH)
+
+
+def pnl_color(value: float | None) -> str:
+    if _missing(value) or value == 0:
+        return "gray"
+    return "green" if value > 0 else "red"
+
+
+# -- status badge ---------------------------------------------------------------------------
+
+
+def _state_badge(status: ConnectionStatus) -> tuple[str, str, str]:
+    """(label, color, icon) for the connection state."""
+    if status.state == ConnectionState.CONNECTED:
+        if status.degraded:
+            return "Degraded: TWS lost its link to IBKR", "orange", ":material/warning:"
+        return "Connected", "green", ":material/check_circle:"
+    if status.state == ConnectionState.CONNECTING:
+        return "Connecting…", "blue", ":material/sync:"
+    if status.state == ConnectionState.RECONNECTING:
+        attempt = f" (attempt {status.reconnect_attempts})" if status.reconnect_attempts else ""
+        return f"Reconnecting{attempt}", "orange", ":material/sync_problem:"
+    return "Disconnected", "gray", ":material/link_off:"
+
+
+def status_badge(status: ConnectionStatus) -> None:
+    """The state badge, the paper/LIVE badge and, when connected, the session details."""
+    label, color, icon = _state_badge(status)
+    cols = st.columns([3, 2], gap="small", vertical_alignment="center")
+    cols[0].badge(label, color=color, icon=icon)
+    if status.is_paper is True:
+        cols[1].badge("PAPER", color="blue", icon=":material/description:")
+    elif status.is_paper is False:
+        cols[1].badge("LIVE", color="red", icon=":material/error:")
+    if status.connected:
+        if status.is_paper is False:
+            st.markdown(":red[**LIVE account: orders use real money.**]")
+        accounts = ", ".join(status.accounts) or DASH
+        kind = f" ({status.port_kind})" if status.port_kind else ""
+        st.markdown(
+            f"**Account:** {accounts}  \n"
+            f"**Host:** {status.host}:{status.port}{kind}  \n"
+            f"**Client id:** {status.client_id}  \n"
+            f"**Server version:** {status.server_version or DASH}  \n"
+            f"**Connected since:** {fmt_time(status.connected_since)}"
+        )
+        if status.degraded and status.connectivity_message:
+            st.warning(status.connectivity_message)
+        if status.market_data_type != 1:
+            st.caption(f"Market data type: {status.market_data_type_name}")
+    elif status.state == ConnectionState.RECONNECTING:
+        retry = ""
+        if status.next_retry_at is not None:
+            wait = (status.next_retry_at - datetime.now(UTC)).total_seconds()
+            retry = f" Next try in {max(0.0, wait):.0f} s."
+        st.warning(
+            f"{status.last_error or 'Connection lost'}. Reconnecting to "
+            f"{status.host}:{status.port} automatically.{retry}"
+        )
+    elif status.state == ConnectionState.CONNECTING:
+        st.caption(f"Connecting to {status.host}:{status.port}…")
+    elif status.last_error:
+        st.error(status.last_error)
+    for warning in status.warnings:
+        st.warning(warning)
+
+
+@st.fragment(run_every=STATUS_REFRESH_SECONDS)
+def _live_status(services: Services) -> None:
+    """Re-reads the connection every few seconds; a change of state reruns the whole
+    page so everything on it (buttons, portfolio, quotes) follows the connection."""
+    status = services.connection.status()
+    seen = st.session_state.get("_conn_state_seen")
+    key = (status.state, status.connectivity)
+    if seen is not None and seen != key:
+        st.rerun()
+    status_badge(status)
+
+
+def not_connected_hint() -> None:
+    st.info(
+        f"Not connected to Interactive Brokers. Choose **{DEMO_PRESET}** in the sidebar and "
+        "click **Connect** to try the dashboard, or start TWS / IB Gateway with the API "
+        "enabled and choose its preset.",
+        icon=":material/power_off:",
+    )
+
+
+# -- connection panel -----------------------------------------------------------------------
+
+_LABELS = [p.label for p in PRESETS]
+
+
+def _default_preset(services: Services) -> str:
+    for p in PRESETS:
+        if not p.demo and p.port == services.settings.port:
+            return p.label
+    return DEMO_PRESET
+
+
+def _init_state(services: Services) -> None:
+    ss = st.session_state
+    if "conn_preset" in ss:
+        return
+    settings = services.settings
+    status = services.connection.status()
+    chosen = _default_preset(services)
+    if status.connected and services.demo.port == status.port:
+        chosen = DEMO_PRESET
+    ss["conn_preset"] = chosen
+    ss["conn_client_id"] = int(status.requested_client_id or settings.client_id)
+    if chosen == DEMO_PRESET:
+        ss["conn_host"] = "127.0.0.1"
+        ss["conn_port"] = str(services.demo.port or "auto")
+    else:
+        ss["conn_host"] = status.host or settings.host
+        ss["conn_port"] = str(status.port or settings.port)
+
+
+def _on_preset_change() -> None:
+    ss = st.session_state
+    services = _cached_services()
+    chosen = preset(ss["conn_preset"])
+    if chosen.demo:
+        ss["conn_host"] = "127.0.0.1"
+        ss["conn_port"] = str(services.demo.port or "auto")
+    else:
+        if ss.get("conn_port") == "auto" or ss.get("conn_port") == str(services.demo.port):
+            ss["conn_host"] = services.settings.host
+        ss["conn_port"] = str(chosen.port)
+    ss.pop("conn_input_error", None)
+
+
+def _request(action: str) -> None:
+    st.session_state["_conn_action"] = action
+
+
+def _parse_port(raw: str) -> int | None:
+    try:
+        port = int(str(raw).strip())
+    except ValueError:
+        return None
+    return port if 0 < port < 65536 else None
+
+
+def _run_pending_action(services: Services) -> None:
+    """Connect / disconnect requested by a button (runs before the inputs are drawn, so
+    it may update them, e.g. with the demo gateway's port)."""
+    ss = st.session_state
+    action = ss.pop("_conn_action", None)
+    if action is None:
+        return
+    ss.pop("conn_input_error", None)
+    if action == "disconnect":
+        services.disconnect()
+        return
+    chosen = preset(ss["conn_preset"])
+    client_id = int(ss.get("conn_client_id") or services.settings.client_id)
+    if chosen.demo:
+        with st.spinner("Starting the demo gateway and connecting…"):
+            status = services.connect_demo(client_id)
+        if services.demo.port:
+            ss["conn_port"] = str(services.demo.port)
+    else:
+        host = str(ss.get("conn_host") or "").strip()
+        port = _parse_port(ss.get("conn_port", ""))
+        if not host or port is None:
+            ss["conn_input_error"] = (
+                "Enter a host (e.g. 127.0.0.1) and a port between 1 and 65535 "
+                "(TWS paper 7497, TWS live 7496, IB Gateway paper 4002, live 4001)."
+            )
+            return
+        with st.spinner(f"Connecting to {host}:{port}…"):
+            status = services.connect(host, port, client_id)
+    if (
+        not status.connected
+        and status.last_error
+        and status.last_error != (services.connection.status().last_error)
+    ):
+        ss["conn_input_error"] = status.last_error  # e.g. the demo could not start
+
+
+def render_sidebar(services: Services) -> None:
+    """The connection panel: live status badge, presets, host/port/client id, buttons."""
+    _init_state(services)
+    ss = st.session_state
+    with st.sidebar:
+        st.subheader("Interactive Brokers")
+        _run_pending_action(services)
+        status = services.connection.status()
+        ss["_conn_state_seen"] = (status.state, status.connectivity)
+        _live_status(services)
+
+        chosen = preset(ss["conn_preset"])
+        st.selectbox("Connection preset", _LABELS, key="conn_preset", on_change=_on_preset_change)
+        if chosen.live:
+            st.markdown(":red[**Live trading port: real money.**]")
+        c1, c2 = st.columns([3, 2])
+        c1.text_input("Host", key="conn_host", disabled=chosen.demo)
+        c2.text_input(
+            "Port",
+            key="conn_port",
+            disabled=chosen.demo,
+            help="The demo gateway picks a free local port." if chosen.demo else None,
+        )
+        st.number_input(
+            "Client id",
+            min_value=0,
+            max_value=999_999,
+            step=1,
+            key="conn_client_id",
+            help="Each API session to one TWS needs its own client id.",
+        )
+        b1, b2 = st.columns(2)
+        b1.button(
+            "Connect",
+            key="conn_connect",
+            type="primary",
+            on_click=_request,
+            args=("connect",),
+            width="stretch",
+        )
+        b2.button(
+            "Disconnect",
+            key="conn_disconnect",
+            on_click=_request,
+            args=("disconnect",),
+            disabled=status.state == ConnectionState.DISCONNECTED,
+            width="stretch",
+        )
+        if ss.get("conn_input_error"):
+            st.error(ss["conn_input_error"])
