@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -185,6 +186,7 @@ class IBKRConnection:
         self._summary_requested = False
         self._contracts: dict[str, Contract] = {}
         self._market_data: MarketDataRegistry | None = None
+        self._registry_lock = threading.Lock()
         self.ib: IB = self.loop.call(self._create_ib, timeout=10)
 
     # ------------------------------------------------------------------ public API
@@ -317,7 +319,9 @@ class IBKRConnection:
         if self._market_data is None:
             from ibkr_core.ibkr_market_data import MarketDataRegistry
 
-            self._market_data = self.loop.call(MarketDataRegistry, self, timeout=5)
+            with self._registry_lock:
+                if self._market_data is None:
+                    self._market_data = self.loop.call(MarketDataRegistry, self, timeout=5)
         return self._market_data
 
     # ------------------------------------------------------------ loop-thread API

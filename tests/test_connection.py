@@ -303,10 +303,10 @@ def test_gateway_down_reconnects_with_backoff(gateway, connection):
 
 
 def test_disconnect_during_reconnect_stops_it(gateway, connection):
-    gateway.refuse_connections(3)
+    gateway.refuse_connections(1.2)
     assert wait_for(lambda: connection.status().state == ConnectionState.RECONNECTING, 2)
     connection.disconnect()
-    time.sleep(3.5)
+    time.sleep(1.8)  # the gateway is back: nothing may reconnect
     assert connection.status().state == ConnectionState.DISCONNECTED
     assert gateway.client_count() == 0
 
