@@ -1,0 +1,275 @@
+"""Market data: the watchlist, a live quotes table and a price chart.
+
+A thin view: quotes, history and the watchlist come from ``ibkr_core`` through
+``require_services()``; this file only lays them out. The quotes table lives in a
+fragment on a timer, so only it reruns each refresh.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+from ibkr_core.history import RANGE_KEYS
+from ibkr_core.providers.base import UNKNOWN_SYMBOL
+from ibkr_core.quote import Quote, QuoteSource
+from ibkr_core.watchlist import WatchlistError
+from pages.components import fmt_age, require_services, source_label
+
+PRICE_COLUMNS = ("last", "bid", "ask", "high", "low")
+UP, DOWN = "#26a69a", "#ef5350"
+
+
+# -- view helpers (formatting only; the values come from ibkr_core) -----------------------
+def _duration(seconds: float) -> str:
+    return fmt_age(seconds).removesuffix(" ago")
+
+
+def problem_text(error: str) -> str:
+    """A row's error for a trader: 'Unknown symbol', or which sources failed and why."""
+    if UNKNOWN_SYMBOL in error:
+        return "✖ Unknown symbol"
+    reasons = []
+    for part in error.removeprefix("no quote: ").split("; "):
+        name, _, why = part.partition(": ")
+        if "not configured" in why or why in ("not connected", "not connected to IBKR"):
+            continue  # expected when IBKR is off / no key: not this row's problem
+        label = source_label(name) if name in set(QuoteSource) else name
+        reasons.append(f"{label}: {why}" if why else label)
+    return "✖ No data — " + ("; ".join(reasons) if reasons else error)
+
+
+def row_status(quote: Quote, age: float | None, stale_after: float) -> str:
+    if not quote.ok:
+        return problem_text(quote.error or "")
+    if age is not None and age > stale_after:
+        return f"⚠ Stale (older than {_duration(stale_after)})"
+    return "✓ OK"
+
+
+def quotes_frame(quotes: dict[str, Quote], stale_after: float) -> pd.DataFrame:
+    now = datetime.now(UTC)
+    rows = []
+    for symbol, q in quotes.items():
+        age = q.age_seconds(now)
+        rows.append(
+            {
+                "symbol": symbol,
+                "last": q.price if q.ok else None,
+                "bid": q.bid,
+                "ask": q.ask,
+                "change_pct": q.change_percent,
+                "volume": q.volume,
+                "high": q.high,
+                "low": q.low,
+                "source": source_label(q.source) if q.ok else "—",
+                "age": fmt_age(age) if q.ok else None,
+                "status": row_status(q, age, stale_after),
+            }
+        )
+    frame = pd.DataFrame(rows, columns=[*QUOTE_COLUMNS])
+    numeric = [*PRICE_COLUMNS, "change_pct", "volume"]
+    frame[numeric] = frame[numeric].astype("float64")  # None -> NaN, shown as "—"
+    return frame
+
+
+def price_format(frame: pd.DataFrame) -> str:
+    """Two decimals for stocks; four for sub-$5 prices (FX, penny stocks)."""
+    prices = frame[list(PRICE_COLUMNS)].stack()
+    return "%.4f" if len(prices) and prices.min() < 5 else "%.2f"
+
+
+def highlight_problems(row: pd.Series) -> list[str]:
+    status = str(row["status"])
+    if status.startswith("⚠"):
+        style = "background-color: rgba(255, 193, 7, 0.18)"
+    elif status.startswith("✖"):
+        style = "background-color: rgba(239, 83, 80, 0.15)"
+    else:
+        style = ""
+    return [style] * len(row)
+
+
+QUOTE_COLUMNS = {
+    "symbol": st.column_config.TextColumn("Symbol", pinned=True, width="small"),
+    "last": None,  # price columns are filled in per table (decimals depend on the prices)
+    "bid": None,
+    "ask": None,
+    "change_pct": st.column_config.NumberColumn("Change %", format="%+.2f%%"),
+    "volume": st.column_config.NumberColumn("Volume", format="compact"),
+    "high": None,
+    "low": None,
+    "source": st.column_config.TextColumn(
+        "Source", help="Where the quote came from: IBKR live / delayed / frozen, or a fallback"
+    ),
+    "age": st.column_config.TextColumn(
+        "Age", help="Time since the provider's own timestamp of this quote"
+    ),
+    "status": st.column_config.TextColumn("Status", width="large"),
+}
+PRICE_TITLES = {"last": "Last", "bid": "Bid", "ask": "Ask", "high": "High", "low": "Low"}
+
+
+def provider_summary(services) -> str:
+    parts = []
+    status = services.connection.status()
+    for p in services.quotes.provider_status():
+        name = "IBKR" if p.name == QuoteSource.IBKR_LIVE else source_label(p.name)
+        if p.name == QuoteSource.IBKR_LIVE:
+            text = "connected" if p.available else "not connected"
+            if p.available and status.market_data_type != 1:
+                text += f" ({status.market_data_type_name} data)"
+        elif p.available:
+            text = "ok"
+        elif p.backing_off_until is not None:
+            wait = (p.backing_off_until - datetime.now(UTC)).total_seconds()
+            text = f"backing off {max(0, wait):.0f}s ({p.last_error})"
+        elif p.last_error and "not configured" in p.last_error:
+            text = "off (no API key)"
+        else:
+            text = f"off: {p.last_error}"
+        icon = "🟢" if p.available else ("⚪" if text.startswith("off (no") else "🟠")
+        parts.append(f"{icon} {name}: {text}")
+    return " · ".join(parts)
+
+
+# -- watchlist actions (callbacks run before the page redraws) -----------------------------
+def add_symbol() -> None:
+    raw = st.session_state.get("md_new_symbol", "")
+    try:
+        result = services.watchlist.add(raw)
+    except WatchlistError as exc:
+        st.session_state.md_add_message = ("error", str(exc))
+        return
+    st.session_state.md_add_message = ("success" if result.verified else "info", result.message)
+    st.session_state.md_new_symbol = ""
+
+
+def remove_symbol() -> None:
+    symbol = st.session_state.get("md_remove_symbol")
+    if symbol and services.watchlist.remove(symbol):
+        st.session_state.md_add_message = ("info", f"Removed {symbol}.")
+
+
+# -- page ------------------------------------------------------------------------------------
+services = require_services()
+settings = services.settings
+
+st.title("Market data")
+
+add_col, remove_col = st.columns(2, vertical_alignment="bottom")
+with add_col, st.form("md_add_form", border=False, enter_to_submit=True):
+    new_col, button_col = st.columns([3, 1], vertical_alignment="bottom")
+    new_col.text_input("Add a symbol", key="md_new_symbol", placeholder="e.g. AAPL, SPY, BRK.B")
+    button_col.form_submit_button("Add", on_click=add_symbol, use_container_width=True)
+    message = st.session_state.get("md_add_message")
+    if message:
+        kind, text = message
+        {"error": st.error, "success": st.success, "info": st.info}[kind](text)
+with remove_col:
+    pick_col, go_col = st.columns([3, 1], vertical_alignment="bottom")
+    pick_col.selectbox(
+        "Remove a symbol", services.watchlist.symbols(), key="md_remove_symbol", index=None
+    )
+    go_col.button("Remove", key="md_remove", on_click=remove_symbol, use_container_width=True)
+
+
+@st.fragment(run_every=settings.refresh_interval)
+def quotes_table() -> None:
+    symbols = services.watchlist.symbols()
+    if not symbols:
+        st.info("The watchlist is empty: add a symbol above.")
+        return
+    frame = quotes_frame(services.quotes.get_quotes(symbols), settings.stale_after)
+    fmt = price_format(frame)
+    config = dict(QUOTE_COLUMNS)
+    for column, title in PRICE_TITLES.items():
+        config[column] = st.column_config.NumberColumn(title, format=fmt)
+    st.dataframe(
+        frame.style.apply(highlight_problems, axis=1),
+        column_config=config,
+        hide_index=True,
+        placeholder="—",
+        key="md_quotes",
+    )
+    st.caption(
+        f"{provider_summary(services)} — refreshes every {settings.refresh_interval:g}s; "
+        f"rows older than {_duration(settings.stale_after)} are marked stale."
+    )
+
+
+st.subheader("Quotes")
+quotes_table()
+
+
+# -- chart -----------------------------------------------------------------------------------
+def candle_figure(bars: pd.DataFrame, title: str) -> go.Figure:
+    index = pd.DatetimeIndex(bars.index)
+    if index.tz is not None:
+        index = index.tz_convert("America/New_York").tz_localize(None)
+    fig = make_subplots(
+        rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25], vertical_spacing=0.03
+    )
+    fig.add_trace(
+        go.Candlestick(
+            x=index,
+            open=bars["open"],
+            high=bars["high"],
+            low=bars["low"],
+            close=bars["close"],
+            name="Price",
+            increasing_line_color=UP,
+            decreasing_line_color=DOWN,
+        ),
+        row=1,
+        col=1,
+    )
+    colors = [UP if c >= o else DOWN for o, c in zip(bars["open"], bars["close"], strict=True)]
+    fig.add_trace(
+        go.Bar(x=index, y=bars["volume"], name="Volume", marker_color=colors), row=2, col=1
+    )
+    breaks: list[dict] = [{"bounds": ["sat", "mon"]}]
+    minutes = index.hour * 60 + index.minute
+    intraday = len(index) > 1 and (index[1:] - index[:-1]).min() < pd.Timedelta(days=1)
+    if intraday and ((minutes >= 570) & (minutes < 960)).all():  # regular hours only
+        breaks.append({"bounds": [16, 9.5], "pattern": "hour"})
+    fig.update_xaxes(rangebreaks=breaks)
+    fig.update_layout(
+        title=title,
+        height=520,
+        showlegend=False,
+        xaxis_rangeslider_visible=False,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+    )
+    fig.update_yaxes(title_text="Price", row=1, col=1)
+    fig.update_yaxes(title_text="Volume", row=2, col=1)
+    return fig
+
+
+st.subheader("Chart")
+symbols = services.watchlist.symbols()
+if symbols:
+    pick, span = st.columns([1, 2], vertical_alignment="bottom")
+    symbol = pick.selectbox("Symbol", symbols, key="md_chart_symbol")
+    range_key = span.segmented_control(
+        "Range", RANGE_KEYS, default="1M", required=True, key="md_chart_range"
+    )
+    try:
+        with st.spinner(f"Loading {symbol} {range_key}…"):
+            bars, source = services.history.bars(symbol, range_key)
+    except Exception as exc:  # provider down / rate-limited: say so, keep the page
+        st.warning(f"No price history for {symbol} right now: {exc}")
+    else:
+        label = "IBKR" if source == QuoteSource.IBKR_LIVE else source_label(source)
+        if bars.empty:
+            st.info(f"No price history for {symbol} ({range_key}) from {label}.")
+        else:
+            title = f"{symbol} · {range_key} · source: {label}"
+            st.plotly_chart(candle_figure(bars, title), key="md_chart")
+            st.caption(f"Bars from {label}; times in US/Eastern.")
+else:
+    st.info("Add a symbol to the watchlist to chart it.")

@@ -1,0 +1,121 @@
+"""Helpers for the AppTest page tests: a fake yfinance at its boundary, fresh services.
+
+Nothing here touches the internet: ``yfinance.Ticker`` is replaced by ``FakeTicker``,
+which answers like yfinance 1.7 (frames with capitalised columns, chart metadata, an
+empty frame for an unknown symbol).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pandas as pd
+import streamlit as st
+import yfinance
+
+from ibkr_core import services as services_module
+from ibkr_core.services import Services
+from ibkr_core.settings import Settings
+
+NY = "America/New_York"
+ROOT = Path(__file__).resolve().parent.parent
+PRICES = {
+    "AAPL": 228.5,
+    "MSFT": 421.3,
+    "NVDA": 131.4,
+    "AMZN": 198.6,
+    "SPY": 571.2,
+    "TSLA": 251.1,
+    "NFLX": 702.9,
+    "GOOGL": 171.2,
+    "META": 565.8,
+}
+
+
+def _bars(price: float, periods: int, freq: str, end: pd.Timestamp) -> pd.DataFrame:
+    index = pd.date_range(end=end, periods=periods, freq=freq, tz=NY, name="Date")
+    closes = [price * (1 + 0.002 * ((i % 7) - 3)) for i in range(periods)]
+    return pd.DataFrame(
+        {
+            "Open": [c * 0.999 for c in closes],
+            "High": [c * 1.004 for c in closes],
+            "Low": [c * 0.995 for c in closes],
+            "Close": closes,
+            "Adj Close": closes,
+            "Volume": [1_000_000 + 1000 * i for i in range(periods)],
+        },
+        index=index,
+    )
+
+
+class FakeTicker:
+    """``yfinance.Ticker`` for the symbols in ``PRICES``; anything else is unknown."""
+
+    calls: ClassVar[list[tuple[str, dict[str, Any]]]] = []
+
+    def __init__(self, symbol: str, *args: Any, **kwargs: Any) -> None:
+        self.ticker = symbol.upper()
+        self._meta: dict[str, Any] = {}
+
+    def history(self, **kwargs: Any) -> pd.DataFrame:
+        FakeTicker.calls.append((self.ticker, kwargs))
+        price = PRICES.get(self.ticker)
+        if price is None:
+            return pd.DataFrame()  # yfinance's answer for an unknown symbol
+        now = pd.Timestamp.now(tz=NY).floor("min")
+        interval = kwargs.get("interval", "1d")
+        if interval == "1d":
+            frame = _bars(price, 5 if kwargs.get("period") == "5d" else 120, "B", now)
+        else:
+            frame = _bars(price, 60, "5min" if interval == "5m" else "1min", now)
+        self._meta = {
+            "currency": "USD",
+            "symbol": self.ticker,
+            "regularMarketTime": pd.Timestamp(datetime.now(UTC)).tz_convert(NY),
+            "regularMarketPrice": price,
+            "regularMarketDayHigh": price * 1.01,
+            "regularMarketDayLow": price * 0.99,
+            "regularMarketVolume": 12_345_678,
+        }
+        return frame
+
+    def get_history_metadata(self) -> dict[str, Any]:
+        return self._meta
+
+
+@contextmanager
+def fresh_services(tmp_path: Path, monkeypatch: Any, **overrides: Any) -> Iterator[Services]:
+    """The app's singleton services, rebuilt with test settings and a fake Yahoo."""
+    monkeypatch.setattr(yfinance, "Ticker", FakeTicker)
+    settings = Settings(
+        watchlist_file=str(tmp_path / "watchlist.json"),
+        alphavantage_api_key="",
+        connect_timeout=4.0,
+        request_timeout=4.0,
+        **overrides,
+    )
+    services_module.reset_services()
+    st.cache_resource.clear()
+    services = services_module.get_services(settings)
+    try:
+        yield services
+    finally:
+        services_module.reset_services()
+        st.cache_resource.clear()
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, step: float = 0.1) -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(step)

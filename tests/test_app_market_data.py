@@ -1,0 +1,128 @@
+"""The market data page through Streamlit's AppTest: disconnected (Yahoo, faked at the
+yfinance boundary) and connected to the simulated gateway.
+
+``run_every`` never fires in AppTest: each ``at.run()`` is one refresh of the table.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ibkr_core.quote import QuoteSource
+from ibkr_core.simulator import SimConfig, start_in_background
+from ibkr_core.watchlist import DEFAULT_SYMBOLS, Watchlist
+from pages.components import source_label
+from tests.app_support import ROOT, fresh_services, wait_until
+
+pytestmark = pytest.mark.timeout(90)
+
+PAGE = str(ROOT / "pages" / "market_data.py")
+
+
+def page() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def table(at: AppTest):
+    return at.dataframe[0].value.set_index("symbol")  # the quotes table comes first
+
+
+def add(at: AppTest, symbol: str) -> None:
+    at.text_input(key="md_new_symbol").input(symbol)
+    at.button[0].click()  # the form's "Add" submit button
+    at.run()
+    assert not at.exception, at.exception
+
+
+@pytest.fixture
+def services(tmp_path, monkeypatch):
+    with fresh_services(tmp_path, monkeypatch) as svc:
+        yield svc
+
+
+def test_disconnected_rows_come_from_yahoo(services):
+    at = page()
+    rows = table(at)
+    assert list(rows.index) == list(DEFAULT_SYMBOLS)
+    assert set(rows["source"]) == {source_label(QuoteSource.YAHOO)}
+    assert rows.loc["AAPL", "last"] == pytest.approx(228.5)
+    assert rows["bid"].isna().all()  # Yahoo has no bid: missing, never 0
+    assert (rows["status"] == "✓ OK").all()
+    assert "not connected" in at.caption[0].value  # provider status line
+    assert "source: Yahoo" in at.get("plotly_chart")[0].proto.spec  # chart says its source
+
+
+def test_unknown_symbol_is_refused_and_changes_nothing(services):
+    at = page()
+    add(at, "zzzzq")
+    assert any("Unknown symbol ZZZZQ" in e.value for e in at.error)
+    assert services.watchlist.symbols() == list(DEFAULT_SYMBOLS)
+    assert "ZZZZQ" not in table(at).index
+
+    add(at, "googl")
+    assert any("Added GOOGL" in s.value for s in at.success)
+    assert "GOOGL" in table(at).index
+    assert at.text_input(key="md_new_symbol").value == ""  # cleared for the next one
+
+
+def test_remove_persists(services, tmp_path):
+    at = page()
+    at.selectbox(key="md_remove_symbol").select("NFLX")
+    at.button(key="md_remove").click()
+    at.run()
+    assert "NFLX" not in table(at).index
+    saved = json.loads((tmp_path / "watchlist.json").read_text())["symbols"]
+    assert "NFLX" not in saved
+    assert "NFLX" not in Watchlist(tmp_path / "watchlist.json").symbols()
+
+
+def test_a_bad_row_does_not_break_the_others(services, tmp_path):
+    (tmp_path / "watchlist.json").write_text(json.dumps({"symbols": ["AAPL", "ZZZZQ", "MSFT"]}))
+    at = page()
+    rows = table(at)
+    assert rows.loc["ZZZZQ", "status"] == "✖ Unknown symbol"
+    assert rows[["last", "bid", "ask", "volume"]].loc["ZZZZQ"].isna().all()  # "—", not 0
+    assert rows.loc["AAPL", "status"] == rows.loc["MSFT", "status"] == "✓ OK"
+
+
+@pytest.fixture
+def gateway():
+    gw = start_in_background(
+        seed=1, port=0, config=SimConfig(not_entitled=frozenset({"TSLA"}), tick_interval=0.1)
+    )
+    try:
+        yield gw
+    finally:
+        gw.stop()
+
+
+def test_connected_rows_are_ibkr_and_follow_the_simulator(gateway, services):
+    # gateway first: the services disconnect before the gateway stops
+    assert services.connect(gateway.host, gateway.port, 21).connected
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    live, delayed = source_label(QuoteSource.IBKR_LIVE), source_label(QuoteSource.IBKR_DELAYED)
+
+    def settled():
+        at.run()  # one refresh of the quotes fragment
+        rows = table(at)
+        ready = rows.loc["AAPL", "source"] == live and rows.loc["TSLA", "source"] == delayed
+        return (rows,) if ready else None
+
+    (rows,) = wait_until(settled, timeout=20, step=0.3)
+    assert rows.loc["MSFT", "source"] == live
+    assert "IBKR: connected" in at.caption[0].value
+
+    gateway.set_price("AAPL", 300.0)
+
+    def repriced():
+        at.run()
+        last = table(at).loc["AAPL", "last"]
+        return abs(last - 300.0) < 3.0
+
+    wait_until(repriced, timeout=10, step=0.3)
