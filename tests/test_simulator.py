@@ -655,3 +655,26 @@ def test_official_ibapi_client_connects_and_streams(gw):
     finally:
         app.disconnect()
         reader.join(3)
+
+
+def test_frozen_data_when_the_market_is_closed():
+    closed = start_in_background(seed=3, port=0, config=SimConfig(market_open=False))
+    try:
+
+        async def scenario():
+            ib = await connected(closed)
+            [contract] = await ib.qualifyContractsAsync(Stock("AAPL", "SMART", "USD"))
+            ib.reqMarketDataType(2)
+            ticker = ib.reqMktData(contract)
+            await wait_until(lambda: not math.isnan(ticker.last), 2)
+            first = (ticker.marketDataType, ticker.bid, ticker.last)
+            await asyncio.sleep(0.8)
+            later = (ticker.marketDataType, ticker.bid, ticker.last)
+            ib.disconnect()
+            return first, later
+
+        first, later = run(scenario())
+    finally:
+        closed.stop()
+    assert first[0] == 2 and first[2] > 0  # frozen: the last values, reported as type 2
+    assert later == first
