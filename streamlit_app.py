@@ -11,7 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 from ibkr_core.access import check_password, password_required
-from pages.components import render_sidebar, require_services
+from pages.components import render_sidebar, require_services, use_navigation_mode
 
 ROOT = Path(__file__).resolve().parent
 PAGES = (
@@ -20,6 +20,7 @@ PAGES = (
     ("pages/trade.py", "Trade", ":material/swap_horiz:"),
 )
 
+use_navigation_mode()  # before anything: pages/ holds st.navigation pages, not legacy ones
 st.set_page_config(page_title="IBKR dashboard", page_icon=":material/monitoring:", layout="wide")
 
 services = require_services()

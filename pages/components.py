@@ -2,7 +2,9 @@
 
 Public API (stable; pages build on it)::
 
-    require_services() -> Services        # the one st.cache_resource of the app
+    require_services() -> Services        # the one st.cache_resource of the app; call it
+                                          # first in every page (it enforces the entry point)
+    use_navigation_mode()                 # entry point only, first thing
     render_sidebar(services)              # connection panel + live status badge
     status_badge(status)                  # the coloured state badge (+ paper/LIVE)
     not_connected_hint()                  # "choose the Demo preset and click Connect"
@@ -21,6 +23,7 @@ import math
 from datetime import UTC, datetime
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from ibkr_core.connection import ConnectionState, ConnectionStatus
 from ibkr_core.quote import QuoteSource
@@ -38,6 +41,7 @@ __all__ = [
     "require_services",
     "source_label",
     "status_badge",
+    "use_navigation_mode",
 ]
 
 STATUS_REFRESH_SECONDS = 2.0
@@ -51,8 +55,29 @@ def _cached_services() -> Services:
     return get_services()
 
 
+def use_navigation_mode() -> None:
+    """(Entry point only.) Tell Streamlit this app uses ``st.navigation``, not the legacy
+    ``pages/`` folder mode, before anything else runs."""
+    PagesManager.uses_pages_directory = False
+
+
+def _ensure_entrypoint() -> None:
+    """Streamlit picks its legacy ``pages/`` folder mode when a ``pages/`` folder exists,
+    until ``st.navigation`` is first called in the process. In that mode a page file runs
+    on its own: on the first request after a server start with a deep link (e.g.
+    ``/portfolio``), and on every run under ``AppTest``. That would skip the password gate
+    and the sidebar, so switch to navigation mode and rerun through streamlit_app.py."""
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def require_services() -> Services:
-    """The process-wide services (one connection, loop thread and quote cache)."""
+    """The process-wide services (one connection, loop thread and quote cache).
+
+    Call it first thing in every page: it also makes sure the page runs through the
+    entry point (password gate, sidebar)."""
+    _ensure_entrypoint()
     try:
         return _cached_services()
     except Exception as exc:  # a broken settings file, no free port...: say it plainly
