@@ -26,15 +26,20 @@ st.set_page_config(page_title="IBKR dashboard", page_icon=":material/monitoring:
 services = require_services()
 
 
+def _check_password() -> None:
+    """Form callback: check, then forget the attempt (never kept in the session)."""
+    ok = check_password(services.settings, st.session_state.get("password", ""))
+    st.session_state["password"] = ""
+    st.session_state["authenticated"] = ok
+    st.session_state["sign_in_failed"] = not ok
+
+
 def _sign_in() -> None:
     st.title("IBKR dashboard")
-    with st.form("sign_in", clear_on_submit=True):
-        attempt = st.text_input("Password", type="password")
-        submitted = st.form_submit_button("Sign in", type="primary")
-    if submitted:
-        if check_password(services.settings, attempt):
-            st.session_state["authenticated"] = True
-            st.rerun()
+    with st.form("sign_in"):
+        st.text_input("Password", type="password", key="password")
+        st.form_submit_button("Sign in", type="primary", on_click=_check_password)
+    if st.session_state.pop("sign_in_failed", False):
         st.error("Wrong password.")
 
 
@@ -49,7 +54,8 @@ page = st.navigation(
     ]
 )
 render_sidebar(services)
-if password_required(services.settings) and st.sidebar.button("Sign out", key="sign_out"):
-    st.session_state.pop("authenticated", None)
-    st.rerun()
+if password_required(services.settings):
+    st.sidebar.button(
+        "Sign out", key="sign_out", on_click=st.session_state.pop, args=("authenticated", None)
+    )
 page.run()
