@@ -1,0 +1,111 @@
+"""``create_app(services)``: the FastAPI app over an ibkr_core ``Services`` set.
+
+The app never builds services itself (``__main__`` does, and tests pass their own), so
+one process can serve the API next to anything else holding the same ``Services``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Annotated, Any
+
+import anyio.to_thread
+from fastapi import Depends, FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from ibkr_core.api import routes_ibkr, routes_market_data, routes_orders, routes_portfolio, stream
+from ibkr_core.api.auth import BearerTokenMiddleware
+from ibkr_core.api.deps import ApiContext, context
+from ibkr_core.api.errors import install_error_handlers
+from ibkr_core.api.models import HealthResponse
+
+if TYPE_CHECKING:
+    from ibkr_core.services import Services
+
+__all__ = ["API_CLIENT_ID_OFFSET", "API_VERSION", "create_app"]
+
+API_VERSION = "1.0.0"
+API_CLIENT_ID_OFFSET = 100  # the API server's IBKR client id: settings.client_id + 100
+
+
+def create_app(
+    services: Services,
+    *,
+    client_id: int | None = None,
+    heartbeat_interval: float = 15.0,
+    stream_interval: float | None = None,
+    own_services: bool = False,
+) -> FastAPI:
+    """The API over ``services``.
+
+    ``client_id``: the IBKR client id ``POST /connect`` uses by default (default:
+    ``settings.client_id + 100``, so the API never takes the dashboard's session).
+    ``heartbeat_interval`` / ``stream_interval``: WebSocket heartbeat period and the
+    quote stream's longest wait between reads (default: settings.refresh_interval).
+    ``own_services``: close ``services`` when the app shuts down.
+    """
+    settings = services.settings
+    api = ApiContext(
+        services=services,
+        client_id=int(
+            client_id if client_id is not None else settings.client_id + API_CLIENT_ID_OFFSET
+        ),
+        heartbeat_interval=float(heartbeat_interval),
+    )
+    api.hub = stream.QuoteHub(services, interval=stream_interval)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if api.hub is not None:
+                await api.hub.stop()
+            if own_services:
+                await anyio.to_thread.run_sync(services.close)
+
+    app = FastAPI(
+        title="IBKR dashboard API",
+        version=API_VERSION,
+        description=(
+            "The dashboard's ibkr_core over HTTP: IBKR connection, account, positions, "
+            "portfolio summary, quotes (IBKR, else Yahoo, else Alpha Vantage), orders, "
+            "and a WebSocket quote stream at " + stream.STREAM_PATH + "."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.api = api
+    install_error_handlers(app)
+    for module in (routes_ibkr, routes_portfolio, routes_market_data, routes_orders):
+        app.include_router(module.router)
+    app.include_router(stream.router)
+
+    @app.get("/api/health", response_model=HealthResponse, tags=["meta"])
+    async def health(ctx: Annotated[ApiContext, Depends(context)]) -> HealthResponse:
+        return HealthResponse(ok=True, ibkr_connected=ctx.ibkr_ready(), version=API_VERSION)
+
+    if settings.api_token:
+        app.add_middleware(BearerTokenMiddleware, token=settings.api_token)
+        _document_bearer(app)
+    return app
+
+
+def _document_bearer(app: FastAPI) -> None:
+    """Say in the OpenAPI document that every operation needs the bearer token."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            components = schema.setdefault("components", {})
+            components["securitySchemes"] = {"bearerToken": {"type": "http", "scheme": "bearer"}}
+            schema["security"] = [{"bearerToken": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,313 @@
+"""The API's request and response models (pydantic), mapped from ibkr_core's dataclasses.
+
+Every ``from_core`` constructor takes the ibkr_core object as it is and copies fields;
+no business value is computed here beyond what the core object already exposes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# A symbol as IBKR and the fallback providers spell it: letters, digits, '.', '-', ' '.
+SYMBOL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.\- ]{0,19}$"
+# A host name or an IPv4 / IPv6 literal (no scheme, no path, no whitespace).
+HOST_PATTERN = r"^[A-Za-z0-9:.\-\[\]]{1,253}$"
+
+
+class ErrorResponse(BaseModel):
+    detail: str = Field(description="A plain message saying what went wrong.")
+
+
+# ------------------------------------------------------------------- connection
+class ConnectRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str | None = Field(
+        None, pattern=HOST_PATTERN, description="TWS / IB Gateway host; default from settings."
+    )
+    port: int | None = Field(None, ge=1, le=65535, description="API port; default from settings.")
+    client_id: int | None = Field(
+        None,
+        ge=0,
+        le=2_147_483_647,
+        description="API client id; default: the API server's own (settings.client_id + 100).",
+    )
+    timeout: float | None = Field(
+        None, gt=0, le=60, description="Seconds per attempt; default settings.connect_timeout."
+    )
+
+
+class ConnectionStatusResponse(BaseModel):
+    state: str
+    connected: bool
+    host: str
+    port: int
+    client_id: int | None
+    requested_client_id: int | None
+    accounts: list[str]
+    is_paper: bool | None
+    port_kind: str | None
+    server_version: int | None
+    connected_since: datetime | None
+    last_error: str | None
+    warnings: list[str]
+    connectivity: str
+    connectivity_message: str | None
+    data_farms: dict[str, str]
+    market_data_type: str
+    reconnect_attempts: int
+    next_retry_at: datetime | None
+
+    @classmethod
+    def from_core(cls, status: Any) -> ConnectionStatusResponse:
+        return cls(
+            state=str(status.state),
+            connected=status.connected,
+            host=status.host,
+            port=status.port,
+            client_id=status.client_id,
+            requested_client_id=status.requested_client_id,
+            accounts=list(status.accounts),
+            is_paper=status.is_paper,
+            port_kind=status.port_kind,
+            server_version=status.server_version,
+            connected_since=status.connected_since,
+            last_error=status.last_error,
+            warnings=list(status.warnings),
+            connectivity=status.connectivity,
+            connectivity_message=status.connectivity_message,
+            data_farms=status.farms,
+            market_data_type=status.market_data_type_name,
+            reconnect_attempts=status.reconnect_attempts,
+            next_retry_at=status.next_retry_at,
+        )
+
+
+class AccountSummaryResponse(BaseModel):
+    accounts: dict[str, dict[str, float | str]] = Field(
+        description="Per account: IBKR tags (NetLiquidation, TotalCashValue, ...) and currency."
+    )
+    as_of: datetime
+
+
+class IbkrPosition(BaseModel):
+    account: str
+    symbol: str
+    sec_type: str
+    con_id: int
+    currency: str
+    quantity: float
+    avg_cost: float | None
+    market_price: float | None
+    market_value: float | None
+    unrealized_pnl: float | None
+    unrealized_pnl_pct: float | None = None
+    realized_pnl: float | None
+    daily_pnl: float | None = None
+    weight_pct: float | None = None
+
+
+class PositionsResponse(BaseModel):
+    positions: list[IbkrPosition]
+    count: int
+    as_of: datetime
+
+
+# ------------------------------------------------------------------- portfolio
+class PortfolioSummaryResponse(BaseModel):
+    net_liquidation: float | None
+    total_cash: float | None
+    positions_count: int
+    positions_value: float | None
+    daily_pnl: float | None
+    unrealized_pnl: float | None
+    realized_pnl: float | None
+    currency: str
+    source: str = Field(description='"ibkr", or "not connected" (then every value is 0).')
+    connected: bool
+    accounts: list[str]
+    as_of: datetime
+    per_account: dict[str, PortfolioSummaryResponse] = Field(default_factory=dict)
+
+    @classmethod
+    def from_core(cls, summary: Any) -> PortfolioSummaryResponse:
+        return cls(
+            net_liquidation=summary.net_liquidation,
+            total_cash=summary.total_cash,
+            positions_count=summary.positions_count,
+            positions_value=summary.positions_value,
+            daily_pnl=summary.daily_pnl,
+            unrealized_pnl=summary.unrealized_pnl,
+            realized_pnl=summary.realized_pnl,
+            currency=summary.currency,
+            source=summary.source,
+            connected=summary.connected,
+            accounts=list(summary.accounts),
+            as_of=summary.as_of,
+            per_account={
+                account: cls.from_core(part)
+                for account, part in (summary.per_account or {}).items()
+                if part is not summary
+            },
+        )
+
+
+# ------------------------------------------------------------------- market data
+class QuoteResponse(BaseModel):
+    symbol: str
+    source: str = Field(description="ibkr-live, ibkr-delayed, ibkr-frozen, yahoo, alphavantage")
+    price: float | None = Field(description="Last trade, else the mid, else the close.")
+    last: float | None
+    bid: float | None
+    ask: float | None
+    volume: float | None
+    high: float | None
+    low: float | None
+    previous_close: float | None
+    change: float | None
+    change_percent: float | None
+    provider_time: datetime | None = Field(description="The provider's own time of the data.")
+    fetched_at: datetime = Field(description="When the server obtained it.")
+    age_seconds: float | None
+    stale: bool | None = Field(description="Older than settings.stale_after (None: no time).")
+
+    @classmethod
+    def from_core(cls, quote: Any, stale_after: float) -> QuoteResponse:
+        age = quote.age_seconds()
+        return cls(
+            symbol=quote.symbol,
+            source=str(quote.source),
+            price=quote.price,
+            last=quote.last,
+            bid=quote.bid,
+            ask=quote.ask,
+            volume=quote.volume,
+            high=quote.high,
+            low=quote.low,
+            previous_close=quote.previous_close,
+            change=quote.change,
+            change_percent=quote.change_percent,
+            provider_time=quote.provider_time,
+            fetched_at=quote.fetched_at,
+            age_seconds=age,
+            stale=None if age is None else age > stale_after,
+        )
+
+
+# ------------------------------------------------------------------- orders
+class OrderTicketRequest(BaseModel):
+    """An order as the trader enters it. Checked here for shape; OrderService checks the
+    business rules (known symbol, tick size, max order value, buying power)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    symbol: str = Field(pattern=SYMBOL_PATTERN)
+    action: Literal["BUY", "SELL"]
+    quantity: float = Field(gt=0, le=10_000_000)
+    order_type: Literal["MKT", "LMT", "STP", "STP LMT"] = "MKT"
+    limit_price: float | None = Field(None, gt=0, le=10_000_000)
+    stop_price: float | None = Field(None, gt=0, le=10_000_000)
+    tif: Literal["DAY", "GTC"] = "DAY"
+    account: str | None = Field(None, pattern=r"^[A-Za-z0-9]{1,32}$")
+
+    def to_core(self) -> Any:
+        from ibkr_core.orders import OrderTicket
+
+        return OrderTicket(**self.model_dump())
+
+
+class TradingStatusResponse(BaseModel):
+    allowed: bool = Field(description="True when orders may be placed / cancelled now.")
+    reason: str = Field(description="Why trading is locked, or what kind of account it is.")
+    is_paper: bool | None
+    live_trading_enabled: bool
+    max_order_value: float
+
+
+class ValidationIssueModel(BaseModel):
+    field: str
+    message: str
+
+
+class OrderRejectedResponse(BaseModel):
+    """422 for a ticket OrderService refused (nothing was sent)."""
+
+    detail: str
+    issues: list[ValidationIssueModel]
+
+
+class OrderPreviewResponse(BaseModel):
+    symbol: str
+    action: str
+    quantity: float
+    order_type: str
+    estimated_price: float | None
+    order_value: float | None
+    commission: float | None
+    min_commission: float | None
+    max_commission: float | None
+    commission_currency: str
+    init_margin_before: float | None
+    init_margin_change: float | None
+    init_margin_after: float | None
+    maint_margin_before: float | None
+    maint_margin_change: float | None
+    maint_margin_after: float | None
+    equity_with_loan_before: float | None
+    equity_with_loan_change: float | None
+    equity_with_loan_after: float | None
+    warning: str
+    trading: TradingStatusResponse = Field(description="Whether placing it is allowed now.")
+
+
+class OrderResponse(BaseModel):
+    order_id: int
+    perm_id: int
+    symbol: str
+    action: str
+    quantity: float
+    order_type: str
+    limit_price: float | None
+    stop_price: float | None
+    tif: str
+    status: str
+    filled: float
+    remaining: float
+    avg_fill_price: float | None
+    created_at: datetime
+    last_update: datetime
+    idempotency_key: str | None
+    message: str | None
+    account: str
+    client_id: int | None
+
+
+class FillResponse(BaseModel):
+    exec_id: str
+    time: datetime
+    symbol: str
+    side: str
+    shares: float
+    price: float
+    commission: float | None
+    realized_pnl: float | None
+    order_id: int
+    perm_id: int
+    account: str
+
+
+class OrdersResponse(BaseModel):
+    orders: list[OrderResponse]
+    fills: list[FillResponse]
+    trading: TradingStatusResponse
+    as_of: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+# ------------------------------------------------------------------- misc
+class HealthResponse(BaseModel):
+    ok: bool
+    ibkr_connected: bool
+    version: str

@@ -1,0 +1,142 @@
+"""Order routes over ``OrderService``: trading status, preview, place, cancel, list.
+
+Placing and cancelling sit behind the dashboard's own lock (``trading_status()``: not
+connected, read-only, or a LIVE account while live trading is disabled -> refused).
+A preview is a what-if (nothing executes) and is allowed whenever IBKR is connected;
+its answer says whether placing would be allowed. ``POST /orders`` needs an
+``Idempotency-Key`` header: the same key again returns the order sent the first time.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query
+
+from ibkr_core.api.deps import ApiContext, context, run_blocking
+from ibkr_core.api.models import (
+    ErrorResponse,
+    FillResponse,
+    OrderPreviewResponse,
+    OrderRejectedResponse,
+    OrderResponse,
+    OrdersResponse,
+    OrderTicketRequest,
+    TradingStatusResponse,
+)
+from ibkr_core.connection_errors import NotConnectedError
+
+router = APIRouter(prefix="/api/trading/orders", tags=["orders"])
+Ctx = Annotated[ApiContext, Depends(context)]
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorResponse, "description": "Trading is locked"},
+    422: {"model": OrderRejectedResponse, "description": "Malformed or refused ticket"},
+    503: {"model": ErrorResponse, "description": "Not connected to IBKR"},
+    504: {"model": ErrorResponse, "description": "IBKR did not answer in time"},
+}
+IDEMPOTENCY_KEY = r"^[A-Za-z0-9._:\-]{8,128}$"
+
+
+def _orders(ctx: ApiContext) -> Any:
+    if ctx.services.orders is None:
+        raise HTTPException(503, "The order service is not available in this build")
+    return ctx.services.orders
+
+
+def _require_connected(ctx: ApiContext) -> None:
+    if not ctx.ibkr_ready():
+        raise NotConnectedError("Not connected to TWS / IB Gateway: orders need IBKR")
+
+
+def _trading(ctx: ApiContext, service: Any) -> TradingStatusResponse:
+    status = service.trading_status()
+    return TradingStatusResponse(
+        allowed=status.allowed,
+        reason=status.reason,
+        is_paper=status.is_paper,
+        live_trading_enabled=bool(ctx.settings.live_trading_enabled),
+        max_order_value=float(ctx.settings.max_order_value),
+    )
+
+
+def _order(record: Any) -> OrderResponse:
+    return OrderResponse.model_validate(record, from_attributes=True)
+
+
+@router.get("/status", response_model=TradingStatusResponse)
+async def trading_status(ctx: Ctx):
+    """Whether orders may be sent now, and why not."""
+    return _trading(ctx, _orders(ctx))
+
+
+@router.post("/preview", response_model=OrderPreviewResponse, responses=ERRORS)
+async def preview(ctx: Ctx, ticket: OrderTicketRequest):
+    """Commission and margin impact from TWS (what-if; nothing executes)."""
+    service = _orders(ctx)
+    _require_connected(ctx)
+    result = await run_blocking(service.preview, ticket.to_core(), timeout=ctx.request_timeout)
+    return OrderPreviewResponse(
+        **{k: getattr(result, k) for k in OrderPreviewResponse.model_fields if k != "trading"},
+        trading=_trading(ctx, service),
+    )
+
+
+@router.post("", response_model=OrderResponse, status_code=201, responses=ERRORS)
+async def place(
+    ctx: Ctx,
+    ticket: OrderTicketRequest,
+    idempotency_key: Annotated[
+        str,
+        Header(
+            alias="Idempotency-Key",
+            pattern=IDEMPOTENCY_KEY,
+            description="8-128 chars [A-Za-z0-9._:-]; reuse it to retry safely.",
+        ),
+    ],
+):
+    """Send an order once per idempotency key (a retry returns the first order)."""
+    service = _orders(ctx)
+    _require_connected(ctx)
+    record = await run_blocking(
+        service.place, ticket.to_core(), idempotency_key, timeout=ctx.request_timeout + 2.0
+    )
+    return _order(record)
+
+
+@router.get("", response_model=OrdersResponse, responses={503: {"model": ErrorResponse}})
+async def list_orders(
+    ctx: Ctx,
+    scope: Annotated[
+        Literal["open", "today"], Query(description="open: working only; today: all of today")
+    ] = "open",
+):
+    """Orders (working ones, or all of today's) and today's fills."""
+    service = _orders(ctx)
+    orders = service.open_orders() if scope == "open" else service.recent_orders()
+    return OrdersResponse(
+        orders=[_order(r) for r in orders],
+        fills=[FillResponse.model_validate(f, from_attributes=True) for f in service.fills()],
+        trading=_trading(ctx, service),
+    )
+
+
+@router.get("/{order_id}", response_model=OrderResponse, responses={404: {"model": ErrorResponse}})
+async def get_order(ctx: Ctx, order_id: Annotated[int, Path(ge=0, le=2_147_483_647)]):
+    record = _orders(ctx).order(order_id)
+    if record is None:
+        raise HTTPException(404, f"No order with id {order_id} in this session")
+    return _order(record)
+
+
+@router.delete(
+    "/{order_id}",
+    response_model=OrderResponse,
+    responses={**ERRORS, 404: {"model": ErrorResponse, "description": "Unknown order"}},
+)
+async def cancel(ctx: Ctx, order_id: Annotated[int, Path(ge=0, le=2_147_483_647)]):
+    """Cancel a working order (a finished one comes back unchanged)."""
+    service = _orders(ctx)
+    _require_connected(ctx)
+    record = await run_blocking(service.cancel, order_id, timeout=ctx.request_timeout + 3.0)
+    return _order(record)
