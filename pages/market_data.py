@@ -165,7 +165,9 @@ add_col, remove_col = st.columns(2, vertical_alignment="bottom")
 with add_col, st.form("md_add_form", border=False, enter_to_submit=True):
     new_col, button_col = st.columns([3, 1], vertical_alignment="bottom")
     new_col.text_input("Add a symbol", key="md_new_symbol", placeholder="e.g. AAPL, SPY, BRK.B")
-    button_col.form_submit_button("Add", on_click=add_symbol, use_container_width=True)
+    button_col.form_submit_button(
+        "Add", key="md_add", on_click=add_symbol, use_container_width=True
+    )
     message = st.session_state.get("md_add_message")
     if message:
         kind, text = message

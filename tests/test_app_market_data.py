@@ -19,23 +19,30 @@ from tests.app_support import ROOT, fresh_services, wait_until
 
 pytestmark = pytest.mark.timeout(90)
 
-PAGE = str(ROOT / "pages" / "market_data.py")
+APP = str(ROOT / "streamlit_app.py")
+
+
+def open_page() -> AppTest:
+    """The app through its entry point (sidebar and all), on the market data page."""
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.switch_page("pages/market_data.py")
+    return at
 
 
 def page() -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=30)
+    at = open_page()
     at.run()
     assert not at.exception, at.exception
     return at
 
 
 def table(at: AppTest):
-    return at.dataframe[0].value.set_index("symbol")  # the quotes table comes first
+    return at.main.dataframe[0].value.set_index("symbol")  # the quotes table comes first
 
 
 def add(at: AppTest, symbol: str) -> None:
     at.text_input(key="md_new_symbol").input(symbol)
-    at.button[0].click()  # the form's "Add" submit button
+    at.button(key="md_add").click()
     at.run()
     assert not at.exception, at.exception
 
@@ -54,19 +61,19 @@ def test_disconnected_rows_come_from_yahoo(services):
     assert rows.loc["AAPL", "last"] == pytest.approx(228.5)
     assert rows["bid"].isna().all()  # Yahoo has no bid: missing, never 0
     assert (rows["status"] == "✓ OK").all()
-    assert "not connected" in at.caption[0].value  # provider status line
+    assert "not connected" in at.main.caption[0].value  # provider status line
     assert "source: Yahoo" in at.get("plotly_chart")[0].proto.spec  # chart says its source
 
 
 def test_unknown_symbol_is_refused_and_changes_nothing(services):
     at = page()
     add(at, "zzzzq")
-    assert any("Unknown symbol ZZZZQ" in e.value for e in at.error)
+    assert any("Unknown symbol ZZZZQ" in e.value for e in at.main.error)
     assert services.watchlist.symbols() == list(DEFAULT_SYMBOLS)
     assert "ZZZZQ" not in table(at).index
 
     add(at, "googl")
-    assert any("Added GOOGL" in s.value for s in at.success)
+    assert any("Added GOOGL" in s.value for s in at.main.success)
     assert "GOOGL" in table(at).index
     assert at.text_input(key="md_new_symbol").value == ""  # cleared for the next one
 
@@ -105,7 +112,7 @@ def gateway():
 def test_connected_rows_are_ibkr_and_follow_the_simulator(gateway, services):
     # gateway first: the services disconnect before the gateway stops
     assert services.connect(gateway.host, gateway.port, 21).connected
-    at = AppTest.from_file(PAGE, default_timeout=30)
+    at = open_page()
     live, delayed = source_label(QuoteSource.IBKR_LIVE), source_label(QuoteSource.IBKR_DELAYED)
 
     def settled():
@@ -116,7 +123,7 @@ def test_connected_rows_are_ibkr_and_follow_the_simulator(gateway, services):
 
     (rows,) = wait_until(settled, timeout=20, step=0.3)
     assert rows.loc["MSFT", "source"] == live
-    assert "IBKR: connected" in at.caption[0].value
+    assert "IBKR: connected" in at.main.caption[0].value
 
     gateway.set_price("AAPL", 300.0)
 
