@@ -200,9 +200,13 @@ class PortfolioService:
 
     def _sync(self) -> None:
         """Subscribe reqPnL per account and reqPnLSingle per held position; cancel the
-        reqPnLSingle of positions that are gone. Returns quickly (no waiting)."""
+        reqPnLSingle of positions that are gone. Returns quickly (no waiting).
+
+        Only while the session is up: during a (re)connect ib_async already streams
+        positions, but the connection re-requests reqPnL itself once the session is up
+        (a second reqPnL for the same account would trip ib_async's assertion)."""
         ib = self._ib
-        if not ib.isConnected():
+        if not self._conn.ib_ready():
             return
         try:
             self._ensure_account_pnl(ib)
@@ -227,7 +231,7 @@ class PortfolioService:
                     continue
                 self._singles[(account, con_id)] = ib.reqPnLSingle(account, "", con_id)
                 self._started[(account, con_id)] = time.monotonic()
-        except (ConnectionError, OSError) as exc:
+        except (NotConnectedError, ConnectionError, OSError) as exc:
             log.info("PnL subscriptions not synced (connection): %s", exc)
 
     def _ensure_account_pnl(self, ib: IB) -> None:
@@ -236,11 +240,7 @@ class PortfolioService:
             if account in have:
                 continue
             self._started[account] = time.monotonic()
-            try:
-                self._conn.subscribe_pnl(account)  # the connection restores it on reconnect
-            except NotConnectedError:  # the session isn't marked up yet: subscribe directly
-                if ib.isConnected():
-                    ib.reqPnL(account)
+            self._conn.subscribe_pnl(account)  # the connection restores it on reconnect
 
     def _pnl_single(self, account: str, con_id: int) -> PnLSingle | None:
         found = self._ib.pnlSingle(account, "", con_id)

@@ -213,9 +213,20 @@ def test_pnl_single_subscriptions_follow_positions_and_reconnects(gateway, conne
     assert wait_for(lambda: "MSFT" not in {r.symbol for r in portfolio.positions()}, 5)
     assert wait_for(lambda: msft.con_id not in sim_single_conids(), 3)
 
+    reconnected = []
+
+    def on_reconnected(status) -> None:
+        reconnected.append(status)
+
+    def listen() -> None:  # (returning the Event would make loop.call await it)
+        connection.reconnected_event.connect(on_reconnected)
+
+    connection.loop.call(listen)
     gateway.drop_all_clients()
     assert wait_for(lambda: connection.status().state == ConnectionState.RECONNECTING, 5)
-    assert wait_for(lambda: connection.status().connected, 10)
+    assert wait_for(lambda: reconnected, 10), "the connection's reconnect did not complete"
+    # resubscribed by the reconnect event itself, before anyone reads positions
+    assert wait_for(lambda: len(sim_single_conids()) == 3, 3)
     held = {r.con_id for r in portfolio.positions()}
     assert len(held) == 3
     assert wait_for(lambda: sim_single_conids() == held, 3)
