@@ -705,8 +705,10 @@ class OrderService:
             rec = self._by_key.get(key)
             if rec is not None:
                 return rec.snapshot()
+        if not order.orderRef:
+            order.orderRef = ORDER_REF_PREFIX + key
         for trade in ib.trades():  # sent by an earlier process / session with this key
-            if trade.order.orderRef == order.orderRef:
+            if trade.order.orderRef == order.orderRef and not trade.order.whatIf:
                 return self._absorb(trade).snapshot()
         if not ib.isConnected():
             raise NotConnectedError()

@@ -406,3 +406,55 @@ def test_records_and_keys_survive_a_reconnect_and_a_new_service(gateway, connect
         assert fresh.cancel(record.order_id).status == "Cancelled"
     finally:
         fresh.close()
+
+
+def test_stop_order_waits_for_its_trigger_then_fills(gateway, orders):
+    from ibkr_core.orders import OrderTicket
+
+    last = gateway.quote("NVDA").last
+    stop = round(last - 5, 2)
+    record = orders.place(OrderTicket("NVDA", "SELL", 10, "STP", stop_price=stop), "stop-1")
+    held = wait_for(lambda: (r := orders.order(record.order_id)).status == "PreSubmitted" and r, 3)
+    assert held and held.stop_price == stop and held.limit_price is None
+    assert [r.order_id for r in orders.open_orders()] == [record.order_id]
+    cursor = orders.latest_cursor()
+    gateway.set_price("NVDA", round(stop - 0.5, 2))
+    filled = wait_for(lambda: (r := orders.order(record.order_id)).status == "Filled" and r, 3)
+    assert filled and filled.filled == 10
+    events, _ = orders.events_since(cursor)
+    assert [e.kind for e in events] == ["fill"] and events[0].message.startswith("Sold 10 NVDA")
+
+
+def test_tws_validation_errors_ib_async_calls_warnings_still_reject(gateway, connection, orders):
+    """ib_async treats 434/321/110 as warnings ("ValidationError", trade kept alive); for a
+    new order TWS never accepted, the record says Rejected with TWS's text."""
+    from ib_async import LimitOrder, MarketOrder
+
+    contract = connection.create_contract("AAPL")
+    zero = connection.run(lambda ib: orders._send(ib, contract, MarketOrder("BUY", 0), "zero"))
+    off_tick = connection.run(
+        lambda ib: orders._send(ib, contract, LimitOrder("BUY", 1, 100.003), "tick")
+    )
+    for record, text, code in (
+        (zero, "The order size cannot be zero.", 434),
+        (off_tick, "minimum price variation", 110),
+    ):
+        rejected = wait_for(
+            lambda r=record: (x := orders.order(r.order_id)).status == "Rejected" and x, 3
+        )
+        assert rejected, orders.order(record.order_id)
+        assert text in rejected.message and f"(IBKR {code})" in rejected.message
+    assert sim_orders(gateway) == []
+    assert orders.open_orders() == []
+
+
+def test_preview_refused_by_tws_raises_quickly_instead_of_hanging(connection, orders):
+    from ib_async import MarketOrder
+
+    from ibkr_core.connection_errors import IBKRError
+
+    contract = connection.create_contract("AAPL")
+    started = time.monotonic()
+    with pytest.raises(IBKRError, match="cannot be zero"):
+        connection.run(orders._what_if(contract, MarketOrder("BUY", 0), 3.0), 4.0)
+    assert time.monotonic() - started < 1.0
