@@ -36,10 +36,12 @@ import json
 import logging
 import re
 import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
@@ -255,22 +257,24 @@ class _Session:
             }
         )
         self.hub.attach(self.sub)
-        tasks = [
-            asyncio.create_task(self._receive_loop(), name="ws-receive"),
-            asyncio.create_task(self._send_loop(), name="ws-send"),
-            asyncio.create_task(self._heartbeat_loop(), name="ws-heartbeat"),
-        ]
         try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                exc = task.exception()
-                if exc is not None and not isinstance(exc, WebSocketDisconnect | OSError):
-                    log.warning("quote stream ended by %s: %r", task.get_name(), exc)
+            async with anyio.create_task_group() as tg:
+                for loop in (self._receive_loop, self._send_loop, self._heartbeat_loop):
+                    tg.start_soon(self._until_first_ends, loop, tg.cancel_scope)
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
             self.hub.detach(self.sub)
+
+    @staticmethod
+    async def _until_first_ends(
+        loop: Callable[[], Awaitable[None]], scope: anyio.CancelScope
+    ) -> None:
+        """Run one of the session's loops; when any ends (client gone, "close"), all do."""
+        try:
+            await loop()
+        except (WebSocketDisconnect, OSError, RuntimeError) as exc:
+            log.debug("quote stream: %s ended: %r", loop.__name__, exc)
+        finally:
+            scope.cancel()
 
     async def _send_loop(self) -> None:
         while True:
