@@ -345,6 +345,8 @@ class _Session:
                 bad.append(str(item)[:40])
         if bad:
             await self._error(f"invalid symbols ignored: {bad[:10]}")
+            if not good:
+                return
         if action == "unsubscribe":
             removed = self.sub.remove(list(good))
             await self.send(
