@@ -117,6 +117,11 @@ def live_api(connection_settings, tmp_path) -> Iterator[RunningApi]:
         services.close()
 
 
+def open_ws(url: str) -> ClientConnection:
+    """A client that never stalls the close handshake behind unread messages."""
+    return connect(url, open_timeout=5, close_timeout=2, max_queue=None)
+
+
 def recv(ws: ClientConnection, timeout: float = 5.0) -> dict[str, Any]:
     return json.loads(ws.recv(timeout=timeout))
 
@@ -164,7 +169,7 @@ def is_quote(symbol: str, **match: Any):
 # ------------------------------------------------------------------ IBKR ticks
 def test_stream_pushes_each_ibkr_change_and_stops_after_unsubscribe(gateway, live_api):
     n_updates = 12
-    with connect(live_api.url, open_timeout=5, close_timeout=2) as ws:
+    with open_ws(live_api.url) as ws:
         assert recv(ws)["type"] == "welcome"
         assert subscribe(ws, "aapl")["subscriptions"] == ["AAPL"]
         first = recv_until(ws, is_quote("AAPL", source="ibkr-live"))
@@ -199,8 +204,8 @@ def test_stream_pushes_each_ibkr_change_and_stops_after_unsubscribe(gateway, liv
 
 def test_several_symbols_and_clients_each_get_their_own(gateway, live_api):
     with (
-        connect(live_api.url, open_timeout=5) as a,
-        connect(live_api.url, open_timeout=5) as b,
+        open_ws(live_api.url) as a,
+        open_ws(live_api.url) as b,
     ):
         recv(a), recv(b)
         subscribe(a, "AAPL", "MSFT")
@@ -218,7 +223,7 @@ def test_several_symbols_and_clients_each_get_their_own(gateway, live_api):
 
 # ------------------------------------------------------------------ without IBKR
 def test_stream_uses_the_fallback_provider_when_not_connected(offline_api):
-    with connect(offline_api.url, open_timeout=5) as ws:
+    with open_ws(offline_api.url) as ws:
         welcome = recv(ws)
         assert welcome["ibkr_connected"] is False
         assert welcome["heartbeat_interval"] == HEARTBEAT
@@ -232,7 +237,7 @@ def test_stream_uses_the_fallback_provider_when_not_connected(offline_api):
 
 
 def test_heartbeat_and_ping(offline_api):
-    with connect(offline_api.url, open_timeout=5) as ws:
+    with open_ws(offline_api.url) as ws:
         recv(ws)
         beat = recv_until(ws, lambda m: m["type"] == "heartbeat", timeout=HEARTBEAT * 5)
         assert beat["ibkr_connected"] is False and "time" in beat
@@ -252,7 +257,7 @@ def test_heartbeat_and_ping(offline_api):
     ],
 )
 def test_bad_messages_get_an_error_and_the_stream_goes_on(offline_api, message, fragment):
-    with connect(offline_api.url, open_timeout=5) as ws:
+    with open_ws(offline_api.url) as ws:
         recv(ws)
         ws.send(message)
         error = recv_until(ws, lambda m: m["type"] == "error")
@@ -262,7 +267,7 @@ def test_bad_messages_get_an_error_and_the_stream_goes_on(offline_api, message, 
 
 
 def test_at_most_max_symbols_per_connection(offline_api):
-    with connect(offline_api.url, open_timeout=5) as ws:
+    with open_ws(offline_api.url) as ws:
         welcome = recv(ws)
         limit = welcome["max_symbols"]
         ws.send(json.dumps({"action": "subscribe", "symbols": [f"S{i}" for i in range(limit + 5)]}))
@@ -274,7 +279,7 @@ def test_at_most_max_symbols_per_connection(offline_api):
 
 def test_client_close_is_clean_and_frees_the_subscriptions(offline_api):
     hub = offline_api.app.state.api.hub
-    ws = connect(offline_api.url, open_timeout=5)
+    ws = open_ws(offline_api.url)
     recv(ws)
     subscribe(ws, "AAPL")
     recv_until(ws, is_quote("AAPL"))
@@ -287,7 +292,7 @@ def test_client_close_is_clean_and_frees_the_subscriptions(offline_api):
     assert hub._task.done() and hub._task.exception() is None
 
     # a "close" action: the server closes with 1000
-    with connect(offline_api.url, open_timeout=5) as ws:
+    with open_ws(offline_api.url) as ws:
         recv(ws)
         ws.send(json.dumps({"action": "close"}))
         with pytest.raises(ConnectionClosed) as info:

@@ -60,6 +60,7 @@ log = logging.getLogger(__name__)
 STREAM_PATH = "/api/market-data/stream"
 MAX_SYMBOLS = 100
 MAX_MESSAGE_BYTES = 16_384
+SEND_TIMEOUT = 10.0
 NORMAL_CLOSURE = 1000
 _SYMBOL_RE = re.compile(SYMBOL_PATTERN)
 _VALUE_FIELDS = ("source", "last", "bid", "ask", "volume", "high", "low", "previous_close", "error")
@@ -243,8 +244,11 @@ class _Session:
         self.closing = False
 
     async def send(self, message: dict[str, Any]) -> None:
+        """One frame; a client that reads nothing for SEND_TIMEOUT s is dropped."""
+        text = json.dumps(message, separators=(",", ":"))
         async with self._send_lock:
-            await self.ws.send_text(json.dumps(message, separators=(",", ":")))
+            with anyio.fail_after(SEND_TIMEOUT):
+                await self.ws.send_text(text)
 
     async def run(self) -> None:
         await self.send(
@@ -271,7 +275,7 @@ class _Session:
         """Run one of the session's loops; when any ends (client gone, "close"), all do."""
         try:
             await loop()
-        except (WebSocketDisconnect, OSError, RuntimeError) as exc:
+        except (WebSocketDisconnect, OSError, RuntimeError, TimeoutError) as exc:
             log.debug("quote stream: %s ended: %r", loop.__name__, exc)
         finally:
             scope.cancel()
