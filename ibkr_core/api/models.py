@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ibkr_core.orders import OrderTicket
+
 # A symbol as IBKR and the fallback providers spell it: letters, digits, '.', '-', ' '.
 SYMBOL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.\- ]{0,19}$"
 # A host name or an IPv4 / IPv6 literal (no scheme, no path, no whitespace).
@@ -213,9 +215,7 @@ class OrderTicketRequest(BaseModel):
     tif: Literal["DAY", "GTC"] = "DAY"
     account: str | None = Field(None, pattern=r"^[A-Za-z0-9]{1,32}$")
 
-    def to_core(self) -> Any:
-        from ibkr_core.orders import OrderTicket
-
+    def to_core(self) -> OrderTicket:
         return OrderTicket(**self.model_dump())
 
 

@@ -28,7 +28,11 @@ def _require_connected(ctx: ApiContext) -> None:
         raise NotConnectedError("Not connected to TWS / IB Gateway: POST /api/trading/ibkr/connect")
 
 
-@router.post("/connect", response_model=ConnectionStatusResponse)
+@router.post(
+    "/connect",
+    response_model=ConnectionStatusResponse,
+    responses={400: {"model": ErrorResponse, "description": "The body is not valid JSON"}},
+)
 async def connect(ctx: Ctx, body: Annotated[ConnectRequest | None, Body()] = None):
     """Connect to TWS / IB Gateway (defaults: settings' host and port, this server's own
     client id). A failed connect is not an error of this request: the status comes back

@@ -24,12 +24,14 @@ from ibkr_core.api.models import (
     OrderTicketRequest,
     TradingStatusResponse,
 )
-from ibkr_core.connection_errors import NotConnectedError
+from ibkr_core.connection_errors import IBKRError, NotConnectedError
+from ibkr_core.orders import OrderValidationError
 
 router = APIRouter(prefix="/api/trading/orders", tags=["orders"])
 Ctx = Annotated[ApiContext, Depends(context)]
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "The body is not valid JSON"},
     403: {"model": ErrorResponse, "description": "Trading is locked"},
     422: {"model": OrderRejectedResponse, "description": "Malformed or refused ticket"},
     503: {"model": ErrorResponse, "description": "Not connected to IBKR"},
@@ -75,7 +77,13 @@ async def preview(ctx: Ctx, ticket: OrderTicketRequest):
     """Commission and margin impact from TWS (what-if; nothing executes)."""
     service = _orders(ctx)
     _require_connected(ctx)
-    result = await run_blocking(service.preview, ticket.to_core(), timeout=ctx.request_timeout)
+    try:
+        result = await run_blocking(service.preview, ticket.to_core(), timeout=ctx.request_timeout)
+    except IBKRError as exc:
+        if isinstance(exc, NotConnectedError | OrderValidationError):
+            raise
+        # TWS said no to this ticket (e.g. a price far from the market): the ticket's fault
+        raise HTTPException(422, str(exc)) from exc
     return OrderPreviewResponse(
         **{k: getattr(result, k) for k in OrderPreviewResponse.model_fields if k != "trading"},
         trading=_trading(ctx, service),
