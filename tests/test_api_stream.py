@@ -119,7 +119,7 @@ def live_api(connection_settings, tmp_path) -> Iterator[RunningApi]:
 
 def open_ws(url: str) -> ClientConnection:
     """A client that never stalls the close handshake behind unread messages."""
-    return connect(url, open_timeout=5, close_timeout=2, max_queue=None)
+    return connect(url, open_timeout=5, close_timeout=2, max_queue=None, legacy=True)
 
 
 def recv(ws: ClientConnection, timeout: float = 5.0) -> dict[str, Any]:
