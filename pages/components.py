@@ -177,6 +177,13 @@ def _state_badge(status: ConnectionStatus) -> tuple[str, str, str]:
     return "Disconnected", "gray", ":material/link_off:"
 
 
+MARKET_DATA_NOTES = {
+    2: "Market data: frozen (last values of the closed market).",
+    3: "Market data: live where subscribed, delayed otherwise.",
+    4: "Market data: live where subscribed, delayed otherwise; frozen after the close.",
+}
+
+
 def status_badge(status: ConnectionStatus) -> None:
     """The state badge, the paper/LIVE badge and, when connected, the session details."""
     label, color, icon = _state_badge(status)
@@ -200,8 +207,8 @@ def status_badge(status: ConnectionStatus) -> None:
         )
         if status.degraded and status.connectivity_message:
             st.warning(status.connectivity_message)
-        if status.market_data_type != 1:
-            st.caption(f"Market data type: {status.market_data_type_name}")
+        if status.market_data_type in MARKET_DATA_NOTES:
+            st.caption(MARKET_DATA_NOTES[status.market_data_type])
     elif status.state == ConnectionState.RECONNECTING:
         retry = ""
         if status.next_retry_at is not None:
@@ -253,22 +260,22 @@ def _default_preset(services: Services) -> str:
 
 
 def _init_state(services: Services) -> None:
+    """A new session shows the shared connection's current (or last) target."""
     ss = st.session_state
     if "conn_preset" in ss:
         return
     settings = services.settings
     status = services.connection.status()
-    chosen = _default_preset(services)
-    if status.connected and services.demo.port == status.port:
-        chosen = DEMO_PRESET
-    ss["conn_preset"] = chosen
     ss["conn_client_id"] = int(status.requested_client_id or settings.client_id)
-    if chosen == DEMO_PRESET:
-        ss["conn_host"] = "127.0.0.1"
-        ss["conn_port"] = str(services.demo.port or "auto")
-    else:
-        ss["conn_host"] = status.host or settings.host
-        ss["conn_port"] = str(status.port or settings.port)
+    if services.demo.running and status.port == services.demo.port:
+        ss["conn_preset"] = DEMO_PRESET
+        ss["conn_host"], ss["conn_port"] = "127.0.0.1", str(services.demo.port)
+        return
+    port = status.port or settings.port
+    matching = [p.label for p in PRESETS if not p.demo and p.port == port]
+    ss["conn_preset"] = matching[0] if matching else _default_preset(services)
+    ss["conn_host"] = status.host or settings.host
+    ss["conn_port"] = str(port)
 
 
 def _on_preset_change() -> None:

@@ -85,11 +85,12 @@ def metric_cards(s) -> None:
             _signed_delta(s.realized_pnl, cur, " today") if connected and s.realized_pnl else None,
         ),
     ]
-    for col, (label, value, delta) in zip(st.columns(len(cards)), cards, strict=True):
-        kwargs = {}
-        if label == "Positions value":
-            kwargs = {"delta_color": "off", "delta_arrow": "off"}
-        col.metric(label, value, delta, border=True, help=help_text, **kwargs)
+    for row in (cards[:3], cards[3:]):  # two rows of three: full amounts fit
+        for col, (label, value, delta) in zip(st.columns(3), row, strict=True):
+            kwargs = {}
+            if label == "Positions value":
+                kwargs = {"delta_color": "off", "delta_arrow": "off"}
+            col.metric(label, value, delta, border=True, help=help_text, **kwargs)
 
 
 def positions_frame(rows) -> pd.DataFrame:
@@ -171,7 +172,7 @@ def allocation_chart(frame: pd.DataFrame, summary) -> None:
         )
     )
     fig.update_layout(
-        height=340,
+        height=300,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
         showlegend=False,
         annotations=[
@@ -182,7 +183,7 @@ def allocation_chart(frame: pd.DataFrame, summary) -> None:
             }
         ],
     )
-    st.plotly_chart(fig, width="stretch", config={"displayModeBar": False})
+    st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key="allocation")
 
 
 @st.fragment(run_every=services.settings.refresh_interval)
@@ -201,22 +202,21 @@ def live_portfolio() -> None:
     else:
         header[0].caption("Zeros below: no account data without a connection.")
         header[1].badge("not connected", color="gray", icon=":material/link_off:")
-    metric_cards(summary)
     if not summary.connected:
+        metric_cards(summary)
         not_connected_hint()
         return
-    rows = services.portfolio.positions()
-    frame = positions_frame(rows)
-    left, right = st.columns([3, 2], gap="large")
-    with left:
-        st.subheader("Positions")
-        if frame.empty:
-            st.caption("No open positions.")
-        else:
-            positions_table(frame, summary.currency)
-    with right:
-        st.subheader("Allocation")
+    frame = positions_frame(services.portfolio.positions())
+    cards, chart = st.columns([3, 2], gap="large")
+    with cards:
+        metric_cards(summary)
+    with chart:
         allocation_chart(frame, summary)
+    st.subheader("Positions")
+    if frame.empty:
+        st.caption("No open positions.")
+    else:
+        positions_table(frame, summary.currency)
 
 
 st.title("Portfolio")

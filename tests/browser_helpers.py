@@ -1,0 +1,207 @@
+"""Helpers for the end-to-end browser tests: a `streamlit run` server and Debian chromium.
+
+    with StreamlitServer(env={...}) as server: server.url, server.log_text()
+    browser = launch_chromium(playwright)
+    grid_cell(page, symbol, column)        # text of a st.dataframe cell (a11y table)
+    metric_value(page, label)              # text of a st.metric value
+    wait_app_idle(page)                    # no script run in progress
+
+Playwright never downloads a browser here: it drives /usr/bin/chromium.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class StreamlitServer:
+    """`streamlit run streamlit_app.py` on a free localhost port, killed on exit."""
+
+    def __init__(self, env: dict[str, str] | None = None, startup_timeout: float = 30.0):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._env = {**os.environ, **(env or {})}
+        self._timeout = startup_timeout
+        self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in stop()
+            prefix="streamlit-e2e-", suffix=".log", delete=False
+        )
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> StreamlitServer:
+        cmd = [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "streamlit_app.py",
+            "--server.port",
+            str(self.port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--server.fileWatcherType",
+            "none",
+            "--browser.gatherUsageStats",
+            "false",
+        ]
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=self._env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: nothing outlives stop()
+        )
+        deadline = time.monotonic() + self._timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited early:\n{self.log_text()}")
+            health = f"{self.url}/_stcore/health"
+            with contextlib.suppress(OSError), urllib.request.urlopen(health, timeout=1) as r:
+                if r.status == 200:
+                    return self
+            time.sleep(0.1)
+        self.stop()
+        raise TimeoutError(f"streamlit not healthy within {self._timeout:g} s")
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+        with contextlib.suppress(Exception):
+            self._log.close()
+
+    def log_text(self) -> str:
+        with contextlib.suppress(OSError):
+            return Path(self._log.name).read_text(errors="replace")[-5000:]
+        return ""
+
+    def __enter__(self) -> StreamlitServer:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def launch_chromium(playwright: Any) -> Any:
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+# JS: the text of a st.dataframe cell, by row label (first column) and column header.
+_GRID_CELL_JS = """
+([row, column, index]) => {
+  const grids = [...document.querySelectorAll('[data-testid="stDataFrame"] table[role=grid]')];
+  const grid = grids[index ?? 0];
+  if (!grid) return null;
+  const headers = [...grid.querySelectorAll('thead th')].map(th => th.textContent.trim());
+  const col = headers.indexOf(column);
+  if (col < 0) return null;
+  for (const tr of grid.querySelectorAll('tbody tr')) {
+    const cells = tr.querySelectorAll('td');
+    if (cells.length > col && cells[0].textContent.trim() === row) {
+      return cells[col].textContent.trim();
+    }
+  }
+  return null;
+}
+"""
+
+_METRIC_JS = """
+(label) => {
+  for (const m of document.querySelectorAll('[data-testid="stMetric"]')) {
+    const l = m.querySelector('[data-testid="stMetricLabel"]');
+    if (l && l.textContent.trim() === label) {
+      const v = m.querySelector('[data-testid="stMetricValue"]');
+      return v ? v.textContent.trim() : null;
+    }
+  }
+  return null;
+}
+"""
+
+
+def grid_cell(page: Any, row: str, column: str, grid_index: int = 0) -> str | None:
+    return page.evaluate(_GRID_CELL_JS, [row, column, grid_index])
+
+
+def wait_grid_cell(
+    page: Any, row: str, column: str, predicate_js: str, timeout: float, grid_index: int = 0
+) -> str:
+    """Wait until ``predicate_js`` (a JS expression over ``v``, the cell text) holds."""
+    fn = f"""
+    (args) => {{
+      const v = ({_GRID_CELL_JS})(args);
+      return v !== null && ({predicate_js}) ? v : false;
+    }}
+    """
+    handle = page.wait_for_function(fn, arg=[row, column, grid_index], timeout=timeout * 1000)
+    return handle.json_value()
+
+
+def metric_value(page: Any, label: str) -> str | None:
+    return page.evaluate(_METRIC_JS, label)
+
+
+def wait_metric(page: Any, label: str, predicate_js: str, timeout: float) -> str:
+    fn = f"""
+    (label) => {{
+      const v = ({_METRIC_JS})(label);
+      return v !== null && ({predicate_js}) ? v : false;
+    }}
+    """
+    return page.wait_for_function(fn, arg=label, timeout=timeout * 1000).json_value()
+
+
+def money(text: str) -> float:
+    sign = -1.0 if text.strip().startswith("-") else 1.0
+    return sign * float(text.strip().lstrip("+-").lstrip("$").replace(",", ""))
+
+
+def wait_app_idle(page: Any, timeout: float = 15.0) -> None:
+    page.wait_for_selector(
+        '[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout * 1000
+    )
+
+
+def screenshot(page: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

@@ -1,0 +1,250 @@
+"""End to end in headless Chromium: a real `streamlit run` server, a trader's journey.
+
+Sign in -> Demo preset + Connect -> net liquidation shows -> Market data: a quote changes
+with no click -> Trade: a marketable limit order fills -> Portfolio: position and cash
+changed -> Disconnect. A second test measures how long a simulated price change takes
+to reach the browser. Screenshots go to tests/artifacts/ (gitignored), timings to
+tests/artifacts/e2e_timings.json.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import statistics
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.browser_helpers import (
+    ARTIFACTS,
+    CHROMIUM,
+    ROOT,
+    StreamlitServer,
+    grid_cell,
+    launch_chromium,
+    metric_value,
+    money,
+    screenshot,
+    wait_grid_cell,
+    wait_metric,
+)
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.timeout(120),
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's /usr/bin/chromium"),
+]
+
+PASSWORD = "e2e-password"
+DEMO = "Demo (built-in simulated gateway)"
+TIMINGS: dict[str, object] = {}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[StreamlitServer]:
+    tmp = tmp_path_factory.mktemp("e2e")
+    env = {
+        "IBKR_WATCHLIST_FILE": str(tmp / "watchlist.json"),
+        "IBKR_DASHBOARD_PASSWORD": PASSWORD,
+        "IBKR_CONNECT_TIMEOUT": "5",
+        "IBKR_PROVIDER_TIMEOUT": "2",
+    }
+    srv = StreamlitServer(env=env)
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / "e2e_timings.json").write_text(json.dumps(TIMINGS, indent=2))
+
+
+@pytest.fixture(scope="module")
+def browser(server) -> Iterator:
+    with sync_api.sync_playwright() as pw:
+        b = launch_chromium(pw)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser, server, request) -> Iterator:
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    pg = context.new_page()
+    pg.set_default_timeout(20_000)
+    failed_before = request.session.testsfailed
+    try:
+        yield pg
+    finally:
+        if request.session.testsfailed > failed_before:  # what the page showed on failure
+            with contextlib.suppress(Exception):
+                screenshot(pg, f"failed-{request.node.name}")
+        context.close()
+
+
+def sign_in(page, url: str) -> float:
+    """Open ``url``, sign in, wait for the Portfolio metrics; returns seconds to the form."""
+    started = time.perf_counter()
+    page.goto(url)
+    password = page.get_by_label("Password", exact=True)
+    password.wait_for()
+    to_form = time.perf_counter() - started
+    assert page.get_by_test_id("stMetric").count() == 0  # nothing of the account yet
+    password.fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_test_id("stMetric").first.wait_for()
+    return to_form
+
+
+def sidebar(page):
+    return page.get_by_test_id("stSidebar")
+
+
+def choose_preset(page, label: str) -> None:
+    sidebar(page).get_by_test_id("stSelectbox").first.click()
+    page.get_by_role("option", name=label).click()
+    port = sidebar(page).get_by_label("Port", exact=True)
+    expected = re.compile(r"^(auto|\d+)$") if label == DEMO else label.rsplit(" ", 1)[-1]
+    sync_api.expect(port).to_have_value(expected)
+
+
+def go_to(page, title: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
+    page.get_by_role("heading", name=title, level=1).wait_for()
+
+
+def has_page(title: str) -> bool:
+    names = {"Market data": "market_data.py", "Trade": "trade.py"}
+    return (ROOT / "pages" / names[title]).exists()
+
+
+# -------------------------------------------------------------------------------- tests
+def test_deep_link_on_a_fresh_server_still_asks_for_the_password(server, page):
+    """The first request after start (Streamlit's legacy pages/ mode) must not bypass
+    the gate: open /portfolio directly and find the password form, not the account."""
+    page.goto(f"{server.url}/portfolio")
+    page.get_by_label("Password", exact=True).wait_for()
+    assert page.get_by_test_id("stMetric").count() == 0
+    assert page.get_by_test_id("stSidebar").count() == 0 or (
+        "Connection preset" not in sidebar(page).inner_text()
+    )
+    page.get_by_label("Password", exact=True).fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text("Wrong password.").wait_for()
+    assert page.get_by_test_id("stMetric").count() == 0
+    screenshot(page, "00-wrong-password")
+
+
+def test_trader_journey_with_the_demo_gateway(server, page):
+    started = time.perf_counter()
+    TIMINGS["first_load_to_password_form_s"] = round(sign_in(page, server.url), 3)
+    TIMINGS["first_load_to_portfolio_after_sign_in_s"] = round(time.perf_counter() - started, 3)
+    assert metric_value(page, "Net liquidation") == "$0.00"
+    page.get_by_text("not connected").first.wait_for()
+    screenshot(page, "01-portfolio-not-connected")
+
+    # Demo preset, one click on Connect.
+    choose_preset(page, DEMO)
+    clicked = time.perf_counter()
+    sidebar(page).get_by_role("button", name="Connect", exact=True).click()
+    sidebar(page).get_by_text("DU1234567").wait_for()
+    sidebar(page).get_by_text("PAPER").wait_for()
+    nlv = wait_metric(page, "Net liquidation", "v !== '$0.00'", timeout=20)
+    TIMINGS["connect_click_to_net_liquidation_s"] = round(time.perf_counter() - clicked, 3)
+    assert money(nlv) > 100_000
+    wait_grid_cell(page, "AAPL", "Qty", "v === '100'", timeout=20)
+    cash_before = money(metric_value(page, "Cash"))
+    screenshot(page, "02-portfolio-connected")
+
+    # Market data: a quote changes with no click.
+    last = None
+    if has_page("Market data"):
+        go_to(page, "Market data")
+        first = wait_grid_cell(page, "AAPL", "Last", "/^[0-9.,]+$/.test(v)", timeout=20)
+        changed = time.perf_counter()
+        last = wait_grid_cell(
+            page, "AAPL", "Last", f"/^[0-9.,]+$/.test(v) && v !== {first!r}", timeout=15
+        )
+        TIMINGS["market_data_first_unprompted_change_s"] = round(time.perf_counter() - changed, 3)
+        screenshot(page, "03-market-data")
+
+    # Trade: a marketable limit order (limit 2% above the market) fills.
+    if has_page("Trade"):
+        go_to(page, "Trade")
+        limit = round(float((last or "250").replace(",", "")) * 1.02, 2)
+        page.get_by_label("Symbol", exact=True).fill("AAPL")
+        page.get_by_label("Quantity", exact=True).fill("10")
+        page.get_by_role("combobox", name="Order type").click()
+        page.get_by_role("option", name="Limit", exact=True).click()
+        page.get_by_label("Limit price", exact=True).fill(f"{limit:.2f}")
+        page.get_by_role("button", name="Preview").click()
+        page.get_by_role("button", name="Confirm and send").click()
+        page.get_by_text("Sent: BUY 10 AAPL").wait_for()
+        screenshot(page, "04-trade-sent")
+
+        go_to(page, "Portfolio")
+        wait_grid_cell(page, "AAPL", "Qty", "v === '110'", timeout=20)
+        cash_after = wait_metric(
+            page, "Cash", f"parseFloat(v.replace(/[$,]/g, '')) < {cash_before}", timeout=20
+        )
+        spent = cash_before - money(cash_after)
+        assert 10 * limit * 0.9 < spent <= 10 * limit + 5  # price + commission
+        screenshot(page, "05-portfolio-after-fill")
+
+    # Disconnect: back to zeros, labelled.
+    sidebar(page).get_by_role("button", name="Disconnect").click()
+    sidebar(page).get_by_text("Disconnected").wait_for()
+    wait_metric(page, "Net liquidation", "v === '$0.00'", timeout=10)
+    page.get_by_text("not connected").first.wait_for()
+    screenshot(page, "06-disconnected")
+
+
+def test_simulated_price_change_reaches_the_browser(server, page):
+    """A gateway this test controls: freeze AAPL, move it, time it to the screen."""
+    from ibkr_core.simulator import SimConfig, start_in_background
+
+    gw = start_in_background(seed=11, port=0, config=SimConfig())
+    try:
+        gw.stop_ticks("AAPL")
+        sign_in(page, server.url)
+        choose_preset(page, "TWS paper 7497")
+        sidebar(page).get_by_label("Port", exact=True).fill(str(gw.port))
+        sidebar(page).get_by_role("button", name="Connect", exact=True).click()
+        sidebar(page).get_by_text(f"127.0.0.1:{gw.port}").wait_for()
+
+        pages = [("Portfolio", "Price")]
+        if has_page("Market data"):
+            pages.append(("Market data", "Last"))
+        price = gw.quote("AAPL").last
+        for title, column in pages:
+            go_to(page, title)
+            wait_grid_cell(page, "AAPL", column, "/^[$0-9.,]+$/.test(v)", timeout=20)
+            latencies = []
+            for _ in range(5):
+                price = round(price + 1.37, 2)
+                t0 = time.perf_counter()
+                gw.set_price("AAPL", price)
+                same = f"Math.abs(parseFloat(v.replace(/[$,]/g, '')) - {price}) < 0.005"
+                wait_grid_cell(page, "AAPL", column, same, 10)
+                latencies.append(time.perf_counter() - t0)
+            key = title.lower().replace(" ", "_")
+            TIMINGS[f"price_change_to_browser_{key}_s"] = {
+                "median": round(statistics.median(latencies), 3),
+                "max": round(max(latencies), 3),
+                "samples": [round(x, 3) for x in latencies],
+            }
+            assert max(latencies) < 5.0
+        assert grid_cell(page, "AAPL", "Last" if has_page("Market data") else "Price")
+        screenshot(page, "07-price-moved")
+        sidebar(page).get_by_role("button", name="Disconnect").click()
+        sidebar(page).get_by_text("Disconnected").wait_for()
+    finally:
+        gw.stop()
