@@ -75,6 +75,13 @@ def _patch_fragment(mode: str) -> None:
         return decorate(func) if func is not None else decorate
 
     st.fragment = fragment
+    # Streamlit may have imported pages.components before this ran: re-wrap its timer.
+    components = sys.modules.get("pages.components")
+    status = getattr(components, "_live_status", None)
+    if status is not None and hasattr(status, "__wrapped__"):
+        components._live_status = fragment(run_every=components.STATUS_REFRESH_SECONDS)(
+            status.__wrapped__
+        )
 
 
 def _block_yahoo() -> None:

@@ -13,7 +13,6 @@ import json
 import math
 import os
 import platform
-import shutil
 import signal
 import socket
 import statistics
@@ -359,21 +358,23 @@ def chromium_page(viewport: tuple[int, int] = (1400, 1000)) -> Iterator[Any]:
             browser.close()
 
 
-def browser_pids(server_pid: int | None = None) -> list[int]:
-    """Chromium processes (for the report's memory figures); empty without psutil."""
-    try:
-        import psutil
-    except ImportError:
-        return []
-    return [p.pid for p in psutil.process_iter(["name"]) if "chrom" in (p.info["name"] or "")]
+class GatewayProcess:
+    """Handle of a gateway process: ``proc``, ``port``; after exit, ``steps_per_s``."""
+
+    def __init__(self, proc: subprocess.Popen, port: int) -> None:
+        self.proc = proc
+        self.port = port
+        self.pid = proc.pid
+        self.steps_per_s: float | None = None
 
 
 @contextlib.contextmanager
 def gateway_process(
     tick_interval: float, extra: int = 0, clock: bool = False, seed: int = 3
-) -> Iterator[tuple[subprocess.Popen, int]]:
+) -> Iterator[GatewayProcess]:
     """The simulated gateway as its own process (as a real TWS is), with ``extra``
-    synthetic instruments and optionally the clock instrument (benchmarks/gateway_proc)."""
+    synthetic instruments and optionally the clock instrument (benchmarks/gateway_proc).
+    With the clock, ``steps_per_s`` (market steps it managed) is set once it stopped."""
     port = free_port()
     cmd = [
         sys.executable,
@@ -391,20 +392,23 @@ def gateway_process(
     if clock:
         cmd.append("--clock")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    handle = GatewayProcess(proc, port)
     try:
         line = proc.stdout.readline() if proc.stdout else ""
         if "listening" not in line:
             raise RuntimeError(f"gateway process did not start: {line!r}")
-        yield proc, port
+        yield handle
     finally:
         if proc.poll() is None:
             proc.terminate()
             try:
-                proc.wait(5)
+                proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
-
-
-def which_ok() -> bool:
-    return shutil.which("streamlit") is not None or True
+        if proc.stdout:
+            for line in proc.stdout.read().splitlines():
+                parts = line.split()
+                if len(parts) == 4 and parts[0] == "steps":
+                    handle.steps_per_s = int(parts[1]) / float(parts[3])
+            proc.stdout.close()

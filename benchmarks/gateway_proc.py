@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
 import time
 
 from benchmarks.common import CLOCK_SYMBOL, extend_universe
@@ -60,7 +61,13 @@ def main() -> None:
         if args.clock:
             gateway.stop_ticks(CLOCK_SYMBOL)  # only set_price moves it
         print(f"listening on 127.0.0.1:{gateway.port}", flush=True)
-        await asyncio.Event().wait()
+        started = time.monotonic()
+        done = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, done.set)
+        await done.wait()
+        elapsed = time.monotonic() - started
+        print(f"steps {steps[0]} seconds {elapsed:.3f}", flush=True)
+        await gateway.stop()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())

@@ -119,11 +119,10 @@ def _wait_screen(page: Any, text: str, after: float, timeout: float) -> float | 
 
 def measure(n_symbols: int, changes: int, seed: int = 11) -> dict[str, Any]:
     from ibkr_core.settings import Settings
-
     from ibkr_core.simulator import SimConfig, start_in_background
 
     symbols = symbols_for(n_symbols)
-    refresh = Settings().refresh_interval
+    refresh = Settings.load().refresh_interval
     rng = random.Random(seed)
     gw = start_in_background(seed=5, port=0, config=SimConfig())
     samples: list[dict[str, Any]] = []
