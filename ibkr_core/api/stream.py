@@ -207,20 +207,25 @@ class QuoteHub:
                     await asyncio.wait_for(wake.wait(), self.interval)
                 wake.clear()
                 self._wake_pending.clear()
-                keys = sorted({k for s in self._subscribers for k in s.symbols})
-                if not keys:
+                # one read per symbol, asked as a client spelled it ("BRK.B"), kept by key
+                wanted: dict[str, str] = {}
+                for subscriber in self._subscribers:
+                    for key, spelled in subscriber.symbols.items():
+                        wanted.setdefault(key, spelled)
+                if not wanted:
                     continue
                 try:
                     quotes = await run_blocking(
-                        self._services.quotes.get_quotes, keys, timeout=timeout
+                        self._services.quotes.get_quotes, list(wanted.values()), timeout=timeout
                     )
                 except Exception:
                     log.exception("quote stream: reading quotes failed")
                     await asyncio.sleep(min(1.0, self.interval))
                     continue
                 self.reads += 1
+                by_key = {key: quotes[spelled] for key, spelled in wanted.items()}
                 for subscriber in list(self._subscribers):
-                    subscriber.offer(quotes)
+                    subscriber.offer(by_key)
         finally:
             self._hook_ticks(False)
 
