@@ -17,7 +17,6 @@ from plotly.subplots import make_subplots
 from ibkr_core.history import RANGE_KEYS
 from ibkr_core.providers.base import UNKNOWN_SYMBOL
 from ibkr_core.quote import Quote, QuoteSource
-from ibkr_core.watchlist import WatchlistError
 from pages.components import fmt_age, require_services, source_label
 
 PRICE_COLUMNS = ("last", "bid", "ask", "high", "low")
@@ -116,13 +115,10 @@ PRICE_TITLES = {"last": "Last", "bid": "Bid", "ask": "Ask", "high": "High", "low
 
 def provider_summary(services) -> str:
     parts = []
-    status = services.connection.status()
     for p in services.quotes.provider_status():
         name = "IBKR" if p.name == QuoteSource.IBKR_LIVE else source_label(p.name)
         if p.name == QuoteSource.IBKR_LIVE:
             text = "connected" if p.available else "not connected"
-            if p.available and status.market_data_type != 1:
-                text += f" ({status.market_data_type_name} data)"
         elif p.available:
             text = "ok"
         elif p.backing_off_until is not None:
@@ -132,8 +128,8 @@ def provider_summary(services) -> str:
             text = "off (no API key)"
         else:
             text = f"off: {p.last_error}"
-        icon = "🟢" if p.available else ("⚪" if text.startswith("off (no") else "🟠")
-        parts.append(f"{icon} {name}: {text}")
+        color = "green" if p.available else ("gray" if text.startswith("off (no") else "orange")
+        parts.append(f":{color}[●] {name}: {text}")
     return " · ".join(parts)
 
 
@@ -142,7 +138,7 @@ def add_symbol() -> None:
     raw = st.session_state.get("md_new_symbol", "")
     try:
         result = services.watchlist.add(raw)
-    except WatchlistError as exc:
+    except ValueError as exc:  # WatchlistError (a ValueError; survives module reloads)
         st.session_state.md_add_message = ("error", str(exc))
         return
     st.session_state.md_add_message = ("success" if result.verified else "info", result.message)
@@ -161,7 +157,7 @@ settings = services.settings
 
 st.title("Market data")
 
-add_col, remove_col = st.columns(2, vertical_alignment="bottom")
+add_col, remove_col = st.columns(2, vertical_alignment="top")
 with add_col, st.form("md_add_form", border=False, enter_to_submit=True):
     new_col, button_col = st.columns([3, 1], vertical_alignment="bottom")
     new_col.text_input("Add a symbol", key="md_new_symbol", placeholder="e.g. AAPL, SPY, BRK.B")
@@ -209,10 +205,19 @@ quotes_table()
 
 
 # -- chart -----------------------------------------------------------------------------------
+def chart_index(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """Exchange time (US/Eastern, tz-naive) for intraday bars; plain dates for daily bars
+    (IBKR stamps a daily bar at 00:00 UTC: converting it would move it to the day before)."""
+    if index.tz is None:
+        return index
+    utc = index.tz_convert("UTC")
+    if len(utc) and ((utc.hour == 0) & (utc.minute == 0)).all():
+        return utc.tz_localize(None)
+    return index.tz_convert("America/New_York").tz_localize(None)
+
+
 def candle_figure(bars: pd.DataFrame, title: str) -> go.Figure:
-    index = pd.DatetimeIndex(bars.index)
-    if index.tz is not None:
-        index = index.tz_convert("America/New_York").tz_localize(None)
+    index = chart_index(pd.DatetimeIndex(bars.index))
     fig = make_subplots(
         rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25], vertical_spacing=0.03
     )

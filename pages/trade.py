@@ -16,8 +16,14 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from ibkr_core.orders import OrderTicket, OrderValidationError
-from pages.components import fmt_money, fmt_number, not_connected_hint, require_services
+from ibkr_core.orders import OrderTicket
+from pages.components import (
+    fmt_money,
+    fmt_number,
+    not_connected_hint,
+    require_services,
+    source_label,
+)
 
 ORDER_TYPES = {"MKT": "Market", "LMT": "Limit", "STP": "Stop", "STP LMT": "Stop limit"}
 NEEDS_LIMIT = {"LMT", "STP LMT"}
@@ -54,8 +60,12 @@ def do_preview() -> None:
         return
     try:
         preview = orders.preview(ticket)
-    except OrderValidationError as exc:  # e.g. the market moved past the value limit
-        ss.trade_issues = {"ticket": ticket, "by_field": _by_field(exc.issues)}
+    except ValueError as exc:  # OrderValidationError: e.g. the market moved past the limit
+        issues = getattr(exc, "issues", None)
+        if issues:
+            ss.trade_issues = {"ticket": ticket, "by_field": _by_field(issues)}
+        else:
+            ss.trade_result = ("error", f"Preview failed, nothing was sent: {exc}")
         return
     except Exception as exc:  # what-if refused / timed out: nothing was sent
         ss.trade_result = ("error", f"Preview failed, nothing was sent: {exc}")
@@ -72,14 +82,18 @@ def do_confirm() -> None:
         return
     try:
         record = orders.place(pending["ticket"], pending["key"])
-    except OrderValidationError as exc:
-        ss.trade_issues = {"ticket": pending["ticket"], "by_field": _by_field(exc.issues)}
+    except ValueError as exc:  # OrderValidationError: its issues go next to the fields
+        issues = getattr(exc, "issues", [])
+        ss.trade_issues = {"ticket": pending["ticket"], "by_field": _by_field(issues)}
         ss.trade_result = ("error", "Order not sent: fix the ticket and preview again.")
         return
     except Exception as exc:
         ss.trade_result = ("error", f"Order not sent: {exc}")
         return
-    ss.trade_result = ("success", f"Sent: {describe(pending['ticket'])} — {_record_text(record)}")
+    ss.trade_result = (
+        "error" if record.status == "Rejected" else "success",
+        f"Order {record.order_id} sent: {describe(pending['ticket'])}. {_record_text(record)}",
+    )
 
 
 def do_cancel(order_id: int) -> None:
@@ -100,18 +114,35 @@ def _by_field(issues: list[Any]) -> dict[str, list[str]]:
 
 
 def _record_text(record: Any) -> str:
-    text = f"order {record.order_id} is {record.status}"
-    return f"{text}: {record.message}" if record.message else text
+    if record.status == "Rejected":
+        return f"Rejected: {record.message}"
+    return "Follow it below under Open orders and Today's fills."
 
 
 def describe(ticket: OrderTicket) -> str:
-    qty = f"{ticket.quantity:g}"
-    text = f"{ticket.action} {qty} {ticket.symbol} {ORDER_TYPES.get(ticket.order_type, '')}"
+    """E.g. "BUY 5 MSFT Stop limit: stop 280.00, limit 279.50 · DAY"."""
+    text = f"{ticket.action} {ticket.quantity:g} {ticket.symbol} {ORDER_TYPES[ticket.order_type]}"
+    prices = []
     if ticket.order_type in NEEDS_STOP and ticket.stop_price is not None:
-        text += f" stop {ticket.stop_price:g}"
+        prices.append(f"stop {fmt_number(ticket.stop_price)}")
     if ticket.order_type in NEEDS_LIMIT and ticket.limit_price is not None:
-        text += f" limit {ticket.limit_price:g}"
-    return f"{text} ({ticket.tif})"
+        prices.append(f"limit {fmt_number(ticket.limit_price)}")
+    if prices:
+        text += ": " + ", ".join(prices)
+    return f"{text} · {ticket.tif}"
+
+
+def quote_hint() -> None:
+    """The symbol's current bid / ask / last, to set limit and stop prices against."""
+    symbol = (ss.get("t_symbol") or "").strip().upper()
+    if not enabled or not symbol:
+        return
+    q = services.quotes.get_quote(symbol)
+    if q.ok:
+        st.caption(
+            f"{symbol}: bid {fmt_number(q.bid)} · ask {fmt_number(q.ask)} · "
+            f"last {fmt_number(q.price)} ({source_label(q.source)})"
+        )
 
 
 def field_errors(field: str) -> None:
@@ -156,6 +187,7 @@ with ticket_col:
     field_errors("")
     st.text_input("Symbol", key="t_symbol", placeholder="e.g. AAPL", disabled=not enabled)
     field_errors("symbol")
+    quote_hint()
     side, qty = st.columns(2)
     with side:
         st.segmented_control(
@@ -225,22 +257,26 @@ with preview_col:
         p = pending["preview"]
         st.markdown(f"**{describe(pending['ticket'])}**")
         currency = p.commission_currency or "USD"
-        a, b, c = st.columns(3)
+        a, b = st.columns(2)
         a.metric(
             "Order value (est.)",
             fmt_money(p.order_value, "USD"),
             help=f"Quantity × {fmt_number(p.estimated_price)} (limit/stop price, or the quote)",
         )
-        commission_range = ""
+        commission_range = None
         if p.min_commission is not None and p.max_commission is not None:
             low, high = fmt_money(p.min_commission, currency), fmt_money(p.max_commission, currency)
             commission_range = f"Between {low} and {high}"
         b.metric("Commission (est.)", fmt_money(p.commission, currency), help=commission_range)
-        c.metric(
+        a.metric(
             "Initial margin change",
             fmt_money(p.init_margin_change, "USD", signed=True),
-            help=f"Maintenance margin change: {fmt_money(p.maint_margin_change, 'USD')}; "
-            f"initial margin after: {fmt_money(p.init_margin_after, 'USD')}",
+            help=f"Initial margin after the order: {fmt_money(p.init_margin_after, 'USD')}",
+        )
+        b.metric(
+            "Maintenance margin change",
+            fmt_money(p.maint_margin_change, "USD", signed=True),
+            help=f"Maintenance margin after the order: {fmt_money(p.maint_margin_after, 'USD')}",
         )
         if p.warning:
             st.warning(p.warning)
@@ -284,7 +320,8 @@ def orders_table(records: list[Any]) -> None:
         return
     titles = ["Order", "Symbol", "Side", "Filled/Qty", "Type", "Prices", "Status", ""]
     for col, title in zip(st.columns(ORDER_COLUMNS), titles, strict=True):
-        col.markdown(f"**{title}**")
+        if title:
+            col.markdown(f"**{title}**")
     for r in records:
         row = st.columns(ORDER_COLUMNS, vertical_alignment="center")
         prices = " / ".join(
