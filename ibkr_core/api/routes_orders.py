@@ -121,17 +121,22 @@ async def list_orders(
 ):
     """Orders (working ones, or all of today's) and today's fills."""
     service = _orders(ctx)
-    orders = service.open_orders() if scope == "open" else service.recent_orders()
+
+    def read() -> tuple[list[Any], list[Any]]:  # takes the service's lock: off the loop
+        orders = service.open_orders() if scope == "open" else service.recent_orders()
+        return orders, service.fills()
+
+    orders, fills = await run_blocking(read, timeout=ctx.request_timeout)
     return OrdersResponse(
         orders=[_order(r) for r in orders],
-        fills=[FillResponse.model_validate(f, from_attributes=True) for f in service.fills()],
+        fills=[FillResponse.model_validate(f, from_attributes=True) for f in fills],
         trading=_trading(ctx, service),
     )
 
 
 @router.get("/{order_id}", response_model=OrderResponse, responses={404: {"model": ErrorResponse}})
 async def get_order(ctx: Ctx, order_id: Annotated[int, Path(ge=0, le=2_147_483_647)]):
-    record = _orders(ctx).order(order_id)
+    record = await run_blocking(_orders(ctx).order, order_id, timeout=ctx.request_timeout)
     if record is None:
         raise HTTPException(404, f"No order with id {order_id} in this session")
     return _order(record)
