@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -57,6 +57,8 @@ class FakeTicker:
     """``yfinance.Ticker`` for the symbols in ``PRICES``; anything else is unknown."""
 
     calls: ClassVar[list[tuple[str, dict[str, Any]]]] = []
+    age_seconds: ClassVar[float] = 0.0  # how old Yahoo's regularMarketTime is
+    fail_with: ClassVar[Exception | None] = None  # raised by every history() call
 
     def __init__(self, symbol: str, *args: Any, **kwargs: Any) -> None:
         self.ticker = symbol.upper()
@@ -64,6 +66,8 @@ class FakeTicker:
 
     def history(self, **kwargs: Any) -> pd.DataFrame:
         FakeTicker.calls.append((self.ticker, kwargs))
+        if FakeTicker.fail_with is not None:
+            raise FakeTicker.fail_with
         price = PRICES.get(self.ticker)
         if price is None:
             return pd.DataFrame()  # yfinance's answer for an unknown symbol
@@ -76,7 +80,9 @@ class FakeTicker:
         self._meta = {
             "currency": "USD",
             "symbol": self.ticker,
-            "regularMarketTime": pd.Timestamp(datetime.now(UTC)).tz_convert(NY),
+            "regularMarketTime": pd.Timestamp(
+                datetime.now(UTC) - timedelta(seconds=FakeTicker.age_seconds)
+            ).tz_convert(NY),
             "regularMarketPrice": price,
             "regularMarketDayHigh": price * 1.01,
             "regularMarketDayLow": price * 0.99,
@@ -92,6 +98,8 @@ class FakeTicker:
 def fresh_services(tmp_path: Path, monkeypatch: Any, **overrides: Any) -> Iterator[Services]:
     """The app's singleton services, rebuilt with test settings and a fake Yahoo."""
     monkeypatch.setattr(yfinance, "Ticker", FakeTicker)
+    monkeypatch.setattr(FakeTicker, "age_seconds", 0.0)
+    monkeypatch.setattr(FakeTicker, "fail_with", None)
     settings = Settings(
         watchlist_file=str(tmp_path / "watchlist.json"),
         alphavantage_api_key="",

@@ -10,12 +10,13 @@ import json
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from yfinance.exceptions import YFRateLimitError
 
 from ibkr_core.quote import QuoteSource
 from ibkr_core.simulator import SimConfig, start_in_background
 from ibkr_core.watchlist import DEFAULT_SYMBOLS, Watchlist
 from pages.components import source_label
-from tests.app_support import ROOT, fresh_services, wait_until
+from tests.app_support import ROOT, FakeTicker, fresh_services, wait_until
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -96,6 +97,23 @@ def test_a_bad_row_does_not_break_the_others(services, tmp_path):
     assert rows.loc["ZZZZQ", "status"] == "✖ Unknown symbol"
     assert rows[["last", "bid", "ask", "volume"]].loc["ZZZZQ"].isna().all()  # "—", not 0
     assert rows.loc["AAPL", "status"] == rows.loc["MSFT", "status"] == "✓ OK"
+
+
+def test_stale_rows_are_marked(services):
+    FakeTicker.age_seconds = services.settings.stale_after + 120  # e.g. market closed
+    rows = table(page())
+    assert rows["status"].str.startswith("⚠ Stale").all()
+    assert rows.loc["AAPL", "age"] == "3 min ago"  # from Yahoo's own time, not ours
+    assert rows.loc["AAPL", "last"] == pytest.approx(228.5)  # still shown
+
+
+def test_provider_down_shows_in_rows_and_status(services):
+    FakeTicker.fail_with = YFRateLimitError()
+    at = page()
+    rows = table(at)
+    assert rows["status"].str.contains("rate limit").all()
+    assert rows["last"].isna().all()
+    assert "Yahoo Finance: backing off" in at.main.caption[0].value
 
 
 @pytest.fixture
