@@ -206,3 +206,22 @@ def test_live_account_is_locked(gateway, connected):
     assert locked and "U7654321" in locked[0] and "LIVE" in locked[0]
     assert at.button(key="t_preview").disabled
     assert sim_orders(gateway) == []
+
+
+def test_rejected_order_shows_warning_then_toasts_the_reason(gateway, tmp_path, monkeypatch):
+    with fresh_services(tmp_path, monkeypatch, max_order_value=1e9) as services:
+        assert services.connect(gateway.host, gateway.port, 33).connected
+        at = open_trade_page()
+        fill_ticket(at, "AAPL", 200_000, "LMT", limit_price=250.0)  # far beyond buying power
+        click(at, "t_preview")
+        assert any("NOT ACCEPTED" in w.value for w in at.main.warning)  # TWS's what-if warning
+        click(at, "t_confirm")
+        toasts = [t.value for t in at.toast]
+
+        def rejected():
+            at.run()
+            toasts.extend(t.value for t in at.toast)
+            return any("rejected" in t and "NOT ACCEPTED" in t for t in toasts)
+
+        wait_until(rejected, timeout=10, step=0.2)
+        assert not [o for o in sim_orders(gateway) if o.is_working]
