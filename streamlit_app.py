@@ -35,12 +35,15 @@ def _check_password() -> None:
 
 
 def _sign_in() -> None:
-    st.title("IBKR dashboard")
-    with st.form("sign_in"):
-        st.text_input("Password", type="password", key="password")
-        st.form_submit_button("Sign in", type="primary", on_click=_check_password)
-    if st.session_state.pop("sign_in_failed", False):
-        st.error("Wrong password.")
+    _, middle, _ = st.columns([1, 2, 1])
+    with middle:
+        st.title("IBKR dashboard")
+        st.caption("This dashboard is password protected.")
+        with st.form("sign_in"):
+            st.text_input("Password", type="password", key="password")
+            st.form_submit_button("Sign in", type="primary", on_click=_check_password)
+        if st.session_state.pop("sign_in_failed", False):
+            st.error("Wrong password.")
 
 
 if password_required(services.settings) and not st.session_state.get("authenticated"):

@@ -186,37 +186,62 @@ def allocation_chart(frame: pd.DataFrame, summary) -> None:
     st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key="allocation")
 
 
+def pnl_chart(frame: pd.DataFrame, currency: str) -> None:
+    data = frame.dropna(subset=["unrealized_pnl"]).sort_values("unrealized_pnl")
+    if data.empty:
+        st.caption("No P&L to chart yet.")
+        return
+    values = data["unrealized_pnl"]
+    fig = go.Figure(
+        go.Bar(
+            x=values,
+            y=data["symbol"],
+            orientation="h",
+            marker={"color": [UP if v > 0 else DOWN if v < 0 else FLAT for v in values]},
+            text=[fmt_money(v, currency, signed=True) for v in values],
+            textposition="auto",
+            hovertemplate="%{y}: %{x:,.2f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        height=300,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        xaxis={"title": f"Unrealized P&L ({currency})", "zeroline": True},
+    )
+    st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key="pnl_by_position")
+
+
 @st.fragment(run_every=services.settings.refresh_interval)
 def live_portfolio() -> None:
     summary = services.portfolio.portfolio_summary()
-    header = st.columns([4, 1], vertical_alignment="bottom")
-    if summary.connected:
-        accounts = ", ".join(summary.accounts)
-        header[0].caption(
-            f"Account {accounts} · base currency {summary.currency} · "
-            f"as of {fmt_time(summary.as_of)}"
-        )
-        header[1].badge("live", color="green", icon=":material/bolt:")
-        if summary.currency == "MIXED":
-            st.warning("The accounts have different base currencies: totals are not converted.")
-    else:
-        header[0].caption("Zeros below: no account data without a connection.")
-        header[1].badge("not connected", color="gray", icon=":material/link_off:")
     if not summary.connected:
+        st.markdown(
+            ":gray-badge[:material/link_off: not connected] "
+            ":gray[Zeros below: no account data without a connection.]"
+        )
         metric_cards(summary)
         not_connected_hint()
         return
+    st.markdown(
+        f":green-badge[:material/bolt: live] :gray[Account {', '.join(summary.accounts)} · "
+        f"base currency {summary.currency} · as of {fmt_time(summary.as_of)}]"
+    )
+    if summary.currency == "MIXED":
+        st.warning("The accounts have different base currencies: totals are not converted.")
+    metric_cards(summary)
     frame = positions_frame(services.portfolio.positions())
-    cards, chart = st.columns([3, 2], gap="large")
-    with cards:
-        metric_cards(summary)
-    with chart:
-        allocation_chart(frame, summary)
     st.subheader("Positions")
     if frame.empty:
         st.caption("No open positions.")
     else:
         positions_table(frame, summary.currency)
+    left, right = st.columns(2, gap="large")
+    with left:
+        st.subheader("Allocation")
+        allocation_chart(frame, summary)
+    with right:
+        st.subheader("Unrealized P&L by position")
+        pnl_chart(frame, summary.currency)
 
 
 st.title("Portfolio")

@@ -194,10 +194,24 @@ def money(text: str) -> float:
     return sign * float(text.strip().lstrip("+-").lstrip("$").replace(",", ""))
 
 
-def wait_app_idle(page: Any, timeout: float = 15.0) -> None:
-    page.wait_for_selector(
-        '[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout * 1000
-    )
+_IDLE_JS = """
+(quietMs) => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  const now = performance.now();
+  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') {
+    window.__e2eBusyAt = now;
+    return false;
+  }
+  return now - (window.__e2eBusyAt ?? 0) >= quietMs;
+}
+"""
+
+
+def wait_app_idle(page: Any, timeout: float = 15.0, quiet: float = 0.4) -> None:
+    """Wait until no script run has been seen for ``quiet`` seconds, counting from now
+    (so a rerun the last action triggers but has not started yet is waited for)."""
+    page.evaluate("window.__e2eBusyAt = performance.now()")
+    page.wait_for_function(_IDLE_JS, arg=quiet * 1000, polling=50, timeout=timeout * 1000)
 
 
 def screenshot(page: Any, name: str) -> Path:

@@ -104,7 +104,7 @@ def test_connected_metrics_and_positions_match_the_simulator(services, gateway):
     )
     assert not any("not connected" in m.value for m in at.main.markdown)
     assert not at.info
-    assert any(gateway.account_id in c.value for c in at.caption)
+    assert any(gateway.account_id in m.value and "live" in m.value for m in at.main.markdown)
 
     table = at.dataframe[0].value
     gw = gateway.gateway
@@ -124,7 +124,7 @@ def test_connected_metrics_and_positions_match_the_simulator(services, gateway):
         "weight_pct",
     ]
     assert table["market_value"].sum() == pytest.approx(money(shown["Positions value"]), abs=0.01)
-    assert len(at.get("plotly_chart")) == 1
+    assert len(at.get("plotly_chart")) == 2  # allocation, P&L by position
 
 
 def test_disconnecting_returns_to_zeros(services, gateway):

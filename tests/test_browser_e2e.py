@@ -29,6 +29,7 @@ from tests.browser_helpers import (
     metric_value,
     money,
     screenshot,
+    wait_app_idle,
     wait_grid_cell,
     wait_metric,
 )
@@ -116,6 +117,21 @@ def choose_preset(page, label: str) -> None:
     sync_api.expect(port).to_have_value(expected)
 
 
+def set_input(page, label: str, value: str) -> None:
+    """Type into a text/number input, commit it (Enter) and let the rerun finish.
+
+    Retried: a rerun still in flight from the previous input can redraw this one
+    with its old value (seen now and then on the Trade ticket)."""
+    box = page.get_by_label(label, exact=True)
+    for _ in range(3):
+        box.fill(value)
+        box.press("Enter")
+        wait_app_idle(page)
+        if box.input_value() == value:
+            return
+    sync_api.expect(box).to_have_value(value)
+
+
 def go_to(page, title: str) -> None:
     page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
     page.get_by_role("heading", name=title, level=1).wait_for()
@@ -180,11 +196,13 @@ def test_trader_journey_with_the_demo_gateway(server, page):
     if has_page("Trade"):
         go_to(page, "Trade")
         limit = round(float((last or "250").replace(",", "")) * 1.02, 2)
-        page.get_by_label("Symbol", exact=True).fill("AAPL")
-        page.get_by_label("Quantity", exact=True).fill("10")
+        set_input(page, "Symbol", "AAPL")
+        set_input(page, "Quantity", "10")
         page.get_by_role("combobox", name="Order type").click()
         page.get_by_role("option", name="Limit", exact=True).click()
-        page.get_by_label("Limit price", exact=True).fill(f"{limit:.2f}")
+        wait_app_idle(page)
+        set_input(page, "Limit price", f"{limit:.2f}")
+        sync_api.expect(page.get_by_label("Quantity", exact=True)).to_have_value("10")
         page.get_by_role("button", name="Preview").click()
         page.get_by_role("button", name="Confirm and send").click()
         page.get_by_text("Sent: BUY 10 AAPL").wait_for()
