@@ -189,9 +189,10 @@ def status_badge(status: ConnectionStatus) -> None:
     label, color, icon = _state_badge(status)
     cols = st.columns([3, 2], gap="small", vertical_alignment="center")
     cols[0].badge(label, color=color, icon=icon)
-    if status.is_paper is True:
+    session = status.connected or status.state == ConnectionState.RECONNECTING
+    if session and status.is_paper is True:
         cols[1].badge("PAPER", color="blue", icon=":material/description:")
-    elif status.is_paper is False:
+    elif session and status.is_paper is False:
         cols[1].badge("LIVE", color="red", icon=":material/error:")
     if status.connected:
         if status.is_paper is False:

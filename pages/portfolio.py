@@ -136,7 +136,7 @@ def positions_table(frame: pd.DataFrame, currency: str) -> None:
             "unrealized_pnl_pct": st.column_config.NumberColumn("P&L %", format="%+.2f%%"),
             "daily_pnl": st.column_config.NumberColumn("Today", format=money),
             "weight_pct": st.column_config.ProgressColumn(
-                "Weight", format="%.1f%%", min_value=0.0, max_value=100.0
+                "Weight", format="%.1f%%", min_value=0.0, max_value=100.0, color="blue"
             ),
         },
     )

@@ -136,6 +136,7 @@ def test_connect_shows_account_paper_badge_and_details(services, gateway):
 
     at.sidebar.button(key="conn_disconnect").click().run()
     assert "Disconnected" in sidebar_text(at)
+    assert "PAPER" not in sidebar_text(at) and gateway.account_id not in sidebar_text(at)
     assert not services.connection.status().connected
 
 
