@@ -187,13 +187,13 @@ MARKET_DATA_NOTES = {
 def status_badge(status: ConnectionStatus) -> None:
     """The state badge, the paper/LIVE badge and, when connected, the session details."""
     label, color, icon = _state_badge(status)
-    cols = st.columns([3, 2], gap="small", vertical_alignment="center")
-    cols[0].badge(label, color=color, icon=icon)
+    badges = [f":{color}-badge[{icon} {label}]"]
     session = status.connected or status.state == ConnectionState.RECONNECTING
     if session and status.is_paper is True:
-        cols[1].badge("PAPER", color="blue", icon=":material/description:")
+        badges.append(":blue-badge[:material/description: PAPER]")
     elif session and status.is_paper is False:
-        cols[1].badge("LIVE", color="red", icon=":material/error:")
+        badges.append(":red-badge[:material/error: LIVE]")
+    st.markdown(" ".join(badges))
     if status.connected:
         if status.is_paper is False:
             st.markdown(":red[**LIVE account: orders use real money.**]")
@@ -240,6 +240,18 @@ def _live_status(services: Services) -> None:
 
 
 def not_connected_hint() -> None:
+    """What to do without a connection (or that it is coming back by itself)."""
+    status = _cached_services().connection.status()
+    if status.state == ConnectionState.RECONNECTING:
+        st.warning(
+            f"The connection to {status.host}:{status.port} was lost: reconnecting "
+            "automatically. Account data comes back with it.",
+            icon=":material/sync_problem:",
+        )
+        return
+    if status.state == ConnectionState.CONNECTING:
+        st.info(f"Connecting to {status.host}:{status.port}…", icon=":material/sync:")
+        return
     st.info(
         f"Not connected to Interactive Brokers. Choose **{DEMO_PRESET}** in the sidebar and "
         "click **Connect** to try the dashboard, or start TWS / IB Gateway with the API "

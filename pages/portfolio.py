@@ -7,10 +7,13 @@ so the numbers follow the market while connected without rerunning the whole app
 
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from ibkr_core.connection import ConnectionState
 from pages.components import (
     fmt_money,
     fmt_pct,
@@ -19,6 +22,7 @@ from pages.components import (
     require_services,
 )
 
+log = logging.getLogger(__name__)
 UP, DOWN, FLAT = "#26a69a", "#ef5350", "#9e9e9e"
 CASH_COLOR = "#78909c"
 
@@ -213,12 +217,23 @@ def pnl_chart(frame: pd.DataFrame, currency: str) -> None:
 
 @st.fragment(run_every=services.settings.refresh_interval)
 def live_portfolio() -> None:
-    summary = services.portfolio.portfolio_summary()
-    if not summary.connected:
-        st.markdown(
-            ":gray-badge[:material/link_off: not connected] "
-            ":gray[Zeros below: no account data without a connection.]"
+    try:
+        summary = services.portfolio.portfolio_summary()
+        rows = services.portfolio.positions() if summary.connected else []
+    except Exception as exc:  # a slow or dropped TWS: say so plainly, retry next refresh
+        log.warning("portfolio refresh failed: %r", exc)
+        st.warning(
+            f"Account data did not arrive in time ({type(exc).__name__}: {exc}). "
+            "Retrying automatically.",
+            icon=":material/hourglass_empty:",
         )
+        return
+    if not summary.connected:
+        if services.connection.status().state == ConnectionState.RECONNECTING:
+            badge = ":orange-badge[:material/sync_problem: reconnecting]"
+        else:
+            badge = ":gray-badge[:material/link_off: not connected]"
+        st.markdown(f"{badge} :gray[Zeros below: no account data without a connection.]")
         metric_cards(summary)
         not_connected_hint()
         return
@@ -229,7 +244,7 @@ def live_portfolio() -> None:
     if summary.currency == "MIXED":
         st.warning("The accounts have different base currencies: totals are not converted.")
     metric_cards(summary)
-    frame = positions_frame(services.portfolio.positions())
+    frame = positions_frame(rows)
     st.subheader("Positions")
     if frame.empty:
         st.caption("No open positions.")

@@ -215,6 +215,9 @@ def wait_app_idle(page: Any, timeout: float = 15.0, quiet: float = 0.4) -> None:
 
 
 def screenshot(page: Any, name: str) -> Path:
+    """A full-page PNG in tests/artifacts/, taken between two reruns when possible."""
+    with contextlib.suppress(Exception):
+        wait_app_idle(page, timeout=3.0, quiet=0.2)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)

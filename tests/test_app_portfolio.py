@@ -134,3 +134,15 @@ def test_disconnecting_returns_to_zeros(services, gateway):
     at.sidebar.button(key="conn_disconnect").click().run()
     assert all(money(v) == 0.0 for v in metrics(at).values())
     assert len(at.info) == 1
+
+
+def test_a_failing_refresh_is_a_plain_warning_not_a_traceback(services, gateway, monkeypatch):
+    services.connect(gateway.host, gateway.port)
+
+    def slow(*_args, **_kwargs):
+        raise TimeoutError("no answer within 4 s")
+
+    monkeypatch.setattr(services.portfolio, "portfolio_summary", slow)
+    at = run_app()
+    assert not at.exception
+    assert any("did not arrive in time" in w.value for w in at.warning)

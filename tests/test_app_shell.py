@@ -200,3 +200,7 @@ def test_badge_follows_a_dropped_connection(services, gateway):
     text = sidebar_text(at)
     assert "Reconnecting" in text
     assert "lost" in text
+    assert "PAPER" in text  # still the same (paper) session coming back
+    # The page says it is coming back by itself, not "choose the Demo preset".
+    assert any("reconnecting automatically" in w.value for w in at.main.warning)
+    assert not at.main.info

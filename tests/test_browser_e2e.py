@@ -262,6 +262,17 @@ def test_simulated_price_change_reaches_the_browser(server, page):
             assert max(latencies) < 5.0
         assert grid_cell(page, "AAPL", "Last" if has_page("Market data") else "Price")
         screenshot(page, "07-price-moved")
+
+        # The gateway goes away: the badge says so by itself (2 s status timer), and the
+        # page follows (the status fragment reruns the app on a change of state).
+        go_to(page, "Portfolio")
+        gw.refuse_connections(30.0)
+        dropped = time.perf_counter()
+        gw.drop_all_clients()
+        sidebar(page).get_by_text("Reconnecting").first.wait_for(timeout=10_000)
+        TIMINGS["drop_to_reconnecting_badge_s"] = round(time.perf_counter() - dropped, 3)
+        wait_metric(page, "Net liquidation", "v === '$0.00'", timeout=10)
+        screenshot(page, "08-reconnecting")
         sidebar(page).get_by_role("button", name="Disconnect").click()
         sidebar(page).get_by_text("Disconnected").wait_for()
     finally:
