@@ -64,7 +64,7 @@ def run(quick: bool) -> dict[str, Any]:
                     price = round(price + 1.37, 2)
                     t0 = time.time()
                     gw.set_price(TARGET, price)
-                    seen = _wait_screen(page, f"{price:.2f}", t0, timeout=60)
+                    seen = _wait_screen(page, price, t0, timeout=60)
                     outage["screen_s"] = None if seen is None else seen - t_down
                     continue
                 if now >= next_sample:
@@ -83,7 +83,7 @@ def run(quick: bool) -> dict[str, Any]:
                     price = round(price + 0.73 if price < 250 else 190.0, 2)
                     t0 = time.time()
                     gw.set_price(TARGET, price)
-                    seen = _wait_screen(page, f"{price:.2f}", t0, timeout=15)
+                    seen = _wait_screen(page, price, t0, timeout=15)
                     probes.append(
                         {"t": t0 - start, "screen_ms": None if seen is None else 1000 * (seen - t0)}
                     )

@@ -107,11 +107,23 @@ class FloorClient:
         return None
 
 
-def _wait_screen(page: Any, text: str, after: float, timeout: float) -> float | None:
+def _as_number(text: str) -> float | None:
+    try:
+        return float(text.replace(",", "").replace("$", ""))
+    except ValueError:
+        return None
+
+
+def _wait_screen(page: Any, price: float, after: float, timeout: float) -> float | None:
+    """When the watched cell first showed ``price`` at or after ``after`` (epoch s).
+
+    Compared as numbers: the grid's accessible text may be the raw value ("192.6")
+    rather than the formatted one ("192.60")."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for value, stamp in page.evaluate("() => window.__changes"):
-            if value == text and stamp / 1000.0 >= after - 0.002:
+            number = _as_number(value)
+            if number is not None and abs(number - price) < 0.005 and stamp / 1000 >= after - 0.002:
                 return stamp / 1000.0
         page.wait_for_timeout(20)
     return None
@@ -155,7 +167,7 @@ def measure(n_symbols: int, changes: int, seed: int = 11) -> dict[str, Any]:
                 price = new
                 t0 = time.time()
                 gw.set_price(TARGET, price)
-                seen_screen = _wait_screen(page, f"{price:.2f}", t0, timeout=15.0)
+                seen_screen = _wait_screen(page, price, t0, timeout=15.0)
                 seen_floor = floor.first_seen(price, t0)
                 samples.append(
                     {
