@@ -16,6 +16,7 @@ Public API (stable; pages build on it)::
     services.connect(host, port, client_id) -> ConnectionStatus   # never raises
     services.connect_demo(client_id=None) -> ConnectionStatus     # starts the demo first
     services.disconnect() -> ConnectionStatus
+    services.validate_symbol(symbol) -> True | False | None       # the watchlist's validator
     services.close()                                              # at exit / in tests
 
     build_services(settings) -> Services  # a fresh, independent set (tests)

@@ -8,6 +8,7 @@ Public API (stable; pages build on it)::
     render_sidebar(services)              # connection panel + live status badge
     status_badge(status)                  # the coloured state badge (+ paper/LIVE)
     not_connected_hint()                  # "choose the Demo preset and click Connect"
+                                          # (or "reconnecting automatically" while it is)
     fmt_money(1234.5, "USD") -> "$1,234.50";  fmt_money(-3, "USD", signed=True) -> "-$3.00"
     fmt_number(1234.5, digits=2) -> "1,234.50";  fmt_pct(1.234) -> "+1.23%"
     fmt_time(dt) -> "14:03:12 UTC";  fmt_age(seconds) -> "12 s ago"
