@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import time
 import traceback
@@ -56,6 +57,10 @@ def header(info: dict[str, Any], mode: str, ran: list[str], started: float) -> s
     )
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short run of everything")
@@ -63,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS, help="report folder")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
+    signal.signal(signal.SIGTERM, _interrupt)  # so every server and browser is stopped
     mode = "quick" if args.quick else "full"
     names = args.only or list(MODULES)
     started = time.time()

@@ -84,15 +84,17 @@ class Plots:
         if self.plt is None:
             return None
         s = result["samples"]
+        if not s:
+            return None
         t = [x["t"] / 60 for x in s]
         fig, (a1, a2) = self.plt.subplots(2, 1, figsize=(8, 5), sharex=True)
         a1.plot(t, [x["rss_mib"] for x in s])
         a1.set_ylabel("RSS (MiB)")
-        a1.set_ylim(bottom=0)
+        a1.set_ylim(0, max(x["rss_mib"] for x in s) * 1.15)
         a2.plot(t, [x["threads"] for x in s], color="tab:orange")
         a2.set_ylabel("threads")
         a2.set_xlabel("minutes")
-        a2.set_ylim(bottom=0)
+        a2.set_ylim(0, max(x["threads"] for x in s) + 3)
         o = result["outage"]
         if "t" in o:
             for ax in (a1, a2):

@@ -111,7 +111,7 @@ def run(quick: bool) -> dict[str, Any]:
     from ibkr_core.simulator import SimConfig, start_in_background
 
     symbols = symbols_for(100)
-    repeats, window, warmup = (1, 15.0, 4.0) if quick else (2, 40.0, 6.0)
+    repeats, window, warmup = (1, 15.0, 4.0) if quick else (2, 30.0, 6.0)
     gw = start_in_background(seed=5, port=0, config=SimConfig())
     runs: list[dict[str, Any]] = []
     try:

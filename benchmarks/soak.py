@@ -8,6 +8,7 @@ Every probe interval a price change on the frozen first row measures tick-to-scr
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -24,7 +25,7 @@ def run(quick: bool) -> dict[str, Any]:
 
     from ibkr_core.simulator import SimConfig, start_in_background
 
-    duration = 180.0 if quick else 1800.0
+    duration = float(os.environ.get("BENCH_SOAK_SECONDS") or (180 if quick else 1800))
     sample_every = 2.0 if quick else 10.0
     probe_every = 10.0 if quick else 30.0
     symbols = symbols_for(10)
@@ -54,19 +55,20 @@ def run(quick: bool) -> dict[str, Any]:
             next_sample = next_probe = start
             cpu_prev, t_prev = sum(proc.cpu_times()[:2]), start
             while (now := time.time()) - start < duration:
-                if not outage and now - start >= duration / 2:
-                    outage["t"] = now - start
+                phase = outage.get("phase")
+                if phase is None and now - start >= duration / 2:
+                    outage.update(t=now - start, t_down=now, phase="down")
                     gw.refuse_connections(OUTAGE_S)
-                    t_down = time.time()
-                    while gw.client_count() == 0 and time.time() - t_down < 120:
-                        time.sleep(0.1)
-                    outage["reconnected_s"] = time.time() - t_down
+                elif phase == "down" and gw.client_count() > 0:
+                    outage["reconnected_s"] = now - outage["t_down"]
                     price = round(price + 1.37, 2)
-                    t0 = time.time()
+                    outage.update(phase="probe", price=price, t_probe=time.time())
                     gw.set_price(TARGET, price)
-                    seen = _wait_screen(page, price, t0, timeout=60)
-                    outage["screen_s"] = None if seen is None else seen - t_down
-                    continue
+                elif phase == "probe":
+                    seen = _wait_screen(page, outage["price"], outage["t_probe"], timeout=0)
+                    if seen is not None or now - outage["t_probe"] > 60:
+                        outage["screen_s"] = None if seen is None else seen - outage["t_down"]
+                        outage["phase"] = "done"
                 if now >= next_sample:
                     cpu = sum(proc.cpu_times()[:2])
                     samples.append(
@@ -78,8 +80,8 @@ def run(quick: bool) -> dict[str, Any]:
                         }
                     )
                     cpu_prev, t_prev = cpu, now
-                    next_sample += sample_every
-                if now >= next_probe:
+                    next_sample = max(next_sample + sample_every, now)
+                if now >= next_probe and outage.get("phase") in (None, "done"):
                     price = round(price + 0.73 if price < 250 else 190.0, 2)
                     t0 = time.time()
                     gw.set_price(TARGET, price)
@@ -87,7 +89,7 @@ def run(quick: bool) -> dict[str, Any]:
                     probes.append(
                         {"t": t0 - start, "screen_ms": None if seen is None else 1000 * (seen - t0)}
                     )
-                    next_probe += probe_every
+                    next_probe = max(next_probe + probe_every, time.time())
                 time.sleep(0.2)
     finally:
         gw.stop()

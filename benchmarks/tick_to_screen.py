@@ -120,13 +120,14 @@ def _wait_screen(page: Any, price: float, after: float, timeout: float) -> float
     Compared as numbers: the grid's accessible text may be the raw value ("192.6")
     rather than the formatted one ("192.60")."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         for value, stamp in page.evaluate("() => window.__changes"):
             number = _as_number(value)
             if number is not None and abs(number - price) < 0.005 and stamp / 1000 >= after - 0.002:
                 return stamp / 1000.0
+        if time.monotonic() >= deadline:
+            return None
         page.wait_for_timeout(20)
-    return None
 
 
 def measure(n_symbols: int, changes: int, seed: int = 11) -> dict[str, Any]:
