@@ -33,6 +33,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
+import socket
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +56,7 @@ __all__ = [
     "ConnectionPreset",
     "Services",
     "build_services",
+    "default_preset",
     "get_services",
     "preset",
     "reset_services",
@@ -87,6 +89,24 @@ def preset(label: str) -> ConnectionPreset:
         if p.label == label:
             return p
     raise KeyError(label)
+
+
+def default_preset(settings: Settings, probe_timeout: float = 0.2) -> ConnectionPreset:
+    """The preset a new session starts on: the configured port's preset when something
+    listens there (a running TWS / IB Gateway), else the demo, so a machine without TWS
+    shows live data after one click on Connect."""
+    configured = next((p for p in PRESETS if not p.demo and p.port == settings.port), None)
+    if configured and _listening(settings.host, settings.port, probe_timeout):
+        return configured
+    return preset(DEMO_PRESET)
+
+
+def _listening(host: str, port: int, timeout: float) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 @dataclass

@@ -28,7 +28,14 @@ from streamlit.runtime.pages_manager import PagesManager
 
 from ibkr_core.connection import ConnectionState, ConnectionStatus
 from ibkr_core.quote import QuoteSource
-from ibkr_core.services import DEMO_PRESET, PRESETS, Services, get_services, preset
+from ibkr_core.services import (
+    DEMO_PRESET,
+    PRESETS,
+    Services,
+    default_preset,
+    get_services,
+    preset,
+)
 
 __all__ = [
     "fmt_age",
@@ -266,13 +273,6 @@ def not_connected_hint() -> None:
 _LABELS = [p.label for p in PRESETS]
 
 
-def _default_preset(services: Services) -> str:
-    for p in PRESETS:
-        if not p.demo and p.port == services.settings.port:
-            return p.label
-    return DEMO_PRESET
-
-
 def _init_state(services: Services) -> None:
     """A new session shows the shared connection's current (or last) target."""
     ss = st.session_state
@@ -285,9 +285,16 @@ def _init_state(services: Services) -> None:
         ss["conn_preset"] = DEMO_PRESET
         ss["conn_host"], ss["conn_port"] = "127.0.0.1", str(services.demo.port)
         return
+    if status.connected_since is None and status.state == ConnectionState.DISCONNECTED:
+        # Never connected in this process: the configured TWS if one listens, else Demo.
+        start = default_preset(settings)
+        if start.demo:
+            ss["conn_preset"] = DEMO_PRESET
+            ss["conn_host"], ss["conn_port"] = "127.0.0.1", "auto"
+            return
     port = status.port or settings.port
     matching = [p.label for p in PRESETS if not p.demo and p.port == port]
-    ss["conn_preset"] = matching[0] if matching else _default_preset(services)
+    ss["conn_preset"] = matching[0] if matching else DEMO_PRESET
     ss["conn_host"] = status.host or settings.host
     ss["conn_port"] = str(port)
 

@@ -81,9 +81,10 @@ def test_shell_without_password_shows_sidebar_and_portfolio(services):
     at = run_app()
     assert at.title[0].value == "Portfolio"
     assert at.sidebar.selectbox(key="conn_preset").options == [p.label for p in PRESETS]
-    assert at.sidebar.selectbox(key="conn_preset").value == "TWS paper 7497"  # settings.port
+    # Nothing listens on settings.port (7497) here: a new session starts on the demo.
+    assert at.sidebar.selectbox(key="conn_preset").value == DEMO_PRESET
     assert at.sidebar.text_input(key="conn_host").value == "127.0.0.1"
-    assert at.sidebar.text_input(key="conn_port").value == "7497"
+    assert at.sidebar.text_input(key="conn_port").value == "auto"
     assert at.sidebar.number_input(key="conn_client_id").value == 1
     assert "Disconnected" in sidebar_text(at)
     assert at.sidebar.button(key="conn_disconnect").disabled
@@ -167,15 +168,26 @@ def test_closed_port_shows_plain_error_and_no_traceback(services):
 
 def test_bad_port_input_is_explained(services):
     at = run_app()
+    at.sidebar.selectbox(key="conn_preset").set_value("TWS paper 7497").run()
     at.sidebar.text_input(key="conn_port").set_value("74x97")
     at.sidebar.button(key="conn_connect").click().run()
     assert any("port between 1 and 65535" in e.value for e in at.sidebar.error)
     assert not services.connection.status().connected
 
 
+def test_default_preset_is_the_configured_tws_when_it_listens(monkeypatch, gateway):
+    import ibkr_core.services as services_module
+
+    listening = services_module.ConnectionPreset("TWS paper (test)", port=gateway.port)
+    monkeypatch.setattr(services_module, "PRESETS", (*PRESETS, listening))
+    settings = Settings(port=gateway.port)
+    assert services_module.default_preset(settings) == listening
+    gateway.stop()  # nothing listens any more: the demo
+    assert services_module.default_preset(settings).label == DEMO_PRESET
+
+
 def test_demo_preset_starts_gateway_and_connects_in_one_click(services):
-    at = run_app()
-    at.sidebar.selectbox(key="conn_preset").set_value(DEMO_PRESET).run()
+    at = run_app()  # no TWS here: the demo preset is already chosen
     assert at.sidebar.text_input(key="conn_port").value == "auto"
     assert at.sidebar.text_input(key="conn_port").disabled
     at.sidebar.button(key="conn_connect").click().run()
