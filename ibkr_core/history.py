@@ -59,11 +59,14 @@ class HistoryService:
         key = (symbol.strip().upper(), range_key)
         with self._key_lock(key):  # concurrent callers of one key share one fetch
             entry = self._fresh(key)
-            if entry is None:
-                frame, source = self._load(*key)
-                entry = _Entry(frame, source, self._clock() + self._ttl)
-                with self._lock:
-                    self._cache[key] = entry
+            if entry is None or entry.source == QuoteSource.YAHOO:
+                # Cached Yahoo bars give way as soon as IBKR (connected since) has bars.
+                loaded = self._load(*key, yahoo_fallback=entry is None)
+                if loaded is not None:
+                    entry = _Entry(*loaded, self._clock() + self._ttl)
+                    with self._lock:
+                        self._cache[key] = entry
+        assert entry is not None
         return entry.frame.copy(), entry.source
 
     def _key_lock(self, key: tuple[str, str]) -> threading.Lock:
@@ -75,10 +78,14 @@ class HistoryService:
             entry = self._cache.get(key)
         return entry if entry is not None and entry.expires > self._clock() else None
 
-    def _load(self, symbol: str, range_key: str) -> tuple[pd.DataFrame, QuoteSource]:
+    def _load(
+        self, symbol: str, range_key: str, yahoo_fallback: bool
+    ) -> tuple[pd.DataFrame, QuoteSource] | None:
         frame = self._from_ibkr(symbol, range_key)
         if frame is not None:
             return frame, QuoteSource.IBKR_LIVE
+        if not yahoo_fallback:
+            return None
         return self._yahoo.fetch_history(symbol, range_key), QuoteSource.YAHOO
 
     def _from_ibkr(self, symbol: str, range_key: str) -> pd.DataFrame | None:

@@ -59,6 +59,17 @@ def test_ibkr_bars_win_when_ibkr_has_them() -> None:
     assert yahoo.calls == []
 
 
+def test_cached_yahoo_bars_give_way_once_ibkr_connects() -> None:
+    yahoo = FakeYahoo()
+    ibkr_bars: list[pd.DataFrame | None] = [None]  # not connected yet
+    service = HistoryService(yahoo, SETTINGS, ibkr_history=lambda s, r: ibkr_bars[0])
+    assert service.bars("AAPL", "5D")[1] is QuoteSource.YAHOO
+    ibkr_bars[0] = bars(70.0)  # the user connects: the chart switches within the TTL
+    frame, source = service.bars("AAPL", "5D")
+    assert source is QuoteSource.IBKR_LIVE and frame["close"].iloc[-1] == 70.0
+    assert yahoo.calls == [("AAPL", "5D")]
+
+
 @pytest.mark.parametrize(
     "ibkr_history",
     [None, lambda s, r: None, lambda s, r: pd.DataFrame(), lambda s, r: 1 / 0],
