@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+from pandas.io.formats.style import Styler
 from plotly.subplots import make_subplots
 
 from ibkr_core.history import RANGE_KEYS
@@ -190,7 +191,14 @@ def quotes_table() -> None:
         config[column] = st.column_config.NumberColumn(title, format=fmt)
     flagged = ~frame["status"].str.startswith("✓")
     # The Styler only when a row needs its colour: it costs ~7 ms per refresh.
-    data = frame.style.apply(highlight_problems, axis=1) if flagged.any() else frame
+    data: pd.DataFrame | Styler = frame
+    if flagged.any():
+        # A Styler's own display text wins over column_config formats: format it too.
+        data = (
+            frame.style.apply(highlight_problems, axis=1)
+            .format(lambda v: fmt % v, subset=list(PRICE_COLUMNS), na_rep="—")
+            .format("{:+.2f}%", subset=["change_pct"], na_rep="—")
+        )
     st.dataframe(
         data,
         column_config=config,
