@@ -38,6 +38,8 @@ class ProviderStatus:
     available: bool
     backing_off_until: datetime | None = None
     last_error: str | None = None
+    used: bool = False  # asked at least once (a fallback may sit idle while IBKR covers all)
+    last_priced: datetime | None = None  # when it last returned a price (None: never)
 
 
 @dataclass
@@ -47,6 +49,8 @@ class _ProviderState:
     backoff_until: float = 0.0
     failures: int = 0
     last_error: str | None = None
+    used: bool = False
+    last_priced: datetime | None = None
 
     @property
     def name(self) -> QuoteSource:
@@ -135,7 +139,16 @@ class QuoteManager:
                 backing_off = state.disabled is None and state.backoff_until > now
                 until = wall + timedelta(seconds=state.backoff_until - now) if backing_off else None
                 available = state.disabled is None and not backing_off
-                statuses.append(ProviderStatus(state.name, available, until, state.last_error))
+                statuses.append(
+                    ProviderStatus(
+                        state.name,
+                        available,
+                        until,
+                        state.last_error,
+                        state.used,
+                        state.last_priced,
+                    )
+                )
         return statuses
 
     # -- IBKR -------------------------------------------------------------------------
@@ -247,6 +260,9 @@ class QuoteManager:
         with self._lock:
             now = self._clock()
             self._record_outcome(state, failure, now)
+            state.used = True
+            if any(q.ok and q.price is not None for q in quotes.values()):
+                state.last_priced = datetime.now(UTC)
             expires = now + self._settings.quote_cache_ttl
             for symbol in flight.symbols:
                 quote = quotes.get(symbol)

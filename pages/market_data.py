@@ -120,8 +120,12 @@ def provider_summary(services) -> str:
         name = "IBKR" if p.name == QuoteSource.IBKR_LIVE else source_label(p.name)
         if p.name == QuoteSource.IBKR_LIVE:
             text = "connected" if p.available else "not connected"
-        elif p.available:
+        elif p.available and not p.used:
+            text = "standby"
+        elif p.available and p.last_priced is not None:
             text = "ok"
+        elif p.available:
+            text = "answering without prices (offline?)"
         elif p.backing_off_until is not None:
             wait = (p.backing_off_until - datetime.now(UTC)).total_seconds()
             text = f"backing off {max(0, wait):.0f}s ({p.last_error})"
@@ -129,8 +133,8 @@ def provider_summary(services) -> str:
             text = "off (no API key)"
         else:
             text = f"off: {p.last_error}"
-        idle = text.startswith("off (no") or text == "not connected"  # a choice, not a fault
-        color = "green" if p.available else ("gray" if idle else "orange")
+        idle = text.startswith("off (no") or text in ("not connected", "standby")  # not faults
+        color = "gray" if idle else ("green" if text in ("ok", "connected") else "orange")
         parts.append(f":{color}[●] {name}: {text}")
     return " · ".join(parts)
 

@@ -311,3 +311,18 @@ def test_status_lists_ibkr_then_fallbacks(make) -> None:
         QuoteSource.ALPHA_VANTAGE,
     ]
     assert [s.available for s in statuses] == [False, True, True]
+
+
+def test_status_tells_standby_from_priced_from_answering_without_prices(make, yahoo) -> None:
+    manager = make(FakeIbkr({"AAPL": Quote("AAPL", QuoteSource.IBKR_LIVE, last=1.0)}))
+    manager.get_quotes(["AAPL"])  # IBKR covers it: Yahoo is never asked
+    idle = status_of(manager, QuoteSource.YAHOO)
+    assert idle.available and not idle.used and idle.last_priced is None
+
+    yahoo.unknown = frozenset({"MSFT"})  # offline yfinance answers "unknown" for everything
+    manager.get_quotes(["MSFT"])
+    silent = status_of(manager, QuoteSource.YAHOO)
+    assert silent.used and silent.last_priced is None
+
+    manager.get_quotes(["NVDA"])
+    assert status_of(manager, QuoteSource.YAHOO).last_priced is not None
