@@ -155,11 +155,15 @@ def subscribe(ws: ClientConnection, *symbols: str, action: str = "subscribe") ->
     return recv_until(ws, lambda m: m["type"] in ("subscribed", "unsubscribed"))
 
 
-def is_quote(symbol: str, **match: Any):
+def is_quote(symbol: str, priced: bool = True, **match: Any):
+    """A quote message for `symbol` matching `match`; with `priced`, one that carries a
+    last price (a new line's first push may hold only the bid that arrived first)."""
+
     def check(m: dict[str, Any]) -> bool:
         return (
             m["type"] == "quote"
             and m["symbol"] == symbol
+            and (not priced or m.get("last") is not None)
             and all(m.get(k) == v for k, v in match.items())
         )
 
@@ -230,7 +234,7 @@ def test_stream_uses_the_fallback_provider_when_not_connected(offline_api):
         subscribe(ws, "MSFT", "NOPEZ")
         quote = recv_until(ws, is_quote("MSFT"))
         assert quote["source"] == "yahoo" and quote["last"] == FAKE_PRICES["MSFT"]
-        unknown = recv_until(ws, is_quote("NOPEZ"))
+        unknown = recv_until(ws, is_quote("NOPEZ", priced=False))
         assert UNKNOWN_SYMBOL in unknown["error"] and unknown["price"] is None
         # polled again and again, but unchanged: not sent again
         assert not [m for m in drain(ws, 0.8) if m["type"] == "quote"]
