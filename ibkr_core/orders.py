@@ -554,12 +554,20 @@ class OrderService:
         return tick
 
     async def _quote_price(self, contract: Contract, action: str, timeout: float) -> float | None:
+        deadline = time.monotonic() + timeout
+        registry = self._conn.market_data
         try:
-            quote = await self._conn.market_data.first_quote(contract, timeout)
+            quote = await registry.first_quote(contract, timeout)
         except (IBKRError, TimeoutError, ConnectionError):
             return None
-        side = quote.ask if action == "BUY" else quote.bid
-        return side if side else quote.price
+        # The first tick may be the other side only (bid before ask): wait for ours.
+        while True:
+            side = quote.ask if action == "BUY" else quote.bid
+            price = side or quote.price
+            if price or time.monotonic() >= deadline:
+                return price or None
+            await asyncio.sleep(0.05)
+            quote = registry.quotes([contract.symbol])[contract.symbol]
 
     # ------------------------------------------------------------------- what-if
     def preview(self, ticket: OrderTicket) -> OrderPreview:

@@ -411,6 +411,7 @@ def test_records_and_keys_survive_a_reconnect_and_a_new_service(gateway, connect
 def test_stop_order_waits_for_its_trigger_then_fills(gateway, orders):
     from ibkr_core.orders import OrderTicket
 
+    gateway.stop_ticks("NVDA")  # only set_price moves it: the stop cannot trigger early
     last = gateway.quote("NVDA").last
     stop = round(last - 5, 2)
     record = orders.place(OrderTicket("NVDA", "SELL", 10, "STP", stop_price=stop), "stop-1")
@@ -421,7 +422,7 @@ def test_stop_order_waits_for_its_trigger_then_fills(gateway, orders):
     gateway.set_price("NVDA", round(stop - 0.5, 2))
     filled = wait_for(lambda: (r := orders.order(record.order_id)).status == "Filled" and r, 3)
     assert filled and filled.filled == 10
-    events, _ = orders.events_since(cursor)
+    events = wait_for(lambda: orders.events_since(cursor)[0], 3)
     assert [e.kind for e in events] == ["fill"] and events[0].message.startswith("Sold 10 NVDA")
 
 
