@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from ib_async import Contract, Order
 
 from ibkr_core.connection_errors import IBKRError, NotConnectedError, UnknownSymbolError
+from ibkr_core.quote import num
 from ibkr_core.settings import Settings
 
 if TYPE_CHECKING:
@@ -232,17 +233,6 @@ class OrderNotFoundError(IBKRError, LookupError):
 
 
 # ------------------------------------------------------------------------ helpers
-def num(value: Any) -> float | None:
-    """A float, or None for NaN / inf / IBKR's 'unset' double / empty strings."""
-    if value is None or value == "":
-        return None
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    if math.isnan(value) or math.isinf(value) or abs(value) >= 1e300:
-        return None
-    return value
 
 
 def _now() -> datetime:

@@ -22,13 +22,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ibkr_core.connection_errors import NotConnectedError
+from ibkr_core.quote import num
 
 if TYPE_CHECKING:
     from ib_async import IB, PnLSingle
@@ -41,19 +41,6 @@ log = logging.getLogger(__name__)
 
 SOURCE_IBKR = "ibkr"
 SOURCE_NOT_CONNECTED = "not connected"
-
-
-def num(value: Any) -> float | None:
-    """A float, or None for NaN / inf / IBKR's 'unset' double / junk."""
-    if value is None or value == "":
-        return None
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    if math.isnan(value) or math.isinf(value) or abs(value) >= 1e300:
-        return None
-    return value
 
 
 def _sum(values: list[float | None]) -> float | None:

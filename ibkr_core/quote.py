@@ -33,6 +33,20 @@ def clean(value: float | int | None) -> float | None:
     return value
 
 
+def num(value: object) -> float | None:
+    """A number from IBKR, or None for NaN / inf / the 'unset' double / empty or junk.
+    Unlike `clean`, -1 stays a number (a P&L or a quantity can be -1)."""
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    if math.isnan(number) or math.isinf(number) or abs(number) >= 1e300:
+        return None
+    return number
+
+
 @dataclass(frozen=True, slots=True)
 class Quote:
     """A price snapshot for one symbol.

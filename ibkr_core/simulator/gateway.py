@@ -25,7 +25,7 @@ from .matching import (
 from .pacing import HistoricalPacing
 from .requests import OrderRequest
 from .session import EASTERN, FARM_BROKEN, FARM_NOTICES, TEXT_CONNECTIVITY, ClientSession
-from .universe import UNIVERSE, Instrument, find_instrument
+from .universe import UNIVERSE, Instrument
 
 log = logging.getLogger(__name__)
 
@@ -149,15 +149,7 @@ class SimulatedGateway:
     # --- orders -------------------------------------------------------------------------
 
     def place_order(self, session: ClientSession, request: OrderRequest) -> None:
-        spec = request.contract
-        inst = find_instrument(
-            symbol=spec.symbol,
-            sec_type=spec.sec_type,
-            currency=spec.currency,
-            exchange=spec.exchange,
-            con_id=spec.con_id,
-            local_symbol=spec.local_symbol,
-        )
+        inst = request.contract.instrument()
         if request.account and request.account != self.account.account_id:
             session.error(
                 request.order_id,

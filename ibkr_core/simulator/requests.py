@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .universe import Instrument, find_instrument
 from .wire import UNSET_DOUBLE, UNSET_INTEGER, ProtocolError
 
 
@@ -24,6 +25,17 @@ class ContractSpec:
     currency: str = ""
     local_symbol: str = ""
     trading_class: str = ""
+
+    def instrument(self) -> Instrument | None:
+        """The simulated instrument this contract names, resolved as TWS would."""
+        return find_instrument(
+            symbol=self.symbol,
+            sec_type=self.sec_type,
+            currency=self.currency,
+            exchange=self.exchange,
+            con_id=self.con_id,
+            local_symbol=self.local_symbol,
+        )
 
     def describe(self) -> str:
         return self.local_symbol or self.symbol or str(self.con_id)

@@ -29,7 +29,7 @@ from .requests import (
     parse_mkt_data,
     parse_place_order,
 )
-from .universe import Instrument, find_instrument, with_hours
+from .universe import Instrument, with_hours
 from .wire import FrameReader, ProtocolError, encode_message
 
 if TYPE_CHECKING:
@@ -278,14 +278,7 @@ class ClientSession:
         }
 
     def _resolve(self, req_id: int, spec: ContractSpec) -> Instrument | None:
-        inst = find_instrument(
-            symbol=spec.symbol,
-            sec_type=spec.sec_type,
-            currency=spec.currency,
-            exchange=spec.exchange,
-            con_id=spec.con_id,
-            local_symbol=spec.local_symbol,
-        )
+        inst = spec.instrument()
         if inst is None:
             self.error(req_id, 200, TEXT_NO_SECURITY)
         return inst
