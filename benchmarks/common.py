@@ -119,8 +119,18 @@ def machine_info() -> dict[str, Any]:
 # -- raw data -------------------------------------------------------------------------------
 
 
+def post_script_gc_env() -> bool | None:
+    """``BENCH_POST_SCRIPT_GC=false``: run the dashboard with Streamlit's post-run
+    ``gc.collect(2)`` off (``runner.postScriptGC``); unset: Streamlit's default (on)."""
+    value = os.environ.get("BENCH_POST_SCRIPT_GC", "").strip().lower()
+    return None if not value else value in ("1", "true", "yes", "on")
+
+
 def save_raw(name: str, data: Any) -> Path:
+    """``results/raw/<name>.json``; a run with BENCH_POST_SCRIPT_GC=false adds ``-nogc``."""
     RAW.mkdir(parents=True, exist_ok=True)
+    if post_script_gc_env() is False and name not in ("run", "machine"):
+        name += "-nogc"
     path = RAW / f"{name}.json"
     path.write_text(json.dumps(data, indent=1, default=str))
     return path

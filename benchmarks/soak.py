@@ -12,7 +12,13 @@ import os
 import time
 from typing import Any
 
-from benchmarks.common import DashboardServer, chromium_page, save_raw, symbols_for
+from benchmarks.common import (
+    DashboardServer,
+    chromium_page,
+    post_script_gc_env,
+    save_raw,
+    symbols_for,
+)
 from benchmarks.tick_to_screen import TARGET, WATCHER_JS, _wait_screen
 
 NAME = "soak"
@@ -37,7 +43,9 @@ def run(quick: bool) -> dict[str, Any]:
     try:
         gw.stop_ticks(TARGET)
         with (
-            DashboardServer(gw.port, symbols, label="soak") as server,
+            DashboardServer(
+                gw.port, symbols, label="soak", post_script_gc=post_script_gc_env()
+            ) as server,
             chromium_page() as page,
         ):
             proc = psutil.Process(server.pid)
@@ -98,6 +106,7 @@ def run(quick: bool) -> dict[str, Any]:
     tail = max(1, len(samples) // 10)
     result = {
         "duration_s": duration,
+        "post_script_gc": post_script_gc_env(),
         "symbols": len(symbols),
         "samples": samples,
         "probes": probes,
@@ -124,7 +133,9 @@ def render(result: dict[str, Any], plots: Any) -> str:
     screen = f"{o['screen_s']:.1f} s" if o.get("screen_s") is not None else "never"
     lines = [
         f"{result['duration_s'] / 60:.0f} min, {result['symbols']} symbols, one Chromium tab on "
-        "Market data, default refresh interval. Server process (psutil):",
+        "Market data, default refresh interval"
+        + (", `runner.postScriptGC=false`" if result.get("post_script_gc") is False else "")
+        + ". Server process (psutil):",
         "",
         "| | start | end | max | mean of first 10% | mean of last 10% |",
         "|---|---:|---:|---:|---:|---:|",

@@ -13,13 +13,19 @@ the page's refresh timer.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import threading
 import time
 from typing import Any
 
-from benchmarks.common import DashboardServer, chromium_page, save_raw, summary, symbols_for
+from benchmarks.common import (
+    DashboardServer,
+    chromium_page,
+    post_script_gc_env,
+    save_raw,
+    summary,
+    symbols_for,
+)
 
 NAME = "tick_to_screen"
 TITLE = "Tick to screen"
@@ -203,9 +209,7 @@ def measure(
 
 def run(quick: bool) -> dict[str, Any]:
     changes = 25 if quick else 120
-    # BENCH_POST_SCRIPT_GC=false: the same with Streamlit's post-run gc.collect(2) off.
-    gc_env = os.environ.get("BENCH_POST_SCRIPT_GC", "").strip().lower()
-    gc = None if not gc_env else gc_env in ("1", "true", "yes", "on")
+    gc = post_script_gc_env()  # BENCH_POST_SCRIPT_GC=false: post-run gc.collect(2) off
     result = {
         "runs": [measure(10, changes, post_script_gc=gc), measure(100, changes, post_script_gc=gc)]
     }
