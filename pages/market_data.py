@@ -104,7 +104,9 @@ QUOTE_COLUMNS = {
     "high": None,
     "low": None,
     "source": st.column_config.TextColumn(
-        "Source", help="Where the quote came from: IBKR live / delayed / frozen, or a fallback"
+        "Source",
+        width="medium",
+        help="Where the quote came from: IBKR live / delayed / frozen, or a fallback",
     ),
     "age": st.column_config.TextColumn(
         "Age", help="Time since the provider's own timestamp of this quote"
