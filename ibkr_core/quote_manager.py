@@ -64,6 +64,7 @@ class _Flight:
     symbols: list[str]
     done: threading.Event = field(default_factory=threading.Event)
     quotes: dict[str, Quote] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
 
 
 @dataclass(frozen=True)
@@ -105,15 +106,21 @@ class QuoteManager:
     def get_quote(self, symbol: str) -> Quote:
         return self.get_quotes([symbol])[symbol]
 
-    def get_quotes(self, symbols: Iterable[str]) -> dict[str, Quote]:
+    def get_quotes(self, symbols: Iterable[str], max_wait: float | None = None) -> dict[str, Quote]:
         """One Quote per requested symbol (keys as given), never raising.
 
-        Returns within ``settings.provider_timeout``; a symbol no source could price
+        Returns within ``settings.provider_timeout`` (or ``max_wait``, if shorter: a view
+        that refreshes every second passes about a second). A fetch still running then
+        keeps going and fills the cache for the next call; meanwhile the symbol gets its
+        last known quote, whose age says how old it is. A symbol no source could price
         carries every source's reason in ``error``.
         """
         wanted = {s: s.strip().upper() for s in symbols}
         pending = [s for s in dict.fromkeys(wanted.values()) if s]
-        deadline = time.monotonic() + self._settings.provider_timeout
+        budget = self._settings.provider_timeout
+        if max_wait is not None:
+            budget = min(budget, max(0.0, max_wait))
+        deadline = time.monotonic() + budget
         found: dict[str, Quote] = {}
         reasons: dict[str, list[str]] = {s: [] for s in pending}
         pending = self._settle(self._from_ibkr(pending), pending, found, reasons)
@@ -223,6 +230,12 @@ class QuoteManager:
     def _await(self, state: _ProviderState, flight: _Flight, symbol: str, deadline: float) -> Quote:
         if flight.done.wait(max(0.0, deadline - time.monotonic())):
             return flight.quotes.get(symbol) or Quote.failed(symbol, "no data", state.name)
+        with self._lock:
+            last_known = self._cache.get((state.name, symbol))
+        if last_known is not None and last_known.quote.ok:
+            return last_known.quote  # expired, but real: better than a blank row
+        if flight.started + self._settings.provider_timeout > time.monotonic():
+            return Quote.failed(symbol, "still fetching", state.name)
         message = f"no answer within {self._settings.provider_timeout:g}s"
         with self._lock:
             state.last_error = message

@@ -190,7 +190,9 @@ def quotes_table() -> None:
     if not symbols:
         st.info("The watchlist is empty: add a symbol above.")
         return
-    frame = quotes_frame(services.quotes.get_quotes(symbols), settings.stale_after)
+    # Wait about one refresh at most: a slow fallback fills the cache for the next one.
+    quotes = services.quotes.get_quotes(symbols, max_wait=max(1.0, settings.refresh_interval))
+    frame = quotes_frame(quotes, settings.stale_after)
     fmt = price_format(frame)
     config = dict(QUOTE_COLUMNS)
     for column, title in PRICE_TITLES.items():

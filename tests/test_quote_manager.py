@@ -297,6 +297,27 @@ def test_slow_provider_never_stalls_the_caller_beyond_the_timeout(
     assert len(yahoo.calls) == 1
 
 
+def test_a_short_wait_returns_at_once_and_then_the_last_known_quote(
+    make, yahoo: FakeProvider, clock: FakeClock
+) -> None:
+    """A page refreshing every second must not freeze for the whole provider timeout."""
+    yahoo.delay = 0.6
+    manager = make(settings=Settings(provider_timeout=5.0, quote_cache_ttl=15.0), providers=[yahoo])
+    started = time.monotonic()
+    first = manager.get_quotes(["AAPL"], max_wait=0.2)["AAPL"]
+    assert time.monotonic() - started < 0.5
+    assert not first.ok and "still fetching" in first.error
+    time.sleep(0.7)  # the fetch lands in the cache
+    assert manager.get_quotes(["AAPL"], max_wait=0.2)["AAPL"].ok
+
+    clock.advance(20)  # expired: a new fetch starts, slow again
+    started = time.monotonic()
+    again = manager.get_quotes(["AAPL"], max_wait=0.2)["AAPL"]
+    assert time.monotonic() - started < 0.5
+    assert again.ok and again.last == yahoo.price  # the last known quote meanwhile
+    assert len(yahoo.calls) == 2
+
+
 def test_unexpected_provider_crash_becomes_an_error_quote(make, yahoo: FakeProvider) -> None:
     yahoo.raises = [KeyError("chart")]
     quote = make(providers=[yahoo]).get_quote("AAPL")
