@@ -24,6 +24,7 @@ from ibkr_core.quote import Quote, QuoteSource
 from ibkr_core.quote_manager import QuoteManager
 from ibkr_core.services import Services, build_services
 from ibkr_core.settings import Settings
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -91,15 +92,6 @@ def connected(gateway, client) -> TestClient:
     assert r.status_code == 200, r.text
     assert r.json()["connected"], r.json()["last_error"]
     return client
-
-
-def wait_for(fn, timeout: float = 5.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
 
 
 # ------------------------------------------------------------------ not connected

@@ -26,18 +26,9 @@ from ibkr_core.connection_errors import (
     reset_port,
 )
 from ibkr_core.settings import Settings
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_for
 
 pytestmark = pytest.mark.timeout(30)
-
-
-def wait_for(predicate, timeout: float, interval: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 # ------------------------------------------------------------------ plain messages

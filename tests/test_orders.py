@@ -8,16 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.conftest import wait_for
+
 pytestmark = pytest.mark.timeout(30)
-
-
-def wait_for(predicate, timeout: float, interval: float = 0.01):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(interval)
 
 
 @pytest.fixture
