@@ -58,7 +58,7 @@ class Plots:
         xs = range(len(names))
         ax.bar([x - 0.2 for x in xs], cpu, 0.4, label="server CPU per refresh")
         ax.bar([x + 0.2 for x in xs], wall, 0.4, label="script wall time per refresh")
-        ax.set_xticks(list(xs), names)
+        ax.set_xticks(list(xs), [n.replace(", ", ",\n") for n in names])
         ax.set_ylabel("ms")
         ax.set_title(f"Cost of one refresh, {result['symbols']} symbols")
         ax.grid(axis="y", alpha=0.3)

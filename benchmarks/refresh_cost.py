@@ -176,8 +176,8 @@ def render(result: dict[str, Any], plots: Any) -> str:
     lines += [
         "",
         f"**Whole-script rerun / fragment, as shipped (post-run GC on): "
-        f"{result['ratio_cpu_per_refresh']:.1f}x the server CPU per quotes refresh, "
-        f"{result['ratio_live_cpu']:.1f}x the server CPU per second of a live page, "
+        f"{result['ratio_cpu_per_refresh']:.2f}x the server CPU per quotes refresh, "
+        f"{result['ratio_live_cpu']:.2f}x the server CPU per second of a live page, "
         f"{result['ratio_script_wall']:.1f}x the script wall time per refresh. With "
         f"`runner.postScriptGC=false`: {result['ratio_cpu_per_refresh_nogc']:.1f}x the CPU "
         "per refresh.**",
