@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -23,29 +22,14 @@ from websockets.sync.client import ClientConnection, connect
 
 from ibkr_core.api import create_app
 from ibkr_core.providers.base import UNKNOWN_SYMBOL
-from ibkr_core.quote import Quote, QuoteSource
 from ibkr_core.quote_manager import QuoteManager
 from ibkr_core.services import Services, build_services
 from ibkr_core.settings import Settings
+from tests.test_api import FAKE_PRICES, FakeYahoo
 
 pytestmark = pytest.mark.timeout(60)
 
-FAKE_PRICES = {"AAPL": 228.5, "MSFT": 421.3}
 HEARTBEAT = 0.3
-
-
-class FakeYahoo:
-    name = QuoteSource.YAHOO
-    configured = True
-
-    def fetch(self, symbols: list[str]) -> dict[str, Quote]:
-        now = datetime.now(UTC)
-        return {
-            s: Quote(s, QuoteSource.YAHOO, last=FAKE_PRICES[s], provider_time=now)
-            if s in FAKE_PRICES
-            else Quote.failed(s, f"{UNKNOWN_SYMBOL} {s}", QuoteSource.YAHOO)
-            for s in symbols
-        }
 
 
 @pytest.fixture
