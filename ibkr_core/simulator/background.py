@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from .config import SimConfig
@@ -38,6 +39,20 @@ class BackgroundGateway:
     @property
     def account_id(self) -> str:
         return self.gateway.account.account_id
+
+    @property
+    def account_ids(self) -> list[str]:
+        """Every account the login manages (one, or several for `advisor`)."""
+        return self.gateway.account_ids()
+
+    @property
+    def profile(self) -> str:
+        return self.gateway.profile.name
+
+    def account_value(self, tag: str, currency: str = "", account: str = "") -> float:
+        """A numeric account value as the simulator computes it (see Account.value)."""
+        gw = self.gateway
+        return self.call(lambda: gw.account_for(account).value(gw.market, tag, currency))
 
     @property
     def running(self) -> bool:
@@ -99,8 +114,12 @@ def start_in_background(
     host: str = "127.0.0.1",
     config: SimConfig | None = None,
     timeout: float = 5.0,
+    profile: str | None = None,
 ) -> BackgroundGateway:
-    """Start a gateway on its own thread and event loop; returns once it listens."""
+    """Start a gateway on its own thread and event loop; returns once it listens.
+    `profile` ("stocks", "multi-asset", "eur-base", "advisor") overrides the config's."""
+    if profile is not None:
+        config = replace(config or SimConfig(), profile=profile)
     loop = asyncio.new_event_loop()
     gateway_box: list[SimulatedGateway] = []
     ready = threading.Event()

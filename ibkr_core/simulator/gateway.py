@@ -11,6 +11,7 @@ from datetime import datetime
 from . import messages as msg
 from .account import Account
 from .config import SimConfig
+from .engines import EngineGroup
 from .market import Market
 from .matching import (
     Event,
@@ -23,9 +24,13 @@ from .matching import (
     WhatIfEvent,
 )
 from .pacing import HistoricalPacing
-from .requests import OrderRequest
+from .profiles import build_profile
+from .requests import ContractSpec, OrderRequest
 from .session import EASTERN, FARM_BROKEN, FARM_NOTICES, TEXT_CONNECTIVITY, ClientSession
-from .universe import UNIVERSE, Instrument
+from .universe import Instrument
+
+# TWS's answer to an advisor's order without an account (IBKR message codes page).
+TEXT_NO_ALLOCATION = "You must specify an allocation (either a single account, group, or profile)."
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +52,16 @@ class SimulatedGateway:
         self.seed = seed
         self.config = config or SimConfig()
         now = self.now()
-        self.market = Market(seed, now)
-        self.account = Account(account_id=self.config.account_id)
-        self.engine = MatchingEngine(self.account, self.market)
+        self.profile = build_profile(self.config.profile, self.config.account_id)
+        self.universe = self.profile.universe
+        self.market = Market(seed, now, self.universe)
+        self.accounts: dict[str, Account] = {a.account_id: a for a in self.profile.accounts}
+        self.account = self.profile.accounts[0]
+        self.engine: MatchingEngine | EngineGroup = (
+            MatchingEngine(self.account, self.market)
+            if len(self.accounts) == 1
+            else EngineGroup(self.profile.accounts, self.market)
+        )
         self.pacing = HistoricalPacing()
         self.sessions: list[ClientSession] = []
         self.response_delay = 0.0
@@ -120,6 +132,38 @@ class SimulatedGateway:
     def next_order_id(self) -> int:
         return self._next_order_id
 
+    # --- accounts and contracts ------------------------------------------------------------
+
+    def account_ids(self) -> list[str]:
+        """managedAccounts: every account this login manages."""
+        return list(self.accounts)
+
+    def account_for(self, account_id: str | None) -> Account:
+        """The named account, or the first one for "" / unknown codes."""
+        return self.accounts.get(account_id or "", self.account)
+
+    def resolve(self, spec: ContractSpec) -> list[Instrument]:
+        """Every instrument of this gateway's universe the contract request matches."""
+        return self.universe.find_all(
+            symbol=spec.symbol,
+            sec_type=spec.sec_type,
+            currency=spec.currency,
+            exchange=spec.exchange,
+            con_id=spec.con_id,
+            local_symbol=spec.local_symbol,
+            last_trade_date=spec.last_trade_date,
+            strike=spec.strike,
+            right=spec.right,
+            multiplier=spec.multiplier,
+            trading_class=spec.trading_class,
+        )
+
+    def resolve_one(self, spec: ContractSpec) -> Instrument | None:
+        """The one instrument a request names (None when none or several match; TWS
+        answers 200 for both)."""
+        found = self.resolve(spec)
+        return found[0] if len(found) == 1 else None
+
     # --- the clock ----------------------------------------------------------------------
 
     def _on_tick(self) -> None:
@@ -149,8 +193,11 @@ class SimulatedGateway:
     # --- orders -------------------------------------------------------------------------
 
     def place_order(self, session: ClientSession, request: OrderRequest) -> None:
-        inst = request.contract.instrument()
-        if request.account and request.account != self.account.account_id:
+        inst = self.resolve_one(request.contract)
+        if not request.account and len(self.accounts) > 1 and not request.what_if:
+            session.error(request.order_id, 436, TEXT_NO_ALLOCATION)
+            return
+        if request.account and request.account not in self.accounts:
             session.error(
                 request.order_id,
                 321,
@@ -201,7 +248,7 @@ class SimulatedGateway:
 
     def _dispatch_events(self, events: list[Event]) -> None:
         """Order events to the order's client; fills also move positions and account."""
-        filled: list[Instrument] = []
+        filled: list[tuple[Instrument, str]] = []
         for event in events:
             owner = self._session_of(event.order.client_id)
             if isinstance(event, WhatIfEvent):
@@ -218,11 +265,11 @@ class SimulatedGateway:
                 if owner:
                     owner.send_execution(-1, event.order, event.execution)
                     owner.send_commission(event.commission)
-                filled.append(event.order.instrument)
-        for inst in filled:
+                filled.append((event.order.instrument, event.order.account))
+        for inst, account in filled:
             for session in self.sessions:
                 if session.positions_subscribed:
-                    session.send_position(inst)
+                    session.send_position(inst, account)
         if filled:
             self._on_account()
 
@@ -283,10 +330,7 @@ class SimulatedGateway:
     # --- lookups ------------------------------------------------------------------------
 
     def search_symbols(self, pattern: str) -> list[Instrument]:
-        pattern = pattern.upper()
-        starts = [i for i in UNIVERSE if i.symbol.startswith(pattern)]
-        named = [i for i in UNIVERSE if pattern in i.long_name.upper() and i not in starts]
-        return (starts + named)[:16]
+        return self.universe.search(pattern)
 
     @staticmethod
     def parse_end_time(text: str) -> float | None:
