@@ -160,12 +160,9 @@ def test_multi_asset_holds_every_asset_class_with_tws_shapes(multi):
 
 
 def test_fills_in_foreign_currency_options_futures_and_fx_keep_the_books_consistent(multi):
-    sim_cash = lambda cur: (
-        multi.account_value("CashBalance", cur)
-        - multi.account_value(  # noqa: E731
-            "FuturesPNL", cur
-        )
-    )
+    def sim_cash(cur: str) -> float:
+        """Cash the simulator holds in `cur`, without the futures' P&L."""
+        return multi.account_value("CashBalance", cur) - multi.account_value("FuturesPNL", cur)
 
     async def scenario():
         ib = await connected(multi)

@@ -98,6 +98,29 @@ class BackgroundGateway:
     def set_price(self, symbol: str, price: float) -> None:
         self.call(self.gateway.set_price, symbol, price)
 
+    def data_farm_broken(self, farm: str = "market") -> None:
+        """2103 (market data farm; ticks stop) or, with farm="hmds", 2105 (history: 162)."""
+        self.call(self.gateway.set_farm, farm, True)
+
+    def data_farm_restored(self, farm: str = "market") -> None:
+        """2104 / 2106: the farm is back and ticks catch up."""
+        self.call(self.gateway.set_farm, farm, False)
+
+    def competing_session(self, active: bool = True) -> None:
+        """A competing live session takes the data (10197 per line) or gives it back."""
+        self.call(self.gateway.set_competing_session, active)
+
+    def close_market(self) -> None:
+        """Prices freeze with their real trade times; frozen-data clients get type 2/4."""
+        self.call(self.gateway.set_market_open, False)
+
+    def open_market(self) -> None:
+        self.call(self.gateway.set_market_open, True)
+
+    def nightly_restart(self, seconds: float = 2.0) -> None:
+        """1100, then every socket reset and the port closed for `seconds`, then back."""
+        self.call(self.gateway.nightly_restart, seconds)
+
     def quote(self, symbol: str) -> Any:
         """A copy of the simulator's current quote state for `symbol`."""
         from dataclasses import replace

@@ -8,6 +8,7 @@ import logging
 import time
 from datetime import datetime
 
+from . import faults
 from . import messages as msg
 from .account import Account
 from .config import SimConfig
@@ -25,6 +26,7 @@ from .matching import (
 )
 from .pacing import HistoricalPacing
 from .profiles import build_profile
+from .protocol import MarketDataType as MDT
 from .requests import ContractSpec, OrderRequest
 from .session import EASTERN, FARM_BROKEN, FARM_NOTICES, TEXT_CONNECTIVITY, ClientSession
 from .universe import Instrument
@@ -66,10 +68,14 @@ class SimulatedGateway:
         self.sessions: list[ClientSession] = []
         self.response_delay = 0.0
         self.connectivity_lost = False
+        self.market_open = self.config.market_open
+        self.farms_broken: dict[str, bool] = {"market": False, "hmds": False}
+        self.competing_session = False
         self._server: asyncio.base_events.Server | None = None
         self._tasks: list[asyncio.Task] = []
         self._reopen: asyncio.TimerHandle | None = None
         self._next_order_id = self.config.first_order_id
+        self._missed: set[str] = set()
         self.ticks_sent = 0
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -166,14 +172,35 @@ class SimulatedGateway:
 
     # --- the clock ----------------------------------------------------------------------
 
+    @property
+    def data_flowing(self) -> bool:
+        """Whether ticks reach clients (the market may still move while they do not)."""
+        return not (self.connectivity_lost or self.farms_broken["market"] or self.competing_session)
+
     def _on_tick(self) -> None:
-        if not self.config.market_open or self.connectivity_lost:
+        if not self.market_open or self.connectivity_lost:
             return
         now = self.now()
         changed = set(self.market.step(now))
         self._dispatch_events(self.engine.on_market(now))
+        if not self.data_flowing:
+            self._missed |= changed
+            return
         for session in self.sessions:
             session.on_market_step(changed)
+
+    def _catch_up(self) -> None:
+        """Data flows again: every line gets what changed meanwhile (all of it if the line
+        never got its first snapshot)."""
+        if not self.data_flowing:
+            return
+        missed, self._missed = self._missed, set()
+        for session in self.sessions:
+            for line in session.lines.values():
+                if not line.sent:
+                    session.send_ticks(line, full=True)
+                elif line.streaming and line.instrument.key in missed:
+                    session.send_ticks(line)
 
     def _on_pnl(self) -> None:
         if self.connectivity_lost:
@@ -382,6 +409,8 @@ class SimulatedGateway:
         if code not in TEXT_CONNECTIVITY:
             raise ValueError(f"not a connectivity code: {code}")
         self.connectivity_lost = code == 1100
+        if code != 1100:
+            self._catch_up()
         for session in self.sessions:
             session.error(-1, code, TEXT_CONNECTIVITY[code])
             if code == 1100:
@@ -406,5 +435,60 @@ class SimulatedGateway:
         key = self.market.instrument(symbol).key
         self.market.set_price(key, price, now)
         self._dispatch_events(self.engine.on_market(now))
+        if not self.data_flowing:
+            self._missed.add(key)
+            return
         for session in self.sessions:
             session.on_market_step({key})
+
+    # --- a real day's faults ----------------------------------------------------------------
+
+    def set_farm(self, farm: str, broken: bool) -> None:
+        """The market data farm ("market": 2103 broken / 2104 OK; ticks stop meanwhile)
+        or the historical data farm ("hmds": 2105 / 2106; history requests answer 162)."""
+        if farm not in self.farms_broken:
+            raise ValueError(f"farm must be 'market' or 'hmds', not {farm!r}")
+        self.farms_broken[farm] = broken
+        code, text = (faults.FARM_BROKEN if broken else faults.FARM_OK)[farm]
+        for session in self.sessions:
+            session.error(-1, code, text)
+        self._catch_up()
+
+    def set_competing_session(self, active: bool) -> None:
+        """Another live session of the same user takes the data: every subscription gets
+        10197 and no ticks; when it logs out, data flows again."""
+        self.competing_session = active
+        if active:
+            for session in self.sessions:
+                for req_id in session.lines:
+                    session.error(req_id, *faults.COMPETING_SESSION)
+        self._catch_up()
+
+    def set_market_open(self, is_open: bool) -> None:
+        """The market closes: prices stop, last prices keep their real trade times, and
+        clients that asked for frozen data (type 2 / 4) are told their lines are now
+        frozen; reopening turns them live (1 / 3) again and prices move."""
+        self.market_open = is_open  # on reopening, the first step moves by the gap
+        for session in self.sessions:
+            for line in session.lines.values():
+                if is_open:
+                    new = MDT.DELAYED if line.delayed else MDT.LIVE
+                elif session.market_data_type in (MDT.FROZEN, MDT.DELAYED_FROZEN):
+                    new = MDT.DELAYED_FROZEN if line.delayed else MDT.FROZEN
+                else:
+                    continue
+                if new != line.data_type:
+                    line.data_type = new
+                    session.send(msg.market_data_type(line.req_id, new))
+
+    def nightly_restart(self, seconds: float = 2.0, warning: float = 0.2) -> None:
+        """IB Gateway's nightly restart: 1100 (and the farm going), then every socket is
+        reset and the port refuses connections for `seconds`, then it listens again."""
+        self.emit_connectivity(1100)
+        loop = asyncio.get_running_loop()
+
+        def reset() -> None:
+            self.connectivity_lost = False
+            self.refuse_connections(seconds)
+
+        loop.call_later(warning, reset)

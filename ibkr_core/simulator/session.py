@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from . import messages as msg
+from .faults import COMPETING_SESSION, HMDS_DOWN
 from .matching import OrderStatusEvent, SimOrder
 from .protocol import LIVE_TO_DELAYED, MAX_SERVER_VERSION, MIN_SERVER_VERSION, In, Tick
 from .protocol import MarketDataType as MDT
@@ -314,7 +315,10 @@ class ClientSession:
         exchange = "9c0001" if inst.sec_type == "STK" else "a60001"
         self.send(msg.tick_req_params(req.req_id, inst.min_tick, exchange, 3))
         self.send(msg.market_data_type(req.req_id, data_type))
-        self.send_ticks(line, full=True)
+        if self.gateway.competing_session:
+            self.error(req.req_id, *COMPETING_SESSION)
+        elif self.gateway.data_flowing:
+            self.send_ticks(line, full=True)
         if req.snapshot:
             self.send(msg.tick_snapshot_end(req.req_id))
         else:
@@ -327,7 +331,7 @@ class ClientSession:
         wants_delayed = self.market_data_type in (MDT.DELAYED, MDT.DELAYED_FROZEN)
         live_ok = key not in cfg.not_entitled and key not in cfg.delayed_only
         delayed_ok = key not in cfg.no_delayed
-        frozen = not cfg.market_open
+        frozen = not self.gateway.market_open
         if live_ok:
             if frozen and self.market_data_type in (MDT.FROZEN, MDT.DELAYED_FROZEN):
                 return MDT.FROZEN
@@ -432,6 +436,9 @@ class ClientSession:
         req = parse_historical(r, self.server_version)
         inst = self._resolve(req.req_id, req.contract)
         if inst is None:
+            return
+        if self.gateway.farms_broken.get("hmds"):
+            self.error(req.req_id, *HMDS_DOWN)
             return
         now = self.gateway.now()
         refusal = self.gateway.pacing.check(
