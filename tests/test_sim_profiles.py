@@ -433,3 +433,84 @@ def test_advisor_login_manages_separate_accounts():
     )
     assert first_after["CashBalance", "USD"] == checked[accounts[0]]["CashBalance", "USD"]
     assert len({round(p.unrealizedPnL, 2) for p in pnls}) == 3
+
+
+def test_official_ibapi_client_reads_the_multi_asset_account(multi):
+    """IBKR's own decoder (ibapi 9.81, server version 157) reads derivatives' contract
+    details, portfolio rows with expiry/strike/multiplier, and model greeks (tick 13)."""
+    ibapi_client = pytest.importorskip("ibapi.client")
+    import threading
+
+    from ibapi.contract import Contract as IbContract
+    from ibapi.wrapper import EWrapper
+
+    class App(EWrapper, ibapi_client.EClient):
+        def __init__(self) -> None:
+            EWrapper.__init__(self)
+            ibapi_client.EClient.__init__(self, self)
+            self.next_id: int | None = None
+            self.details: list = []
+            self.details_done = False
+            self.portfolio: dict[str, tuple] = {}
+            self.download_done = False
+            self.greeks: dict[int, tuple] = {}
+            self.errors: list[int] = []
+
+        def nextValidId(self, orderId: int) -> None:
+            self.next_id = orderId
+
+        def contractDetails(self, reqId, contractDetails) -> None:
+            self.details.append(contractDetails)
+
+        def contractDetailsEnd(self, reqId) -> None:
+            self.details_done = True
+
+        def updatePortfolio(self, contract, position, marketPrice, marketValue, *rest) -> None:
+            self.portfolio[contract.localSymbol] = (contract, position, marketValue, rest[0])
+
+        def accountDownloadEnd(self, accountName) -> None:
+            self.download_done = True
+
+        def tickOptionComputation(self, reqId, tickType, *values) -> None:
+            self.greeks[tickType] = values
+
+        def error(self, reqId, errorCode, errorString) -> None:
+            self.errors.append(errorCode)
+
+    def wait(check, seconds: float = 5.0) -> bool:
+        deadline = time.monotonic() + seconds
+        while not check() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return check()
+
+    app = App()
+    app.connect(multi.host, multi.port, clientId=32)
+    reader = threading.Thread(target=app.run, daemon=True)
+    reader.start()
+    try:
+        assert wait(lambda: app.next_id is not None)
+        assert app.serverVersion() == 157
+        es = IbContract()
+        es.symbol = "ES"
+        app.reqContractDetails(1, es)
+        assert wait(lambda: app.details_done)
+        app.reqAccountUpdates(True, multi.account_id)
+        assert wait(lambda: app.download_done)
+        opt = IbContract()
+        opt.secType, opt.localSymbol, opt.exchange = "OPT", CALL, "SMART"
+        app.reqMktData(2, opt, "", False, False, [])
+        assert wait(lambda: 13 in app.greeks)
+    finally:
+        app.disconnect()
+        reader.join(3)
+    kinds = {d.contract.secType: d for d in app.details}
+    assert set(kinds) == {"STK", "FUT", "FOP"}
+    assert kinds["FUT"].contract.multiplier == "50" and kinds["FUT"].contractMonth == "202612"
+    assert kinds["FOP"].contract.strike == 7000 and kinds["FOP"].underConId > 0
+    contract, position, value, avg_cost = app.portfolio[CALL]
+    assert value == pytest.approx(position * 100 * multi.quote(CALL).mid)
+    assert (contract.right, contract.multiplier, position) == ("C", "100", 5)
+    assert avg_cost == pytest.approx(1520.65)
+    _attrib, implied_vol, delta, opt_price, *_ = app.greeks[13]  # 9.81 passes tickAttrib
+    assert implied_vol == pytest.approx(0.27) and 0 < delta < 1 and opt_price > 0
+    assert not [code for code in app.errors if code < 2100]
