@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
-from ib_async import IB, Contract, Forex, Future, LimitOrder, MarketOrder, Stock
+from ib_async import IB, Contract, ExecutionFilter, Forex, Future, LimitOrder, MarketOrder, Stock
 
 from ibkr_core.simulator import BackgroundGateway, SimConfig, start_in_background
 
@@ -396,6 +396,10 @@ def test_advisor_login_manages_separate_accounts():
             await ib.reqAccountUpdatesAsync(accounts[1])
             after = check_consistency(ib, accounts[1], "EUR")
             first_after = values(ib, accounts[0])
+            mine = await ib.reqExecutionsAsync(ExecutionFilter(acctCode=accounts[1]))
+            others = await ib.reqExecutionsAsync(ExecutionFilter(acctCode=accounts[0]))
+            assert [f.execution.execId for f in mine] == [trade.fills[0].execution.execId]
+            assert others == []
             pnls = [ib.reqPnL(acc) for acc in accounts]
             await wait_until(lambda: all(not math.isnan(p.dailyPnL) for p in pnls), 3)
             ib.disconnect()
