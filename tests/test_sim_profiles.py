@@ -518,3 +518,34 @@ def test_official_ibapi_client_reads_the_multi_asset_account(multi):
     _attrib, implied_vol, delta, opt_price, *_ = app.greeks[13]  # 9.81 passes tickAttrib
     assert implied_vol == pytest.approx(0.27) and 0 < delta < 1 and opt_price > 0
     assert not [code for code in app.errors if code < 2100]
+
+
+def test_command_line_profile_option_starts_that_world():
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ibkr_core.simulator", "--port", str(port), "--profile", "advisor"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        banner = proc.stdout.readline()
+
+        async def scenario():
+            ib = IB()
+            await ib.connectAsync("127.0.0.1", port, clientId=1, timeout=5)
+            accounts = ib.managedAccounts()
+            ib.disconnect()
+            return accounts
+
+        accounts = run(scenario())
+    finally:
+        proc.terminate()
+        proc.wait(5)
+    assert "profile advisor" in banner
+    assert accounts == ["DU1234567", "DU1234568", "DU1234569"]
