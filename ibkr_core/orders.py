@@ -28,6 +28,7 @@ import collections
 import concurrent.futures
 import contextlib
 import copy
+import itertools
 import logging
 import math
 import threading
@@ -38,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from ib_async import Contract, Order
 
+from ibkr_core.connection import normalize_symbol
 from ibkr_core.connection_errors import IBKRError, NotConnectedError, UnknownSymbolError
 from ibkr_core.quote import num
 from ibkr_core.settings import Settings
@@ -48,7 +50,9 @@ if TYPE_CHECKING:
     from ibkr_core.connection import ConnectionStatus, IBKRConnection
 
 __all__ = [
+    "UNKNOWN_TO_GATEWAY",
     "FillRecord",
+    "IdempotencyConflictError",
     "OrderEvent",
     "OrderNotFoundError",
     "OrderPreview",
@@ -56,6 +60,7 @@ __all__ = [
     "OrderService",
     "OrderTicket",
     "OrderValidationError",
+    "StalePreviewError",
     "TradingLockedError",
     "TradingStatus",
     "ValidationIssue",
@@ -71,10 +76,15 @@ NEEDS_LIMIT = ("LMT", "STP LMT")
 NEEDS_STOP = ("STP", "STP LMT")
 
 REJECTED = "Rejected"
+# An order of an earlier gateway session that the gateway no longer reports (it was
+# restarted, or this is another gateway): its fate is unknown, it is not "Submitted".
+UNKNOWN_TO_GATEWAY = "Unknown to the gateway"
 WORKING_STATUSES = frozenset(
     {"PendingSubmit", "ApiPending", "PreSubmitted", "Submitted", "PendingCancel"}
 )
-DONE_STATUSES = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive", REJECTED})
+DONE_STATUSES = frozenset(
+    {"Filled", "Cancelled", "ApiCancelled", "Inactive", REJECTED, UNKNOWN_TO_GATEWAY}
+)
 CANCELLED_STATUSES = frozenset({"Cancelled", "ApiCancelled"})
 ORDER_REF_PREFIX = "dash:"
 
@@ -86,6 +96,8 @@ CANCEL_FAILED_CODES = frozenset({161, 10147, 10148})
 ORDER_CANCELLED = 202
 ORDER_REJECTED = 201
 MAX_EVENTS = 1000
+MAX_PRICE = 1_000_000.0  # above any US stock (BRK A trades near 700,000)
+RECONCILE_TIMEOUT = 3.0  # s for reqAllOpenOrders after a (re)connect
 
 NOT_CONNECTED_REASON = "Connect to TWS / IB Gateway to trade"
 
@@ -150,6 +162,12 @@ class OrderPreview:
     equity_with_loan_change: float | None
     equity_with_loan_after: float | None
     warning: str = ""  # TWS's warning text (e.g. the margin it would reject for)
+    position: float | None = None  # the account's current position in the symbol
+    short_warning: str = ""  # a SELL above the position: it would open a short
+    # What the preview is bound to: confirming it anywhere else is refused.
+    session_id: int = 0  # the connection session it was made in
+    account: str = ""
+    is_paper: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -173,6 +191,8 @@ class OrderRecord:
     message: str | None  # e.g. TWS's rejection text
     account: str = ""
     client_id: int | None = None
+    record_id: str = ""  # unique for the life of the service (UI keys, cancel)
+    session_id: int = 0  # the gateway session that last reported this order
 
     @property
     def is_working(self) -> bool:
@@ -226,6 +246,24 @@ class OrderValidationError(IBKRError, ValueError):
         self.issues = issues
 
 
+class IdempotencyConflictError(IBKRError):
+    """The idempotency key was already used for a different ticket: nothing was sent."""
+
+    def __init__(self, key: str, first: OrderRecord) -> None:
+        super().__init__(
+            f"Idempotency key {key!r} was already used for order {first.order_id} "
+            f"({first.action} {first.quantity:g} {first.symbol} {first.order_type}): "
+            "use a new key for a different order."
+        )
+        self.key = key
+        self.first = first
+
+
+class StalePreviewError(IBKRError):
+    """A confirm for a preview made in another connection session / account, or too old:
+    nothing was sent (``str()`` says why)."""
+
+
 class OrderNotFoundError(IBKRError, LookupError):
     def __init__(self, order_id: int) -> None:
         super().__init__(f"No order with id {order_id} in this session")
@@ -242,6 +280,68 @@ def _now() -> datetime:
 def _is_today(when: datetime) -> bool:
     local = when.astimezone() if when.tzinfo else when
     return local.date() == datetime.now().astimezone().date()
+
+
+def _is_huge(raw: object) -> bool:
+    """A float beyond any price (1e308, inf), as opposed to junk or NaN."""
+    try:
+        number = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return not math.isnan(number) and abs(number) >= 1e300
+
+
+def _position(ib: IB, account: str, contract: Contract | None) -> float:
+    """(Loop thread.) The account's position in ``contract`` (0 when it holds none)."""
+    if contract is None:
+        return 0.0
+    return sum(
+        float(p.position) for p in ib.positions(account or "") if p.contract.conId == contract.conId
+    )
+
+
+def _short_warning(ticket: OrderTicket, position: float | None) -> str:
+    """A SELL for more than the account holds opens a short: say so at preview."""
+    if ticket.action != "SELL" or position is None:
+        return ""
+    qty = float(ticket.quantity)
+    held = max(position, 0.0)
+    if qty <= held:
+        return ""
+    short = qty - held
+    holding = f"hold {held:g} {ticket.symbol}" if held else f"hold no {ticket.symbol}"
+    if position < 0:
+        holding = f"are already short {abs(position):g} {ticket.symbol}"
+    return (
+        f"You {holding}: selling {qty:g} opens a short position of {short:g} shares "
+        "(you would owe the shares, with no limit to the loss)."
+        if position >= 0
+        else f"You {holding}: selling {qty:g} more adds {qty:g} to the short position."
+    )
+
+
+def _ref(key: str) -> str:
+    return ORDER_REF_PREFIX + key
+
+
+def _matches(record: OrderRecord, t: OrderTicket) -> bool:
+    """Is ``record`` the order ``t`` describes (the idempotency check)?"""
+
+    def same(a: float | None, b: float | None) -> bool:
+        return (a is None and b is None) or (
+            a is not None and b is not None and math.isclose(a, b, abs_tol=1e-9)
+        )
+
+    return (
+        normalize_symbol(record.symbol) == normalize_symbol(t.symbol)
+        and record.action == t.action
+        and same(record.quantity, num(t.quantity))
+        and record.order_type == t.order_type
+        and same(record.limit_price, num(t.limit_price) if t.order_type in NEEDS_LIMIT else None)
+        and same(record.stop_price, num(t.stop_price) if t.order_type in NEEDS_STOP else None)
+        and (not record.tif or record.tif == t.tif)
+        and (not t.account or not record.account or record.account == t.account)
+    )
 
 
 def _fmt_price(value: float) -> str:
@@ -271,6 +371,8 @@ class _Rec:
 
     order_id: int
     client_id: int | None
+    session_id: int = 0
+    record_id: str = ""
     perm_id: int = 0
     symbol: str = ""
     action: str = ""
@@ -312,6 +414,8 @@ class _Rec:
             message=self.message,
             account=self.account,
             client_id=self.client_id,
+            record_id=self.record_id,
+            session_id=self.session_id,
         )
 
 
@@ -333,8 +437,11 @@ class OrderService:
         self.settings = settings or connection.settings
         self._lock = threading.RLock()
         self._records: list[_Rec] = []
-        self._by_perm: dict[int, _Rec] = {}
-        self._by_oid: dict[tuple[int | None, int], _Rec] = {}
+        # Both indexes are per gateway session: a restarted or another gateway reuses
+        # order ids (and may reuse perm ids), which must never land in an old record.
+        self._by_perm: dict[tuple[int, int], _Rec] = {}  # (session, permId)
+        self._by_oid: dict[tuple[int, int | None, int], _Rec] = {}  # (session, client, id)
+        self._record_ids = itertools.count(1)
         self._by_key: dict[str, _Rec] = {}
         self._inflight: dict[str, concurrent.futures.Future[OrderRecord]] = {}
         self._fills: dict[str, FillRecord] = {}
@@ -344,6 +451,10 @@ class OrderService:
         connection.loop.call(self._attach, timeout=5)
 
     # -------------------------------------------------------------- trading lock
+    def connection_status(self) -> ConnectionStatus:
+        """The connection this service trades through (what previews are bound to)."""
+        return self._conn.status()
+
     def trading_status(self, account: str | None = None) -> TradingStatus:
         st = self._conn.status()
         if not st.connected:
@@ -417,9 +528,24 @@ class OrderService:
         ):
             if not needed:
                 continue
-            value = num(getattr(t, fld))
-            if value is None:
+            raw = getattr(t, fld)
+            value = num(raw)
+            if raw is None or raw == "":
                 issues.append(ValidationIssue(fld, f"A {kind} order needs a {label}."))
+            elif value is None and _is_huge(raw):
+                issues.append(
+                    ValidationIssue(
+                        fld, f"The {label} {float(raw):g} is too large: at most {MAX_PRICE:,.0f}."
+                    )
+                )
+            elif value is None:
+                issues.append(ValidationIssue(fld, f"The {label} must be a number."))
+            elif value > MAX_PRICE:
+                issues.append(
+                    ValidationIssue(
+                        fld, f"The {label} {value:g} is too large: at most {MAX_PRICE:,.0f}."
+                    )
+                )
             elif value <= 0:
                 issues.append(ValidationIssue(fld, f"The {label} must be greater than 0."))
             else:
@@ -562,8 +688,13 @@ class OrderService:
     # ------------------------------------------------------------------- what-if
     def preview(self, ticket: OrderTicket) -> OrderPreview:
         """Commission and margin impact from TWS (a what-if order: nothing executes).
-        Raises ``OrderValidationError`` for a bad ticket, ``NotConnectedError``."""
+        Raises ``OrderValidationError`` for a bad ticket, ``NotConnectedError``.
+
+        The preview is bound to the connection session, the account and its paper/live
+        kind it was made for (``session_id``, ``account``, ``is_paper``): see
+        ``ibkr_core.order_flow`` for confirming it."""
         deadline = time.monotonic() + self._timeout()
+        session = self._conn.status().session_id
         checked = self._check(ticket, deadline)
         if checked.issues:
             raise OrderValidationError(checked.issues)
@@ -571,8 +702,14 @@ class OrderService:
         order = self._build_order(checked, key=None)
         remaining = max(0.1, deadline - time.monotonic())
         state = self._conn.run(self._what_if(checked.contract, order, remaining), remaining + 0.5)
+        status = self._conn.status()
+        if status.session_id != session or not status.connected:
+            raise IBKRError("The IBKR connection changed during the preview: preview again.")
         t = checked.ticket
         value = float(t.quantity) * checked.price if checked.price is not None else None
+        position = self._conn.run(
+            lambda ib: _position(ib, checked.account, checked.contract), timeout=remaining + 0.5
+        )
         return OrderPreview(
             symbol=t.symbol,
             action=t.action,
@@ -594,6 +731,11 @@ class OrderService:
             equity_with_loan_change=num(state.equityWithLoanChange),
             equity_with_loan_after=num(state.equityWithLoanAfter),
             warning=state.warningText or "",
+            position=position,
+            short_warning=_short_warning(t, position),
+            session_id=session,
+            account=checked.account,
+            is_paper=self.trading_status(checked.account or None).is_paper,
         )
 
     async def _what_if(self, contract: Contract, order: Order, timeout: float) -> Any:
@@ -631,20 +773,26 @@ class OrderService:
                 failed.cancel()
 
     # --------------------------------------------------------------------- place
-    def place(self, ticket: OrderTicket, idempotency_key: str) -> OrderRecord:
+    def place(
+        self, ticket: OrderTicket, idempotency_key: str, *, bound_to: OrderPreview | None = None
+    ) -> OrderRecord:
         """Validate, check the trading lock and send ``ticket`` once per key.
 
         The same key again (also concurrently, from any thread) returns the record of
-        the order sent the first time. Raises ``TradingLockedError``,
-        ``OrderValidationError`` (nothing sent; the key stays unused), ``NotConnectedError``
-        or ``TimeoutError``. TWS's own rejections show up in the record instead."""
+        the order sent the first time; the same key with a different ticket raises
+        ``IdempotencyConflictError``. With ``bound_to`` (the preview the trader saw) the
+        order leaves only in that preview's connection session and account (checked on
+        the loop thread as it leaves, so a reconnect or gateway switch can't slip in
+        between). Raises ``TradingLockedError``, ``OrderValidationError`` (nothing sent;
+        the key stays unused), ``StalePreviewError``, ``NotConnectedError`` or
+        ``TimeoutError``. TWS's own rejections show up in the record instead."""
         key = str(idempotency_key or "").strip()
         if not key:
             raise ValueError("an idempotency key is required")
         with self._lock:
             rec = self._by_key.get(key)
             if rec is not None:
-                return rec.snapshot()
+                return self._same_key(key, rec.snapshot(), ticket)
             future = self._inflight.get(key)
             owner = future is None
             if owner:
@@ -652,9 +800,9 @@ class OrderService:
         assert future is not None
         if not owner:
             record = future.result(timeout=self._timeout() + 2.0)
-            return self.order(record.order_id) or record
+            return self._same_key(key, self.order_by_record(record.record_id) or record, ticket)
         try:
-            record = self._place_once(ticket, key)
+            record = self._place_once(ticket, key, bound_to)
         except BaseException as exc:
             future.set_exception(exc)
             raise
@@ -665,19 +813,53 @@ class OrderService:
             with self._lock:
                 self._inflight.pop(key, None)
 
-    def _place_once(self, ticket: OrderTicket, key: str) -> OrderRecord:
+    @staticmethod
+    def _same_key(key: str, record: OrderRecord, ticket: OrderTicket) -> OrderRecord:
+        if not _matches(record, ticket.normalized()):
+            raise IdempotencyConflictError(key, record)
+        return record
+
+    def _place_once(
+        self, ticket: OrderTicket, key: str, bound_to: OrderPreview | None
+    ) -> OrderRecord:
+        if bound_to is not None:
+            self._check_binding(bound_to)
         self._require_trading(ticket.account)
         deadline = time.monotonic() + self._timeout()
         checked = self._check(ticket, deadline)
         if checked.issues:
             raise OrderValidationError(checked.issues)
         self._require_trading(checked.account or None)
+        if bound_to is not None and checked.account != bound_to.account:
+            raise StalePreviewError(
+                f"The preview was for account {bound_to.account}, the order would go to "
+                f"{checked.account}: preview it again."
+            )
         assert checked.contract is not None
         order = self._build_order(checked, key)
         remaining = max(0.5, deadline - time.monotonic())
+        session = bound_to.session_id if bound_to is not None else None
         return self._conn.run(
-            lambda ib: self._send(ib, checked.contract, order, key), timeout=remaining
+            lambda ib: self._send(ib, checked.contract, order, key, session), timeout=remaining
         )
+
+    def _check_binding(self, preview: OrderPreview) -> None:
+        status = self._conn.status()
+        if not status.connected or status.session_id != preview.session_id:
+            raise StalePreviewError(
+                "The IBKR connection changed since the preview (a reconnect or another "
+                "gateway / account): nothing was sent. Preview the order again."
+            )
+        if preview.account and preview.account not in status.accounts:
+            raise StalePreviewError(
+                f"Account {preview.account} of the preview is not this connection's "
+                f"({', '.join(status.accounts)}): nothing was sent. Preview again."
+            )
+        if self.trading_status(preview.account or None).is_paper != preview.is_paper:
+            raise StalePreviewError(
+                "The account changed between paper and live since the preview: nothing was "
+                "sent. Preview the order again."
+            )
 
     def _build_order(self, checked: _Checked, key: str | None) -> Order:
         t = checked.ticket
@@ -697,12 +879,20 @@ class OrderService:
             order.orderRef = ORDER_REF_PREFIX + key
         return order
 
-    def _send(self, ib: IB, contract: Contract, order: Order, key: str) -> OrderRecord:
-        """(Loop thread.) The one place an order leaves: at most once per key."""
+    def _send(
+        self, ib: IB, contract: Contract, order: Order, key: str, session: int | None = None
+    ) -> OrderRecord:
+        """(Loop thread.) The one place an order leaves: at most once per key, and only in
+        ``session`` when given (the loop thread is where reconnects happen too)."""
         with self._lock:
             rec = self._by_key.get(key)
             if rec is not None:
                 return rec.snapshot()
+        if session is not None and (session != self._conn.session_id or not ib.isConnected()):
+            raise StalePreviewError(
+                "The IBKR connection changed since the preview: nothing was sent. Preview "
+                "the order again."
+            )
         if not order.orderRef:
             order.orderRef = ORDER_REF_PREFIX + key
         for trade in ib.trades():  # sent by an earlier process / session with this key
@@ -729,13 +919,27 @@ class OrderService:
         for TWS to confirm. A finished order is returned unchanged."""
         with self._lock:
             rec = self._find(order_id)
-            account = rec.account if rec else None
-        self._require_trading(account or None)
+        return self._cancel(rec, order_id, wait)
+
+    def cancel_record(self, record_id: str, wait: float = 2.0) -> OrderRecord:
+        """``cancel`` by ``OrderRecord.record_id`` (unique, unlike order ids across
+        gateway sessions)."""
+        with self._lock:
+            rec = self._by_record_id(record_id)
+        return self._cancel(rec, 0, wait)
+
+    def _cancel(self, rec: _Rec | None, order_id: int, wait: float) -> OrderRecord:
+        self._require_trading((rec.account if rec else None) or None)
         if rec is None:
             raise OrderNotFoundError(order_id)
         with self._lock:
             if rec.status in DONE_STATUSES:
                 return rec.snapshot()
+            if rec.session_id != self._conn.session_id:
+                raise IBKRError(
+                    f"Order {rec.order_id} belongs to an earlier gateway session and is being "
+                    "checked with the gateway: nothing was cancelled. Try again in a moment."
+                )
         deadline = time.monotonic() + min(max(wait, 0.0), self._timeout())
         self._conn.run(lambda ib: self._cancel_on_loop(ib, rec), timeout=self._timeout())
         while time.monotonic() < deadline:
@@ -762,6 +966,14 @@ class OrderService:
         with self._lock:
             rec = self._find(order_id)
             return rec.snapshot() if rec else None
+
+    def order_by_record(self, record_id: str) -> OrderRecord | None:
+        with self._lock:
+            rec = self._by_record_id(record_id)
+            return rec.snapshot() if rec else None
+
+    def _by_record_id(self, record_id: str) -> _Rec | None:
+        return next((r for r in self._records if r.record_id == record_id), None)
 
     def open_orders(self) -> list[OrderRecord]:
         with self._lock:
@@ -827,6 +1039,38 @@ class OrderService:
 
     def _on_session_up(self, _status: ConnectionStatus) -> None:
         self._import_all()
+        session = self._conn.session_id
+        asyncio.get_running_loop().create_task(self._reconcile(session))
+
+    async def _reconcile(self, session: int) -> None:
+        """(Loop thread.) After a (re)connect: ask the gateway for every open order and
+        the executions; orders of earlier sessions it does not report are marked
+        "Unknown to the gateway" (never left "Submitted")."""
+        ib = self._conn.ib
+        for name, request in (
+            ("open orders", ib.reqAllOpenOrdersAsync),
+            ("executions", ib.reqExecutionsAsync),
+        ):
+            try:
+                await asyncio.wait_for(request(), RECONCILE_TIMEOUT)
+            except (TimeoutError, ConnectionError) as exc:
+                log.warning("reconciling orders: %s request failed (%r)", name, exc)
+        if session != self._conn.session_id:
+            return  # another reconnect already: its own reconcile runs
+        self._import_all()
+        st = self._conn.status()
+        where = f"{st.host}:{st.port}"
+        with self._lock:
+            for rec in self._records:
+                if rec.session_id == session or rec.status not in WORKING_STATUSES:
+                    continue
+                rec.status = UNKNOWN_TO_GATEWAY
+                rec.message = (
+                    f"The gateway at {where} no longer reports this order (restarted or "
+                    "another gateway): check it in TWS."
+                )
+                rec.last_update = _now()
+                self._announce_done(rec)
 
     def _import_all(self) -> None:
         """Take in what TWS reported at connect: open / completed orders, executions."""
@@ -866,7 +1110,7 @@ class OrderService:
             return
         try:
             with self._lock:
-                rec = self._by_oid.get((self._client_id(), req_id))
+                rec = self._by_oid.get((self._conn.session_id, self._client_id(), req_id))
                 if rec is None:
                     return
                 self._apply_error(rec, code, message)
@@ -903,32 +1147,68 @@ class OrderService:
     def _client_id(self) -> int | None:
         return self._conn.status().client_id
 
-    def _lookup(self, client_id: int | None, order_id: int, perm_id: int) -> _Rec | None:
-        rec = self._by_perm.get(perm_id) if perm_id else None
+    def _lookup(
+        self, session: int, client_id: int | None, order_id: int, perm_id: int
+    ) -> _Rec | None:
+        rec = self._by_perm.get((session, perm_id)) if perm_id else None
         if rec is None and order_id > 0:
-            rec = self._by_oid.get((client_id, order_id))
+            rec = self._by_oid.get((session, client_id, order_id))
         return rec
 
+    def _adoptable(self, session: int, trade: Trade) -> _Rec | None:
+        """A record of an earlier session that this trade (reported by the gateway in
+        ``session``) is the same order as: same perm id, contract and side."""
+        o, c = trade.order, trade.contract
+        if not o.permId:
+            return None
+        for rec in self._records:
+            if (
+                rec.session_id != session
+                and rec.perm_id == o.permId
+                and normalize_symbol(rec.symbol) == normalize_symbol(c.symbol or c.localSymbol)
+                and rec.action == o.action
+                and math.isclose(rec.quantity, float(o.totalQuantity or 0.0))
+                and (not rec.idempotency_key or o.orderRef == _ref(rec.idempotency_key))
+            ):
+                return rec
+        return None
+
     def _find(self, order_id: int) -> _Rec | None:
-        rec = self._by_oid.get((self._client_id(), order_id))
+        """The record of ``order_id``: this session's first, else the newest one."""
+        rec = self._by_oid.get((self._conn.session_id, self._client_id(), order_id))
+        if rec is None:
+            current = [r for r in self._records if r.session_id == self._conn.session_id]
+            rec = next((r for r in reversed(current) if r.order_id == order_id), None)
         if rec is None:
             rec = next((r for r in reversed(self._records) if r.order_id == order_id), None)
         return rec
 
     def _absorb(self, trade: Trade, key: str | None = None, announce: bool = True) -> _Rec:
         o, c = trade.order, trade.contract
+        session = self._conn.session_id
         with self._lock:
-            rec = self._lookup(o.clientId, o.orderId, o.permId)
+            rec = self._lookup(session, o.clientId, o.orderId, o.permId)
+            if rec is None:
+                rec = self._adoptable(session, trade)
+                if rec is not None:
+                    rec.session_id = session
             if rec is None:
                 created = trade.log[0].time if trade.log else _now()
-                rec = _Rec(order_id=o.orderId, client_id=o.clientId, created_at=created)
+                rec = _Rec(
+                    order_id=o.orderId,
+                    client_id=o.clientId,
+                    session_id=session,
+                    record_id=f"{session}-{next(self._record_ids)}",
+                    created_at=created,
+                )
                 self._records.append(rec)
             if o.orderId > 0:
                 rec.order_id = o.orderId
-                self._by_oid[(o.clientId, o.orderId)] = rec
+                rec.client_id = o.clientId
+                self._by_oid[(session, o.clientId, o.orderId)] = rec
             if o.permId:
                 rec.perm_id = o.permId
-                self._by_perm[o.permId] = rec
+                self._by_perm[(session, o.permId)] = rec
             rec.symbol = c.symbol or c.localSymbol or rec.symbol
             rec.action = o.action or rec.action
             rec.quantity = float(o.totalQuantity or rec.quantity)
@@ -980,6 +1260,8 @@ class OrderService:
         what = f"{verb} {rec.quantity:g} {rec.symbol} ({rec.order_type})"
         if rec.status == REJECTED:
             self._event("rejected", rec, f"{what} rejected: {message or rec.message or ''}")
+        elif rec.status == UNKNOWN_TO_GATEWAY:
+            self._event("unknown", rec, f"{what}: unknown to the gateway. {rec.message or ''}")
         elif rec.status in CANCELLED_STATUSES:
             self._event("cancelled", rec, f"{what} cancelled")
         else:
@@ -1010,7 +1292,7 @@ class OrderService:
                 )
             self._fills[e.execId] = record
             if announce and existing is None:
-                rec = self._lookup(e.clientId, e.orderId, e.permId)
+                rec = self._lookup(self._conn.session_id, e.clientId, e.orderId, e.permId)
                 verb = "Bought" if record.side == "BUY" else "Sold"
                 text = f"{verb} {record.shares:g} {record.symbol} at {_fmt_price(record.price)}"
                 self._event("fill", rec, text, order_id=e.orderId, symbol=record.symbol)
