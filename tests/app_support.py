@@ -7,6 +7,7 @@ empty frame for an unknown symbol).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -115,6 +116,12 @@ def fresh_services(tmp_path: Path, monkeypatch: Any, **overrides: Any) -> Iterat
     finally:
         services_module.reset_services()
         st.cache_resource.clear()
+
+
+def shown(markdown: str) -> str:
+    """The text a user sees for a markdown body built with ``components.plain``
+    (backslash escapes removed)."""
+    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, step: float = 0.1) -> Any:
