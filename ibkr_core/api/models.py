@@ -202,9 +202,10 @@ class QuoteResponse(BaseModel):
 # ------------------------------------------------------------------- orders
 class OrderTicketRequest(BaseModel):
     """An order as the trader enters it. Checked here for shape; OrderService checks the
-    business rules (known symbol, tick size, max order value, buying power)."""
+    business rules (known symbol, tick size, max order value, buying power). NaN and
+    Infinity (which JSON parsers accept) are refused with 422 like any bad number."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     symbol: str = Field(pattern=SYMBOL_PATTERN)
     action: Literal["BUY", "SELL"]
