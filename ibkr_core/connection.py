@@ -51,6 +51,7 @@ from ibkr_core.connection_errors import (
 from ibkr_core.loop_thread import LoopThread, get_loop_thread
 from ibkr_core.quote import clean
 from ibkr_core.settings import Settings
+from ibkr_core.symbols import normalize_symbol
 
 if TYPE_CHECKING:
     from ibkr_core.ibkr_market_data import MarketDataRegistry
@@ -62,6 +63,7 @@ __all__ = [
     "IBKRError",
     "NotConnectedError",
     "UnknownSymbolError",
+    "normalize_symbol",
 ]
 
 T = TypeVar("T")
@@ -715,15 +717,6 @@ class IBKRConnection:
             )
         rows.sort(key=lambda r: (r["account"], r["symbol"]))
         return rows
-
-
-def normalize_symbol(symbol: str | None) -> str:
-    """ "aapl " -> "AAPL"; "BRK.B" -> "BRK B" (IBKR's spelling of share classes)."""
-    key = (symbol or "").strip().upper()
-    head, dot, tail = key.partition(".")
-    if dot and head and len(tail) == 1:
-        key = f"{head} {tail}"
-    return key
 
 
 def summarize_account_values(values: list[Any]) -> dict[str, dict[str, Any]]:

@@ -39,10 +39,10 @@ from typing import TYPE_CHECKING, Any
 
 from ib_async import Contract, Order
 
-from ibkr_core.connection import normalize_symbol
 from ibkr_core.connection_errors import IBKRError, NotConnectedError, UnknownSymbolError
 from ibkr_core.quote import num
 from ibkr_core.settings import Settings
+from ibkr_core.symbols import normalize_symbol
 
 if TYPE_CHECKING:
     from ib_async import IB, Fill, Trade
