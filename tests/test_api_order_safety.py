@@ -59,3 +59,20 @@ def test_a_huge_limit_price_is_refused_with_a_clear_message(connected):
     r = connected.post("/api/trading/orders/preview", json={**TICKET, "limit_price": 5e6})
     assert r.status_code == 422
     assert "too large" in r.text
+
+
+def test_a_preview_selling_more_than_held_carries_the_short_warning(connected):
+    r = connected.post(
+        "/api/trading/orders/preview",
+        json={
+            "symbol": "AAPL",
+            "action": "SELL",
+            "quantity": 300,
+            "order_type": "LMT",
+            "limit_price": 300.0,
+        },
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["position"] == 100  # the demo account's AAPL
+    assert "opens a short position of 200 shares" in body["short_warning"]

@@ -261,6 +261,9 @@ class OrderPreviewResponse(BaseModel):
     equity_with_loan_change: float | None
     equity_with_loan_after: float | None
     warning: str
+    position: float | None = Field(None, description="The account's position in the symbol.")
+    short_warning: str = Field("", description="Set when a SELL exceeds the position.")
+    account: str = Field("", description="The account the preview was made for.")
     trading: TradingStatusResponse = Field(description="Whether placing it is allowed now.")
 
 
