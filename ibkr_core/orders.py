@@ -1,10 +1,13 @@
-"""Order entry and the order / fill read model.
+"""Order entry: the IBKR-side ticket checks, what-if preview, placement once per
+idempotency key, cancel, and the wiring of ib_async's order events into the book.
 
-``OrderService`` validates tickets, previews them (what-if), places them exactly once per
-idempotency key, cancels them, and keeps a per-process record of every order and fill it
-has seen (ours and those TWS reports at connect), updated on the loop thread from
-ib_async's events. Reads are non-blocking snapshots; sending methods are bounded by the
-settings' request timeout.
+The pieces live next door: ``order_ticket`` (the ticket and the checks that need no
+IBKR), ``order_book`` (records per gateway session, fills, the event feed),
+``order_flow`` (preview -> confirm exactly once, bound to session and account).
+``OrderService`` re-exports their public names. Reads are non-blocking snapshots;
+sending methods are bounded by the settings' request timeout. After every (re)connect
+the service reconciles with the gateway (``reqAllOpenOrders``, executions); orders it no
+longer reports become "Unknown to the gateway".
 
 Safety:
 - ``trading_status()`` is checked first by every sending method (``place``, ``cancel``):
@@ -24,25 +27,44 @@ Cancelled, ApiCancelled, Inactive) plus "Rejected" for an order TWS refused.
 from __future__ import annotations
 
 import asyncio
-import collections
 import concurrent.futures
 import contextlib
 import copy
-import itertools
 import logging
-import math
-import threading
 import time
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ib_async import Contract, Order
 
 from ibkr_core.connection_errors import IBKRError, NotConnectedError, UnknownSymbolError
+from ibkr_core.order_book import (
+    DONE_STATUSES,
+    NOTICE_CODES,
+    ORDER_REF_PREFIX,
+    UNKNOWN_TO_GATEWAY,
+    FillRecord,
+    OrderBook,
+    OrderEvent,
+    OrderNotFoundError,
+    OrderRecord,
+    _Rec,
+    same_order,
+)
+from ibkr_core.order_ticket import (
+    ACTIONS,
+    NEEDS_LIMIT,
+    NEEDS_STOP,
+    OrderTicket,
+    OrderValidationError,
+    ValidationIssue,
+    fmt_price,
+    off_tick,
+    short_warning,
+    ticket_issues,
+)
 from ibkr_core.quote import num
 from ibkr_core.settings import Settings
-from ibkr_core.symbols import normalize_symbol
 
 if TYPE_CHECKING:
     from ib_async import IB, Fill, Trade
@@ -68,69 +90,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ORDER_TYPES = ("MKT", "LMT", "STP", "STP LMT")
-ORDER_TYPE_NAMES = {"MKT": "market", "LMT": "limit", "STP": "stop", "STP LMT": "stop-limit"}
-ACTIONS = ("BUY", "SELL")
-TIFS = ("DAY", "GTC")
-NEEDS_LIMIT = ("LMT", "STP LMT")
-NEEDS_STOP = ("STP", "STP LMT")
-
-REJECTED = "Rejected"
-# An order of an earlier gateway session that the gateway no longer reports (it was
-# restarted, or this is another gateway): its fate is unknown, it is not "Submitted".
-UNKNOWN_TO_GATEWAY = "Unknown to the gateway"
-WORKING_STATUSES = frozenset(
-    {"PendingSubmit", "ApiPending", "PreSubmitted", "Submitted", "PendingCancel"}
-)
-DONE_STATUSES = frozenset(
-    {"Filled", "Cancelled", "ApiCancelled", "Inactive", REJECTED, UNKNOWN_TO_GATEWAY}
-)
-CANCELLED_STATUSES = frozenset({"Cancelled", "ApiCancelled"})
-ORDER_REF_PREFIX = "dash:"
-
-# Order-related TWS messages that are notices, not failures of the order.
-# (399 order message, 404 shares being located, 10167 delayed data, 10311 routing note,
-# 10349 TIF changed by a preset)
-NOTICE_CODES = frozenset({399, 404, 10167, 10311, 10349})
-CANCEL_FAILED_CODES = frozenset({161, 10147, 10148})
-ORDER_CANCELLED = 202
-ORDER_REJECTED = 201
-MAX_EVENTS = 1000
-MAX_PRICE = 1_000_000.0  # above any US stock (BRK A trades near 700,000)
 RECONCILE_TIMEOUT = 3.0  # s for reqAllOpenOrders after a (re)connect
 
 NOT_CONNECTED_REASON = "Connect to TWS / IB Gateway to trade"
 
 
 # ---------------------------------------------------------------------------- models
-@dataclass(frozen=True)
-class OrderTicket:
-    symbol: str
-    action: str  # "BUY" | "SELL"
-    quantity: float
-    order_type: str = "MKT"  # "MKT" | "LMT" | "STP" | "STP LMT"
-    limit_price: float | None = None
-    stop_price: float | None = None
-    tif: str = "DAY"  # "DAY" | "GTC"
-    account: str | None = None  # needed only when the login manages several accounts
-
-    def normalized(self) -> OrderTicket:
-        return replace(
-            self,
-            symbol=(self.symbol or "").strip().upper(),
-            action=(self.action or "").strip().upper(),
-            order_type=" ".join((self.order_type or "").upper().split()),
-            tif=(self.tif or "").strip().upper(),
-            account=(self.account or "").strip() or None,
-        )
-
-
-@dataclass(frozen=True)
-class ValidationIssue:
-    field: str  # the OrderTicket field the message belongs next to
-    message: str
-
-
 @dataclass(frozen=True)
 class TradingStatus:
     allowed: bool
@@ -170,67 +135,6 @@ class OrderPreview:
     is_paper: bool | None = None
 
 
-@dataclass(frozen=True)
-class OrderRecord:
-    order_id: int
-    perm_id: int
-    symbol: str
-    action: str
-    quantity: float
-    order_type: str
-    limit_price: float | None
-    stop_price: float | None
-    tif: str
-    status: str
-    filled: float
-    remaining: float
-    avg_fill_price: float | None
-    created_at: datetime
-    last_update: datetime
-    idempotency_key: str | None
-    message: str | None  # e.g. TWS's rejection text
-    account: str = ""
-    client_id: int | None = None
-    record_id: str = ""  # unique for the life of the service (UI keys, cancel)
-    session_id: int = 0  # the gateway session that last reported this order
-
-    @property
-    def is_working(self) -> bool:
-        return self.status in WORKING_STATUSES
-
-    @property
-    def is_done(self) -> bool:
-        return self.status in DONE_STATUSES
-
-
-@dataclass(frozen=True)
-class FillRecord:
-    exec_id: str
-    time: datetime
-    symbol: str
-    side: str  # "BUY" | "SELL"
-    shares: float
-    price: float
-    commission: float | None  # None until TWS's commission report arrives
-    realized_pnl: float | None  # ib_async reports 0.0 for an opening trade
-    order_id: int
-    perm_id: int = 0
-    account: str = ""
-
-
-@dataclass(frozen=True)
-class OrderEvent:
-    """One entry of the polling feed: kind is "fill", "cancelled", "rejected",
-    "inactive" or "error"."""
-
-    seq: int
-    time: datetime
-    kind: str
-    order_id: int
-    symbol: str
-    message: str
-
-
 # ------------------------------------------------------------------------- errors
 class TradingLockedError(IBKRError):
     """Trading is not allowed right now (``str()`` says why)."""
@@ -238,12 +142,6 @@ class TradingLockedError(IBKRError):
     def __init__(self, status: TradingStatus) -> None:
         super().__init__(status.reason)
         self.status = status
-
-
-class OrderValidationError(IBKRError, ValueError):
-    def __init__(self, issues: list[ValidationIssue]) -> None:
-        super().__init__("; ".join(f"{i.field}: {i.message}" for i in issues))
-        self.issues = issues
 
 
 class IdempotencyConflictError(IBKRError):
@@ -264,31 +162,7 @@ class StalePreviewError(IBKRError):
     nothing was sent (``str()`` says why)."""
 
 
-class OrderNotFoundError(IBKRError, LookupError):
-    def __init__(self, order_id: int) -> None:
-        super().__init__(f"No order with id {order_id} in this session")
-        self.order_id = order_id
-
-
 # ------------------------------------------------------------------------ helpers
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _is_today(when: datetime) -> bool:
-    local = when.astimezone() if when.tzinfo else when
-    return local.date() == datetime.now().astimezone().date()
-
-
-def _is_huge(raw: object) -> bool:
-    """A float beyond any price (1e308, inf), as opposed to junk or NaN."""
-    try:
-        number = float(raw)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return False
-    return not math.isnan(number) and abs(number) >= 1e300
 
 
 def _position(ib: IB, account: str, contract: Contract | None) -> float:
@@ -298,125 +172,6 @@ def _position(ib: IB, account: str, contract: Contract | None) -> float:
     return sum(
         float(p.position) for p in ib.positions(account or "") if p.contract.conId == contract.conId
     )
-
-
-def _short_warning(ticket: OrderTicket, position: float | None) -> str:
-    """A SELL for more than the account holds opens a short: say so at preview."""
-    if ticket.action != "SELL" or position is None:
-        return ""
-    qty = float(ticket.quantity)
-    held = max(position, 0.0)
-    if qty <= held:
-        return ""
-    short = qty - held
-    holding = f"hold {held:g} {ticket.symbol}" if held else f"hold no {ticket.symbol}"
-    if position < 0:
-        holding = f"are already short {abs(position):g} {ticket.symbol}"
-    return (
-        f"You {holding}: selling {qty:g} opens a short position of {short:g} shares "
-        "(you would owe the shares, with no limit to the loss)."
-        if position >= 0
-        else f"You {holding}: selling {qty:g} more adds {qty:g} to the short position."
-    )
-
-
-def _ref(key: str) -> str:
-    return ORDER_REF_PREFIX + key
-
-
-def _matches(record: OrderRecord, t: OrderTicket) -> bool:
-    """Is ``record`` the order ``t`` describes (the idempotency check)?"""
-
-    def same(a: float | None, b: float | None) -> bool:
-        return (a is None and b is None) or (
-            a is not None and b is not None and math.isclose(a, b, abs_tol=1e-9)
-        )
-
-    return (
-        normalize_symbol(record.symbol) == normalize_symbol(t.symbol)
-        and record.action == t.action
-        and same(record.quantity, num(t.quantity))
-        and record.order_type == t.order_type
-        and same(record.limit_price, num(t.limit_price) if t.order_type in NEEDS_LIMIT else None)
-        and same(record.stop_price, num(t.stop_price) if t.order_type in NEEDS_STOP else None)
-        and (not record.tif or record.tif == t.tif)
-        and (not t.account or not record.account or record.account == t.account)
-    )
-
-
-def _fmt_price(value: float) -> str:
-    return f"{value:,.{max(2, _decimals(value))}f}"
-
-
-def _decimals(value: float) -> int:
-    text = f"{value:.10f}".rstrip("0")
-    return len(text.split(".")[1]) if "." in text else 0
-
-
-def off_tick(price: float, tick: float) -> tuple[float, float] | None:
-    """None if ``price`` is a multiple of ``tick``, else the two nearest valid prices."""
-    if not tick or tick <= 0:
-        return None
-    steps = price / tick
-    if abs(steps - round(steps)) < 1e-6:
-        return None
-    lo = math.floor(steps) * tick
-    places = max(_decimals(tick), 2)
-    return round(lo, places), round(lo + tick, places)
-
-
-@dataclass
-class _Rec:
-    """The mutable record behind an ``OrderRecord`` (guarded by the service lock)."""
-
-    order_id: int
-    client_id: int | None
-    session_id: int = 0
-    record_id: str = ""
-    perm_id: int = 0
-    symbol: str = ""
-    action: str = ""
-    quantity: float = 0.0
-    order_type: str = ""
-    limit_price: float | None = None
-    stop_price: float | None = None
-    tif: str = ""
-    status: str = "PendingSubmit"
-    filled: float = 0.0
-    remaining: float = 0.0
-    avg_fill_price: float | None = None
-    created_at: datetime = field(default_factory=_now)
-    last_update: datetime = field(default_factory=_now)
-    idempotency_key: str | None = None
-    message: str | None = None
-    account: str = ""
-    rejected: bool = False
-    announced_done: bool = False
-
-    def snapshot(self) -> OrderRecord:
-        return OrderRecord(
-            order_id=self.order_id,
-            perm_id=self.perm_id,
-            symbol=self.symbol,
-            action=self.action,
-            quantity=self.quantity,
-            order_type=self.order_type,
-            limit_price=self.limit_price,
-            stop_price=self.stop_price,
-            tif=self.tif,
-            status=self.status,
-            filled=self.filled,
-            remaining=self.remaining,
-            avg_fill_price=self.avg_fill_price,
-            created_at=self.created_at,
-            last_update=self.last_update,
-            idempotency_key=self.idempotency_key,
-            message=self.message,
-            account=self.account,
-            client_id=self.client_id,
-            record_id=self.record_id,
-            session_id=self.session_id,
-        )
 
 
 @dataclass
@@ -435,18 +190,9 @@ class OrderService:
     def __init__(self, connection: IBKRConnection, settings: Settings | None = None) -> None:
         self._conn = connection
         self.settings = settings or connection.settings
-        self._lock = threading.RLock()
-        self._records: list[_Rec] = []
-        # Both indexes are per gateway session: a restarted or another gateway reuses
-        # order ids (and may reuse perm ids), which must never land in an old record.
-        self._by_perm: dict[tuple[int, int], _Rec] = {}  # (session, permId)
-        self._by_oid: dict[tuple[int, int | None, int], _Rec] = {}  # (session, client, id)
-        self._record_ids = itertools.count(1)
-        self._by_key: dict[str, _Rec] = {}
+        self._book = OrderBook(lambda: connection.session_id, self._client_id)
+        self._lock = self._book.lock
         self._inflight: dict[str, concurrent.futures.Future[OrderRecord]] = {}
-        self._fills: dict[str, FillRecord] = {}
-        self._events: collections.deque[OrderEvent] = collections.deque(maxlen=MAX_EVENTS)
-        self._seq = 0
         self._min_ticks: dict[int, float] = {}
         connection.loop.call(self._attach, timeout=5)
 
@@ -454,6 +200,9 @@ class OrderService:
     def connection_status(self) -> ConnectionStatus:
         """The connection this service trades through (what previews are bound to)."""
         return self._conn.status()
+
+    def _client_id(self) -> int | None:
+        return self._conn.status().client_id
 
     def trading_status(self, account: str | None = None) -> TradingStatus:
         st = self._conn.status()
@@ -495,61 +244,9 @@ class OrderService:
 
     def _check(self, ticket: OrderTicket, deadline: float) -> _Checked:
         t = ticket.normalized()
-        issues: list[ValidationIssue] = []
+        issues, prices = ticket_issues(t)
         checked = _Checked(t, issues)
-        if not t.symbol:
-            issues.append(ValidationIssue("symbol", "Enter a symbol."))
-        if t.action not in ACTIONS:
-            issues.append(ValidationIssue("action", "Choose Buy or Sell."))
-        if t.order_type not in ORDER_TYPES:
-            issues.append(
-                ValidationIssue(
-                    "order_type",
-                    "Choose an order type: market (MKT), limit (LMT), stop (STP) or "
-                    "stop-limit (STP LMT).",
-                )
-            )
-        if t.tif not in TIFS:
-            issues.append(ValidationIssue("tif", "Time in force must be DAY or GTC."))
         qty = num(t.quantity)
-        if qty is None or qty <= 0:
-            issues.append(ValidationIssue("quantity", "Quantity must be greater than 0."))
-        elif not float(qty).is_integer():
-            issues.append(
-                ValidationIssue(
-                    "quantity", f"Stocks trade in whole shares: {qty:g} is not a whole number."
-                )
-            )
-        kind = ORDER_TYPE_NAMES.get(t.order_type, "this")
-        prices = {}
-        for fld, needed, label in (
-            ("limit_price", t.order_type in NEEDS_LIMIT, "limit price"),
-            ("stop_price", t.order_type in NEEDS_STOP, "stop price"),
-        ):
-            if not needed:
-                continue
-            raw = getattr(t, fld)
-            value = num(raw)
-            if raw is None or raw == "":
-                issues.append(ValidationIssue(fld, f"A {kind} order needs a {label}."))
-            elif value is None and _is_huge(raw):
-                issues.append(
-                    ValidationIssue(
-                        fld, f"The {label} {float(raw):g} is too large: at most {MAX_PRICE:,.0f}."
-                    )
-                )
-            elif value is None:
-                issues.append(ValidationIssue(fld, f"The {label} must be a number."))
-            elif value > MAX_PRICE:
-                issues.append(
-                    ValidationIssue(
-                        fld, f"The {label} {value:g} is too large: at most {MAX_PRICE:,.0f}."
-                    )
-                )
-            elif value <= 0:
-                issues.append(ValidationIssue(fld, f"The {label} must be greater than 0."))
-            else:
-                prices[fld] = value
         st = self._conn.status()
         if st.connected:
             if t.account and t.account not in st.accounts:
@@ -621,7 +318,7 @@ class OrderService:
                     ValidationIssue(
                         fld,
                         f"{t.symbol} trades in steps of {tick:g}: a {label} of {value:g} is not "
-                        f"allowed (use {_fmt_price(near[0])} or {_fmt_price(near[1])}).",
+                        f"allowed (use {fmt_price(near[0])} or {fmt_price(near[1])}).",
                     )
                 )
         if t.order_type in NEEDS_LIMIT:
@@ -732,7 +429,7 @@ class OrderService:
             equity_with_loan_after=num(state.equityWithLoanAfter),
             warning=state.warningText or "",
             position=position,
-            short_warning=_short_warning(t, position),
+            short_warning=short_warning(t, position),
             session_id=session,
             account=checked.account,
             is_paper=self.trading_status(checked.account or None).is_paper,
@@ -790,7 +487,7 @@ class OrderService:
         if not key:
             raise ValueError("an idempotency key is required")
         with self._lock:
-            rec = self._by_key.get(key)
+            rec = self._book.by_key(key)
             if rec is not None:
                 return self._same_key(key, rec.snapshot(), ticket)
             future = self._inflight.get(key)
@@ -815,7 +512,7 @@ class OrderService:
 
     @staticmethod
     def _same_key(key: str, record: OrderRecord, ticket: OrderTicket) -> OrderRecord:
-        if not _matches(record, ticket.normalized()):
+        if not same_order(record, ticket.normalized()):
             raise IdempotencyConflictError(key, record)
         return record
 
@@ -885,7 +582,7 @@ class OrderService:
         """(Loop thread.) The one place an order leaves: at most once per key, and only in
         ``session`` when given (the loop thread is where reconnects happen too)."""
         with self._lock:
-            rec = self._by_key.get(key)
+            rec = self._book.by_key(key)
             if rec is not None:
                 return rec.snapshot()
         if session is not None and (session != self._conn.session_id or not ib.isConnected()):
@@ -897,11 +594,11 @@ class OrderService:
             order.orderRef = ORDER_REF_PREFIX + key
         for trade in ib.trades():  # sent by an earlier process / session with this key
             if trade.order.orderRef == order.orderRef and not trade.order.whatIf:
-                return self._absorb(trade).snapshot()
+                return self._book.absorb(trade).snapshot()
         if not ib.isConnected():
             raise NotConnectedError()
         trade = ib.placeOrder(contract, order)
-        rec = self._absorb(trade, key=key)
+        rec = self._book.absorb(trade, key=key)
         log.info(
             "placed order %s: %s %g %s %s (key %s)",
             rec.order_id,
@@ -918,14 +615,14 @@ class OrderService:
         """Cancel a working order; waits up to ``wait`` s (capped by the request timeout)
         for TWS to confirm. A finished order is returned unchanged."""
         with self._lock:
-            rec = self._find(order_id)
+            rec = self._book.find(order_id)
         return self._cancel(rec, order_id, wait)
 
     def cancel_record(self, record_id: str, wait: float = 2.0) -> OrderRecord:
         """``cancel`` by ``OrderRecord.record_id`` (unique, unlike order ids across
         gateway sessions)."""
         with self._lock:
-            rec = self._by_record_id(record_id)
+            rec = self._book.by_record_id(record_id)
         return self._cancel(rec, 0, wait)
 
     def _cancel(self, rec: _Rec | None, order_id: int, wait: float) -> OrderRecord:
@@ -963,50 +660,29 @@ class OrderService:
 
     # --------------------------------------------------------------------- reads
     def order(self, order_id: int) -> OrderRecord | None:
-        with self._lock:
-            rec = self._find(order_id)
-            return rec.snapshot() if rec else None
+        return self._book.order(order_id)
 
     def order_by_record(self, record_id: str) -> OrderRecord | None:
-        with self._lock:
-            rec = self._by_record_id(record_id)
-            return rec.snapshot() if rec else None
-
-    def _by_record_id(self, record_id: str) -> _Rec | None:
-        return next((r for r in self._records if r.record_id == record_id), None)
+        return self._book.order_by_record(record_id)
 
     def open_orders(self) -> list[OrderRecord]:
-        with self._lock:
-            recs = [r.snapshot() for r in self._records if r.status in WORKING_STATUSES]
-        return sorted(recs, key=lambda r: r.created_at, reverse=True)
+        return self._book.open_orders()
 
     def recent_orders(self) -> list[OrderRecord]:
         """Today's orders, newest first, finished ones included (plus any still working)."""
-        with self._lock:
-            recs = [
-                r.snapshot()
-                for r in self._records
-                if _is_today(r.last_update) or r.status in WORKING_STATUSES
-            ]
-        return sorted(recs, key=lambda r: r.created_at, reverse=True)
+        return self._book.recent_orders()
 
     def fills(self) -> list[FillRecord]:
         """Today's executions, oldest first."""
-        with self._lock:
-            fills = [f for f in self._fills.values() if _is_today(f.time)]
-        return sorted(fills, key=lambda f: (f.time, f.exec_id))
+        return self._book.fills()
 
     def events_since(self, cursor: int) -> tuple[list[OrderEvent], int]:
         """Events after ``cursor`` (0 = everything still kept) and the new cursor."""
-        with self._lock:
-            if cursor > self._seq:  # a cursor from another service instance: start over
-                cursor = 0
-            return [e for e in self._events if e.seq > cursor], self._seq
+        return self._book.events_since(cursor)
 
     def latest_cursor(self) -> int:
         """The cursor to start a feed from now (ignores what happened before)."""
-        with self._lock:
-            return self._seq
+        return self._book.latest_cursor()
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -1059,27 +735,16 @@ class OrderService:
             return  # another reconnect already: its own reconcile runs
         self._import_all()
         st = self._conn.status()
-        where = f"{st.host}:{st.port}"
-        with self._lock:
-            for rec in self._records:
-                if rec.session_id == session or rec.status not in WORKING_STATUSES:
-                    continue
-                rec.status = UNKNOWN_TO_GATEWAY
-                rec.message = (
-                    f"The gateway at {where} no longer reports this order (restarted or "
-                    "another gateway): check it in TWS."
-                )
-                rec.last_update = _now()
-                self._announce_done(rec)
+        self._book.mark_unknown(session, f"{st.host}:{st.port}")
 
     def _import_all(self) -> None:
         """Take in what TWS reported at connect: open / completed orders, executions."""
         ib = self._conn.ib
         try:
             for trade in ib.trades():
-                self._absorb(trade, announce=False)
+                self._book.absorb(trade, announce=False)
             for fill in ib.fills():
-                self._add_fill(fill, announce=False)
+                self._book.add_fill(fill, announce=False)
         except Exception:  # an event handler must never break ib_async's loop
             log.exception("importing orders and fills failed")
 
@@ -1088,20 +753,20 @@ class OrderService:
             if trade.order.whatIf:
                 return
             synthetic = bool(trade.log) and trade.log[-1].errorCode != 0
-            self._absorb(trade, announce=not synthetic)
+            self._book.absorb(trade, announce=not synthetic)
         except Exception:
             log.exception("order update failed")
 
     def _on_exec(self, trade: Trade, fill: Fill) -> None:
         try:
-            self._absorb(trade, announce=False)
-            self._add_fill(fill, announce=True)
+            self._book.absorb(trade, announce=False)
+            self._book.add_fill(fill, announce=True)
         except Exception:
             log.exception("execution update failed")
 
     def _on_commission(self, trade: Trade, fill: Fill, _report: Any) -> None:
         try:
-            self._add_fill(fill, announce=False)
+            self._book.add_fill(fill, announce=False)
         except Exception:
             log.exception("commission update failed")
 
@@ -1109,212 +774,6 @@ class OrderService:
         if req_id is None or req_id <= 0 or 2100 <= code < 2200:
             return
         try:
-            with self._lock:
-                rec = self._by_oid.get((self._conn.session_id, self._client_id(), req_id))
-                if rec is None:
-                    return
-                self._apply_error(rec, code, message)
+            self._book.on_request_error(req_id, code, message)
         except Exception:
             log.exception("order error handling failed")
-
-    def _apply_error(self, rec: _Rec, code: int, message: str) -> None:
-        text = f"{(message or '').strip()} (IBKR {code})"
-        rec.last_update = _now()
-        if code == ORDER_CANCELLED:
-            reason = (message or "").partition("reason:")[2].strip()
-            if reason:
-                rec.message = reason
-            if not rec.rejected and rec.status not in ("Filled", "Inactive"):
-                rec.status = "Cancelled"
-                self._announce_done(rec)
-            return
-        if code in NOTICE_CODES or code in CANCEL_FAILED_CODES:
-            rec.message = text
-            if code in CANCEL_FAILED_CODES:
-                self._event("error", rec, f"Cancel failed: {text}")
-            return
-        acknowledged = rec.perm_id and rec.status not in ("PendingSubmit", "ApiPending")
-        if code == ORDER_REJECTED or not acknowledged:
-            rec.rejected = True
-            rec.status = REJECTED
-            rec.remaining = max(0.0, rec.quantity - rec.filled)
-            rec.message = text
-            self._announce_done(rec, message=text)
-            return
-        rec.message = text
-        self._event("error", rec, text)
-
-    def _client_id(self) -> int | None:
-        return self._conn.status().client_id
-
-    def _lookup(
-        self, session: int, client_id: int | None, order_id: int, perm_id: int
-    ) -> _Rec | None:
-        rec = self._by_perm.get((session, perm_id)) if perm_id else None
-        if rec is None and order_id > 0:
-            rec = self._by_oid.get((session, client_id, order_id))
-        return rec
-
-    def _adoptable(self, session: int, trade: Trade) -> _Rec | None:
-        """A record of an earlier session that this trade (reported by the gateway in
-        ``session``) is the same order as: same perm id, contract and side."""
-        o, c = trade.order, trade.contract
-        if not o.permId:
-            return None
-        for rec in self._records:
-            if (
-                rec.session_id != session
-                and rec.perm_id == o.permId
-                and normalize_symbol(rec.symbol) == normalize_symbol(c.symbol or c.localSymbol)
-                and rec.action == o.action
-                and math.isclose(rec.quantity, float(o.totalQuantity or 0.0))
-                and (not rec.idempotency_key or o.orderRef == _ref(rec.idempotency_key))
-            ):
-                return rec
-        return None
-
-    def _find(self, order_id: int) -> _Rec | None:
-        """The record of ``order_id``: this session's first, else the newest one."""
-        rec = self._by_oid.get((self._conn.session_id, self._client_id(), order_id))
-        if rec is None:
-            current = [r for r in self._records if r.session_id == self._conn.session_id]
-            rec = next((r for r in reversed(current) if r.order_id == order_id), None)
-        if rec is None:
-            rec = next((r for r in reversed(self._records) if r.order_id == order_id), None)
-        return rec
-
-    def _absorb(self, trade: Trade, key: str | None = None, announce: bool = True) -> _Rec:
-        o, c = trade.order, trade.contract
-        session = self._conn.session_id
-        with self._lock:
-            rec = self._lookup(session, o.clientId, o.orderId, o.permId)
-            if rec is None:
-                rec = self._adoptable(session, trade)
-                if rec is not None:
-                    rec.session_id = session
-            if rec is None:
-                created = trade.log[0].time if trade.log else _now()
-                rec = _Rec(
-                    order_id=o.orderId,
-                    client_id=o.clientId,
-                    session_id=session,
-                    record_id=f"{session}-{next(self._record_ids)}",
-                    created_at=created,
-                )
-                self._records.append(rec)
-            if o.orderId > 0:
-                rec.order_id = o.orderId
-                rec.client_id = o.clientId
-                self._by_oid[(session, o.clientId, o.orderId)] = rec
-            if o.permId:
-                rec.perm_id = o.permId
-                self._by_perm[(session, o.permId)] = rec
-            rec.symbol = c.symbol or c.localSymbol or rec.symbol
-            rec.action = o.action or rec.action
-            rec.quantity = float(o.totalQuantity or rec.quantity)
-            rec.order_type = o.orderType or rec.order_type
-            rec.limit_price = num(o.lmtPrice) if rec.order_type in NEEDS_LIMIT else None
-            rec.stop_price = num(o.auxPrice) if rec.order_type in NEEDS_STOP else None
-            rec.tif = o.tif or rec.tif
-            rec.account = o.account or rec.account
-            ref = o.orderRef or ""
-            if key:
-                rec.idempotency_key = key
-            elif ref.startswith(ORDER_REF_PREFIX) and not rec.idempotency_key:
-                rec.idempotency_key = ref[len(ORDER_REF_PREFIX) :]
-            if rec.idempotency_key:
-                self._by_key.setdefault(rec.idempotency_key, rec)
-            self._apply_status(rec, trade)
-            if announce:
-                self._announce_done(rec)
-            return rec
-
-    def _apply_status(self, rec: _Rec, trade: Trade) -> None:
-        st = trade.orderStatus
-        status = st.status
-        last = trade.log[-1] if trade.log else None
-        synthetic = last is not None and last.errorCode != 0  # ib_async's, from an error
-        if status == "ValidationError" or (synthetic and rec.rejected):
-            pass  # the error handler owns the status
-        elif rec.rejected and status in ("Submitted", "PreSubmitted", "Filled"):
-            rec.rejected = False  # TWS went on with it after all
-            rec.status = status
-        elif not rec.rejected and status:
-            rec.status = status
-        rec.filled = float(st.filled or 0.0)
-        remaining = float(st.remaining or 0.0)
-        if rec.status in WORKING_STATUSES and not remaining and not rec.filled:
-            remaining = rec.quantity  # ib_async starts PendingSubmit at remaining 0
-        if rec.status == REJECTED:
-            remaining = max(0.0, rec.quantity - rec.filled)
-        rec.remaining = remaining
-        rec.avg_fill_price = num(st.avgFillPrice) if rec.filled else None
-        if last is not None:
-            rec.last_update = max(rec.last_update, last.time)
-
-    def _announce_done(self, rec: _Rec, message: str | None = None) -> None:
-        if rec.announced_done or rec.status not in DONE_STATUSES or rec.status == "Filled":
-            return
-        rec.announced_done = True
-        verb = "Buy" if rec.action == "BUY" else "Sell"
-        what = f"{verb} {rec.quantity:g} {rec.symbol} ({rec.order_type})"
-        if rec.status == REJECTED:
-            self._event("rejected", rec, f"{what} rejected: {message or rec.message or ''}")
-        elif rec.status == UNKNOWN_TO_GATEWAY:
-            self._event("unknown", rec, f"{what}: unknown to the gateway. {rec.message or ''}")
-        elif rec.status in CANCELLED_STATUSES:
-            self._event("cancelled", rec, f"{what} cancelled")
-        else:
-            self._event("inactive", rec, f"{what} is inactive: {rec.message or ''}".strip())
-
-    def _add_fill(self, fill: Fill, announce: bool) -> None:
-        e, c, report = fill.execution, fill.contract, fill.commissionReport
-        with self._lock:
-            existing = self._fills.get(e.execId)
-            commission = num(report.commission) if report and report.execId else None
-            realized = num(report.realizedPNL) if report and report.execId else None
-            record = FillRecord(
-                exec_id=e.execId,
-                time=e.time or fill.time,
-                symbol=c.symbol or c.localSymbol,
-                side="BUY" if e.side.upper() in ("BOT", "BUY") else "SELL",
-                shares=float(e.shares),
-                price=float(e.price),
-                commission=commission if commission is not None else None,
-                realized_pnl=realized,
-                order_id=e.orderId,
-                perm_id=e.permId,
-                account=e.acctNumber,
-            )
-            if existing is not None and record.commission is None:
-                record = replace(
-                    record, commission=existing.commission, realized_pnl=existing.realized_pnl
-                )
-            self._fills[e.execId] = record
-            if announce and existing is None:
-                rec = self._lookup(self._conn.session_id, e.clientId, e.orderId, e.permId)
-                verb = "Bought" if record.side == "BUY" else "Sold"
-                text = f"{verb} {record.shares:g} {record.symbol} at {_fmt_price(record.price)}"
-                self._event("fill", rec, text, order_id=e.orderId, symbol=record.symbol)
-
-    def _event(
-        self,
-        kind: str,
-        rec: _Rec | None,
-        message: str,
-        *,
-        order_id: int | None = None,
-        symbol: str | None = None,
-    ) -> None:
-        with self._lock:
-            self._seq += 1
-            self._events.append(
-                OrderEvent(
-                    seq=self._seq,
-                    time=_now(),
-                    kind=kind,
-                    order_id=rec.order_id if rec else (order_id or 0),
-                    symbol=rec.symbol if rec else (symbol or ""),
-                    message=message,
-                )
-            )

@@ -17,7 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from ibkr_core import order_flow
-from ibkr_core.orders import OrderTicket
+from ibkr_core.order_ticket import NEEDS_LIMIT, NEEDS_STOP, OrderTicket
 from pages.components import (
     fmt_money,
     fmt_number,
@@ -27,9 +27,7 @@ from pages.components import (
     source_label,
 )
 
-ORDER_TYPES = {"MKT": "Market", "LMT": "Limit", "STP": "Stop", "STP LMT": "Stop limit"}
-NEEDS_LIMIT = {"LMT", "STP LMT"}
-NEEDS_STOP = {"STP", "STP LMT"}
+ORDER_TYPES = {"MKT": "Market", "LMT": "Limit", "STP": "Stop", "STP LMT": "Stop limit"}  # labels
 TIFS = {"DAY": "Day", "GTC": "Good till cancelled"}
 TICKET_FIELDS = ("symbol", "action", "quantity", "order_type", "limit_price", "stop_price", "tif")
 
