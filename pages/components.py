@@ -94,7 +94,7 @@ def require_services() -> Services:
     try:
         return _cached_services()
     except Exception as exc:  # a broken settings file, no free port...: say it plainly
-        st.error(f"The dashboard could not start its services: {exc}")
+        st.error(f"The dashboard could not start its services: {plain(exc)}")
         st.stop()
         raise  # unreachable; keeps type checkers happy
 

@@ -76,3 +76,13 @@ def test_a_preview_selling_more_than_held_carries_the_short_warning(connected):
     body = r.json()
     assert body["position"] == 100  # the demo account's AAPL
     assert "opens a short position of 200 shares" in body["short_warning"]
+
+
+def test_a_cold_quote_while_connected_is_answered_on_the_first_ask(connected, gateway):
+    gateway.set_response_delay(0.5)  # the lookup outlasts a plain snapshot read
+    try:
+        r = connected.get("/api/market-data/quote/KO")
+    finally:
+        gateway.set_response_delay(0)
+    assert r.status_code == 200, r.text
+    assert r.json()["source"].startswith("ibkr") and r.json()["price"] is not None

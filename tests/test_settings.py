@@ -45,3 +45,27 @@ def test_good_values_load():
     assert s.max_order_value == 2500.5 and s.port == 4002
     with pytest.raises(SettingsError):
         Settings(max_order_value=float("nan"))
+
+
+def test_the_dashboard_refuses_to_start_and_says_which_setting(monkeypatch, tmp_path):
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from ibkr_core import services as services_module
+    from tests.app_support import ROOT, shown
+
+    monkeypatch.setenv("IBKR_MAX_ORDER_VALUE", "nan")
+    monkeypatch.setenv("IBKR_WATCHLIST_FILE", str(tmp_path / "wl.json"))
+    services_module.reset_services()
+    st.cache_resource.clear()
+    try:
+        at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=30)
+        at.run()
+        errors = [shown(e.value) for e in at.error]
+        assert any(
+            "could not start" in e and "IBKR_MAX_ORDER_VALUE" in e and "finite" in e for e in errors
+        ), errors
+        assert not at.button  # nothing to trade with
+    finally:
+        services_module.reset_services()
+        st.cache_resource.clear()
