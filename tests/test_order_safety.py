@@ -226,3 +226,26 @@ def test_selling_more_than_the_position_warns_at_preview(gateway, orders):
     assert orders.preview(OrderTicket("AAPL", "SELL", 100)).short_warning == ""
     assert "hold no TSLA" in orders.preview(OrderTicket("TSLA", "SELL", 1)).short_warning
     assert orders.preview(OrderTicket("TSLA", "BUY", 1)).short_warning == ""
+
+
+def test_the_nightly_restart_keeps_working_orders_as_they_are(gateway, connection, orders):
+    """Sockets reset, the gateway (and its book) stays: the order is the same record."""
+    from ibkr_core.orders import OrderTicket
+
+    record = orders.place(OrderTicket("NVDA", "BUY", 4, "LMT", 1.00), "overnight")
+    assert wait_for(lambda: orders.order(record.order_id).status == "Submitted", 3)
+    session = connection.status().session_id
+    gateway.nightly_restart(0.5)
+    assert wait_for(
+        lambda: connection.status().connected and connection.status().session_id > session, 15
+    )
+    assert wait_for(
+        lambda: (
+            orders.order_by_record(record.record_id).session_id == connection.status().session_id
+        ),
+        5,
+    )
+    kept = orders.order_by_record(record.record_id)
+    assert kept.status == "Submitted" and kept.symbol == "NVDA"
+    assert [r.record_id for r in orders.open_orders()] == [record.record_id]
+    assert orders.cancel_record(record.record_id).status == "Cancelled"
