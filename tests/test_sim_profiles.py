@@ -117,10 +117,22 @@ def test_multi_asset_holds_every_asset_class_with_tws_shapes(multi):
         vals = check_consistency(ib, account, "USD")
         items = by_local_symbol(ib, account)
         positions = {p.contract.localSymbol: p for p in ib.positions()}
+        singles = {
+            name: ib.reqPnLSingle(account, "", items[name].contract.conId)
+            for name in ("SAP", "700", "ESZ6")
+        }
+        await wait_until(lambda: all(not math.isnan(p.value) for p in singles.values()), 3)
         ib.disconnect()
-        return vals, items, positions
+        return vals, items, positions, singles
 
-    vals, items, positions = run(scenario())
+    vals, items, positions, singles = run(scenario())
+    # reqPnLSingle reports in the base currency: marketValue converted at ExchangeRate.
+    for name, cur in (("SAP", "EUR"), ("700", "HKD"), ("ESZ6", "USD")):
+        rate = num(vals, "ExchangeRate", cur)
+        assert singles[name].value == pytest.approx(items[name].marketValue * rate, abs=0.01)
+        assert singles[name].unrealizedPnL == pytest.approx(
+            items[name].unrealizedPNL * rate, abs=0.01
+        )
     assert currencies(vals) == ["EUR", "HKD", "JPY", "USD"]
     assert 0.5 < num(vals, "ExchangeRate", "EUR") < 2 and num(vals, "ExchangeRate", "JPY") < 0.02
     assert {i.contract.secType for i in items.values()} == {
