@@ -73,12 +73,20 @@ SUMMARY_TAGS = (
     "LookAheadExcessLiquidity",
     "HighestSeverity",
     "DayTradesRemaining",
+    "DayTradesRemainingT+1",
+    "DayTradesRemainingT+2",
+    "DayTradesRemainingT+3",
+    "DayTradesRemainingT+4",
     "Leverage",
 )
 _NO_CURRENCY_TAGS = {
     "AccountType",
     "Cushion",
     "DayTradesRemaining",
+    "DayTradesRemainingT+1",
+    "DayTradesRemainingT+2",
+    "DayTradesRemainingT+3",
+    "DayTradesRemainingT+4",
     "Leverage",
     "LookAheadNextChange",
     "HighestSeverity",
@@ -562,7 +570,7 @@ class Account:
         cur = "" if tag in _NO_CURRENCY_TAGS else self.base_currency
         if tag == "AccountType":
             return AccountValue(tag, self.account_type, "", self.account_id)
-        if tag == "DayTradesRemaining":
+        if tag.startswith("DayTradesRemaining"):  # -1: no pattern-day-trader limit
             return AccountValue(tag, "-1", "", self.account_id)
         if tag == "LookAheadNextChange":
             return AccountValue(tag, "0", "", self.account_id)
