@@ -561,3 +561,28 @@ def test_command_line_profile_option_starts_that_world():
         proc.wait(5)
     assert "profile advisor" in banner
     assert accounts == ["DU1234567", "DU1234568", "DU1234569"]
+
+
+def test_exchange_rates_move_and_the_books_follow_them():
+    gw = start(
+        "multi-asset", SimConfig(tick_interval=0.05, account_update_interval=0.5, pnl_interval=9)
+    )
+    try:
+
+        async def scenario():
+            ib = await connected(gw)
+            account = ib.managedAccounts()[0]
+            first = values(ib, account)["ExchangeRate", "EUR"]
+            moved = await wait_until(
+                lambda: values(ib, account)["ExchangeRate", "EUR"] != first, 10
+            )
+            gw.close_market()  # freeze, so every refresh from now on is the same snapshot
+            await asyncio.sleep(1.5)
+            vals = check_consistency(ib, account, "USD")
+            ib.disconnect()
+            return first, moved, vals
+
+        first, moved, vals = run(scenario())
+    finally:
+        gw.stop()
+    assert moved and vals["ExchangeRate", "EUR"] != first
