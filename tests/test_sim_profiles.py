@@ -167,6 +167,11 @@ def test_multi_asset_holds_every_asset_class_with_tws_shapes(multi):
     assert num(vals, "Cryptocurrency", "USD") == pytest.approx(btc.marketValue, abs=0.01)
     # FuturesPNL is the future's change since the last settlement, and part of cash.
     assert num(vals, "FuturesPNL", "USD") != 0
+    # Securities (-S) and commodities (-C) segments add up to the totals.
+    for tag in ("NetLiquidation", "InitMarginReq", "AvailableFunds"):
+        parts = num(vals, f"{tag}-S", "USD") + num(vals, f"{tag}-C", "USD")
+        assert parts == pytest.approx(num(vals, tag, "USD"), abs=0.02)
+    assert num(vals, "InitMarginReq-C", "USD") > 0
     assert positions[CALL].avgCost == pytest.approx(1520.65)
     assert positions["ESZ6"].contract.multiplier == "50"
 
