@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from ibkr_core.connection_errors import IBKRError
+from ibkr_core.contracts import describe_contract
 from ibkr_core.order_ticket import NEEDS_LIMIT, NEEDS_STOP, OrderTicket, fmt_price
 from ibkr_core.quote import num
 from ibkr_core.symbols import normalize_symbol
@@ -87,10 +88,32 @@ class OrderRecord:
     client_id: int | None = None
     record_id: str = ""  # unique for the life of the service (UI keys, cancel)
     session_id: int = 0  # the gateway session that last reported this order
+    con_id: int = 0
+    sec_type: str = ""
+    description: str = ""  # the instrument as TWS names it: "AAPL 15 JAN 27 230 Call"
+    currency: str = ""  # of prices and fills
+    parent_id: int = 0  # a bracket's child points at its parent's order id
+    own: bool = True  # placed by this client id (else TWS / another API client)
 
     @property
     def is_working(self) -> bool:
         return self.status in WORKING_STATUSES
+
+    @property
+    def origin(self) -> str:
+        """Who placed it: "this dashboard", "TWS" or "API client N"."""
+        if self.own:
+            return "this dashboard"
+        if self.order_id <= 0:
+            return "TWS"
+        return f"API client {self.client_id}"
+
+    @property
+    def status_text(self) -> str:
+        """The status with what filled: "Cancelled (filled 3 of 10)"."""
+        if self.filled and self.filled < self.quantity:
+            return f"{self.status} (filled {self.filled:g} of {self.quantity:g})"
+        return self.status
 
     @property
     def is_done(self) -> bool:
@@ -110,6 +133,11 @@ class FillRecord:
     order_id: int
     perm_id: int = 0
     account: str = ""
+    description: str = ""  # "AAPL 15 JAN 27 230 Call"
+    currency: str = ""  # of the price
+    commission_currency: str = ""  # IBKR's, from the commission report
+    multiplier: float = 1.0
+    con_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -154,6 +182,7 @@ def same_order(record: OrderRecord, t: OrderTicket) -> bool:
 
     return (
         normalize_symbol(record.symbol) == normalize_symbol(t.symbol)
+        and (not t.con_id or not record.con_id or record.con_id == t.con_id)
         and record.action == t.action
         and same(record.quantity, num(t.quantity))
         and record.order_type == t.order_type
@@ -191,6 +220,12 @@ class _Rec:
     account: str = ""
     rejected: bool = False
     announced_done: bool = False
+    con_id: int = 0
+    sec_type: str = ""
+    description: str = ""
+    currency: str = ""
+    parent_id: int = 0
+    own: bool = True
 
     def snapshot(self) -> OrderRecord:
         return OrderRecord(
@@ -215,6 +250,12 @@ class _Rec:
             client_id=self.client_id,
             record_id=self.record_id,
             session_id=self.session_id,
+            con_id=self.con_id,
+            sec_type=self.sec_type,
+            description=self.description,
+            currency=self.currency,
+            parent_id=self.parent_id,
+            own=self.own,
         )
 
 
@@ -398,6 +439,15 @@ class OrderBook:
                 rec.perm_id = o.permId
                 self._by_perm[(session, o.permId)] = rec
             rec.symbol = c.symbol or c.localSymbol or rec.symbol
+            rec.con_id = c.conId or rec.con_id
+            rec.sec_type = c.secType or rec.sec_type
+            rec.description = (
+                describe_contract(c) if (c.symbol or c.localSymbol) else rec.description
+            )
+            rec.currency = c.currency or rec.currency
+            rec.parent_id = int(o.parentId or 0) or rec.parent_id
+            mine = self._client()
+            rec.own = o.orderId > 0 and (mine is None or o.clientId == mine)
             rec.action = o.action or rec.action
             rec.quantity = float(o.totalQuantity or rec.quantity)
             rec.order_type = o.orderType or rec.order_type
@@ -445,7 +495,9 @@ class OrderBook:
             return
         rec.announced_done = True
         verb = "Buy" if rec.action == "BUY" else "Sell"
-        what = f"{verb} {rec.quantity:g} {rec.symbol} ({rec.order_type})"
+        what = f"{verb} {rec.quantity:g} {rec.description or rec.symbol} ({rec.order_type})"
+        if rec.filled:
+            what += f", {rec.filled:g} filled"
         if rec.status == REJECTED:
             self._event("rejected", rec, f"{what} rejected: {message or rec.message or ''}")
         elif rec.status == UNKNOWN_TO_GATEWAY:
@@ -457,6 +509,7 @@ class OrderBook:
 
     def add_fill(self, fill: Fill, announce: bool) -> None:
         e, c, report = fill.execution, fill.contract, fill.commissionReport
+        mult = num(c.multiplier) if c.multiplier else None
         with self._lock:
             existing = self._fills.get(e.execId)
             commission = num(report.commission) if report and report.execId else None
@@ -473,16 +526,27 @@ class OrderBook:
                 order_id=e.orderId,
                 perm_id=e.permId,
                 account=e.acctNumber,
+                description=describe_contract(c),
+                currency=c.currency or "",
+                commission_currency=(report.currency or "") if report and report.execId else "",
+                multiplier=mult or 1.0,
+                con_id=c.conId or 0,
             )
             if existing is not None and record.commission is None:
                 record = replace(
-                    record, commission=existing.commission, realized_pnl=existing.realized_pnl
+                    record,
+                    commission=existing.commission,
+                    realized_pnl=existing.realized_pnl,
+                    commission_currency=existing.commission_currency,
                 )
             self._fills[e.execId] = record
             if announce and existing is None:
                 rec = self._lookup(self._session(), e.clientId, e.orderId, e.permId)
                 verb = "Bought" if record.side == "BUY" else "Sold"
-                text = f"{verb} {record.shares:g} {record.symbol} at {fmt_price(record.price)}"
+                text = (
+                    f"{verb} {record.shares:g} {record.description} at "
+                    f"{fmt_price(record.price)} {record.currency}".rstrip()
+                )
                 self._event("fill", rec, text, order_id=e.orderId, symbol=record.symbol)
 
     def _event(

@@ -50,6 +50,7 @@ class OrderTicket:
     stop_price: float | None = None
     tif: str = "DAY"  # "DAY" | "GTC"
     account: str | None = None  # needed only when the login manages several accounts
+    con_id: int | None = None  # IBKR's contract id: the instrument when the symbol is ambiguous
 
     def normalized(self) -> OrderTicket:
         return replace(
@@ -59,6 +60,7 @@ class OrderTicket:
             order_type=" ".join((self.order_type or "").upper().split()),
             tif=(self.tif or "").strip().upper(),
             account=(self.account or "").strip() or None,
+            con_id=int(self.con_id) if self.con_id else None,
         )
 
 
@@ -99,7 +101,8 @@ def ticket_issues(ticket: OrderTicket) -> tuple[list[ValidationIssue], dict[str,
     elif not float(qty).is_integer():
         issues.append(
             ValidationIssue(
-                "quantity", f"Stocks trade in whole shares: {qty:g} is not a whole number."
+                "quantity",
+                f"Orders are in whole shares or contracts: {qty:g} is not a whole number.",
             )
         )
     kind = ORDER_TYPE_NAMES.get(t.order_type, "this")

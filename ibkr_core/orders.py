@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from ib_async import Contract, Order
 
 from ibkr_core.connection_errors import IBKRError, NotConnectedError, UnknownSymbolError
+from ibkr_core.contracts import Instrument, Resolver
 from ibkr_core.order_book import (
     DONE_STATUSES,
     NOTICE_CODES,
@@ -63,6 +64,7 @@ from ibkr_core.order_ticket import (
     short_warning,
     ticket_issues,
 )
+from ibkr_core.order_value import AccountRates, account_rates
 from ibkr_core.quote import num
 from ibkr_core.settings import Settings
 
@@ -73,8 +75,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "UNKNOWN_TO_GATEWAY",
+    "AmbiguousSymbolError",
+    "CannotCancelError",
     "FillRecord",
     "IdempotencyConflictError",
+    "Instrument",
     "OrderEvent",
     "OrderNotFoundError",
     "OrderPreview",
@@ -112,7 +117,7 @@ class OrderPreview:
     quantity: float
     order_type: str
     estimated_price: float | None  # the limit/stop price, or the current quote for MKT
-    order_value: float | None  # quantity x estimated price
+    order_value: float | None  # quantity x estimated price x multiplier, in ``currency``
     commission: float | None
     min_commission: float | None
     max_commission: float | None
@@ -133,6 +138,11 @@ class OrderPreview:
     session_id: int = 0  # the connection session it was made in
     account: str = ""
     is_paper: bool | None = None
+    instrument: Instrument | None = None  # what the order is for (conId, type, exchange...)
+    currency: str = ""  # the instrument's: order value and prices are in it
+    order_value_base: float | None = None  # order value in the account's base currency
+    base_currency: str = ""
+    max_order_value: float | None = None  # the per-order limit, in ``base_currency``
 
 
 # ------------------------------------------------------------------------- errors
@@ -157,12 +167,44 @@ class IdempotencyConflictError(IBKRError):
         self.first = first
 
 
+class AmbiguousSymbolError(IBKRError):
+    """The symbol matches several instruments: the trader picks one (``choices``)."""
+
+    def __init__(self, symbol: str, choices: list[Instrument]) -> None:
+        names = "; ".join(i.label for i in choices[:6])
+        more = f" and {len(choices) - 6} more" if len(choices) > 6 else ""
+        super().__init__(
+            f"{symbol} matches {len(choices)} instruments ({names}{more}): choose which one."
+        )
+        self.symbol = symbol
+        self.choices = choices
+
+
+class CannotCancelError(IBKRError):
+    """An order this client can't cancel (entered in TWS or by another API client):
+    TWS only lets the client that placed an order cancel it."""
+
+    def __init__(self, record: OrderRecord) -> None:
+        where = (
+            "it was entered in TWS: cancel it there"
+            if record.origin == "TWS"
+            else f"it was placed by {record.origin}: cancel it from that client"
+        )
+        super().__init__(
+            f"Order {record.description or record.symbol} (perm id {record.perm_id}) can't be "
+            f"cancelled from here: {where}, or use Global cancel (cancels every open order)."
+        )
+        self.record = record
+
+
 class StalePreviewError(IBKRError):
     """A confirm for a preview made in another connection session / account, or too old:
     nothing was sent (``str()`` says why)."""
 
 
 # ------------------------------------------------------------------------ helpers
+def _value_in_base(rates: AccountRates, value: float, currency: str) -> float | None:
+    return rates.to_base(value, currency) if rates.base else None
 
 
 def _position(ib: IB, account: str, contract: Contract | None) -> float:
@@ -181,8 +223,12 @@ class _Checked:
     ticket: OrderTicket
     issues: list[ValidationIssue]
     contract: Contract | None = None
+    instrument: Instrument | None = None
     account: str = ""
     price: float | None = None  # for the order value: limit / stop / quote
+    value: float | None = None  # in the instrument's currency
+    value_base: float | None = None
+    base_currency: str = ""
 
 
 # ------------------------------------------------------------------------ service
@@ -193,7 +239,7 @@ class OrderService:
         self._book = OrderBook(lambda: connection.session_id, self._client_id)
         self._lock = self._book.lock
         self._inflight: dict[str, concurrent.futures.Future[OrderRecord]] = {}
-        self._min_ticks: dict[int, float] = {}
+        self._contracts = Resolver(connection)
         connection.loop.call(self._attach, timeout=5)
 
     # -------------------------------------------------------------- trading lock
@@ -272,8 +318,6 @@ class OrderService:
                 ValidationIssue("symbol", "Connect to TWS / IB Gateway to look up the symbol.")
             )
             return checked
-        if t.order_type == "MKT" and t.action in ACTIONS:
-            self._conn.market_data  # noqa: B018 - create the registry outside the loop
         remaining = max(0.1, deadline - time.monotonic())
         try:
             self._conn.run(self._remote_checks(checked, qty, prices, deadline), remaining + 0.5)
@@ -290,17 +334,21 @@ class OrderService:
     async def _remote_checks(
         self, checked: _Checked, qty: float | None, prices: dict[str, float], deadline: float
     ) -> None:
-        """(Loop thread.) Symbol, min tick and order value checks."""
+        """(Loop thread.) Instrument, min tick and order value checks."""
         t, issues = checked.ticket, checked.issues
 
         def left() -> float:
             return max(0.05, deadline - time.monotonic())
 
         try:
-            contract = await self._conn.qualify_async(t.symbol, left())
+            inst = await self._instrument(t, left())
+        except AmbiguousSymbolError as exc:
+            issues.append(ValidationIssue("con_id", str(exc)))
+            return
         except UnknownSymbolError:
+            what = f"contract {t.con_id}" if t.con_id else f"symbol {t.symbol}"
             issues.append(
-                ValidationIssue("symbol", f"Unknown symbol {t.symbol}: IBKR has no such US stock.")
+                ValidationIssue("symbol", f"Unknown {what}: IBKR has no such instrument.")
             )
             return
         except TimeoutError:
@@ -308,8 +356,8 @@ class OrderService:
                 ValidationIssue("symbol", f"IBKR did not answer about {t.symbol} in time. Retry.")
             )
             return
-        checked.contract = contract
-        tick = await self._min_tick(contract, left())
+        checked.instrument, checked.contract = inst, inst.contract
+        tick = inst.min_tick
         for fld, value in prices.items():
             near = off_tick(value, tick) if tick else None
             if near:
@@ -317,70 +365,106 @@ class OrderService:
                 issues.append(
                     ValidationIssue(
                         fld,
-                        f"{t.symbol} trades in steps of {tick:g}: a {label} of {value:g} is not "
-                        f"allowed (use {fmt_price(near[0])} or {fmt_price(near[1])}).",
+                        f"{inst.description} trades in steps of {tick:g}: a {label} of "
+                        f"{value:g} is not allowed (use {fmt_price(near[0])} or "
+                        f"{fmt_price(near[1])}).",
                     )
                 )
+        if any(i.field == "account" for i in issues):
+            return  # the order value is checked in the account's currency, once it is known
+        rates = account_rates(self._conn.ib.accountValues(), checked.account)
+        checked.base_currency = rates.base
+        limit = float(self.settings.max_order_value)
+        limit_text = f"{limit:,.2f} {rates.base}".strip()
         if t.order_type in NEEDS_LIMIT:
             price = prices.get("limit_price")
         elif t.order_type == "STP":
             price = prices.get("stop_price")
         elif t.order_type == "MKT" and t.action in ACTIONS:
-            price = await self._quote_price(contract, t.action, left())
+            price = await self._quote_price(inst, t.action, left())
             if price is None:
                 issues.append(
                     ValidationIssue(
                         "quantity",
-                        f"No current price for {t.symbol}, so the order value can't be checked "
-                        f"against the {self.settings.max_order_value:,.0f} limit. Try again in a "
-                        "moment or use a limit order.",
+                        f"No current price for {inst.description}, so the order value can't "
+                        f"be checked against the {limit_text} limit. Try again in a moment or "
+                        "use a limit order.",
                     )
                 )
         else:
             price = None
         checked.price = price
-        limit = float(self.settings.max_order_value)
-        if price is not None and qty is not None and qty > 0:
-            value = qty * price
-            if value > limit:
-                issues.append(
-                    ValidationIssue(
-                        "quantity",
-                        f"Order value {value:,.2f} ({qty:g} x {price:,.2f}) is above the "
-                        f"{limit:,.2f} limit per order (max_order_value).",
-                    )
+        if price is None or qty is None or qty <= 0:
+            return
+        checked.value = value = qty * price * inst.multiplier
+        checked.value_base = _value_in_base(rates, value, inst.currency)
+        if checked.value_base is None:
+            issues.append(
+                ValidationIssue(
+                    "quantity",
+                    f"IBKR has sent no {inst.currency}→{rates.base or 'base currency'} exchange "
+                    f"rate for account {checked.account or '(unknown)'} yet, so this "
+                    f"{inst.currency} order can't be checked against the {limit_text} limit: "
+                    "nothing was sent. Try again in a moment.",
                 )
-
-    async def _min_tick(self, contract: Contract, timeout: float) -> float | None:
-        cached = self._min_ticks.get(contract.conId)
-        if cached is not None:
-            return cached
-        try:
-            details = await asyncio.wait_for(
-                self._conn.ib.reqContractDetailsAsync(contract), timeout
             )
-        except (TimeoutError, ConnectionError):
-            return None
-        tick = num(details[0].minTick) if details else None
-        if tick:
-            self._min_ticks[contract.conId] = tick
-        return tick
+        elif checked.value_base > limit:
+            times = f"{qty:g} x {fmt_price(price)}"
+            if inst.multiplier != 1:
+                times += f" x {inst.multiplier:g}"
+            converted = (
+                "" if inst.currency == rates.base else f" = {checked.value_base:,.2f} {rates.base}"
+            )
+            issues.append(
+                ValidationIssue(
+                    "quantity",
+                    f"Order value {value:,.2f} {inst.currency} ({times}){converted} is above "
+                    f"the {limit_text} limit per order (max_order_value).",
+                )
+            )
 
-    async def _quote_price(self, contract: Contract, action: str, timeout: float) -> float | None:
+    async def _instrument(self, t: OrderTicket, timeout: float) -> Instrument:
+        """(Loop thread.) The ticket's instrument: its conId, or the symbol's only match."""
+        if t.con_id:
+            return await self._contracts.by_con_id(t.con_id, timeout)
+        found = await self._contracts.matches(t.symbol, timeout)
+        if len(found) > 1:
+            raise AmbiguousSymbolError(t.symbol, found)
+        return found[0]
+
+    def instruments(self, symbol: str) -> list[Instrument]:
+        """Every instrument IBKR lists for ``symbol`` (the trader's choices).
+        Raises ``UnknownSymbolError``, ``NotConnectedError``, ``TimeoutError``."""
+        timeout = self._timeout()
+        return self._conn.run(self._contracts.matches(symbol, timeout), timeout + 0.5)
+
+    def instrument(self, con_id: int) -> Instrument:
+        """The instrument with IBKR's ``con_id`` (e.g. a held position's)."""
+        timeout = self._timeout()
+        return self._conn.run(self._contracts.by_con_id(con_id, timeout), timeout + 0.5)
+
+    async def _quote_price(self, inst: Instrument, action: str, timeout: float) -> float | None:
+        """(Loop thread.) The side the order would trade against, from a market data
+        line for exactly this contract (conId), not for whatever shares its symbol."""
+        ib = self._conn.ib
         deadline = time.monotonic() + timeout
-        registry = self._conn.market_data
         try:
-            quote = await registry.first_quote(contract, timeout)
-        except (IBKRError, TimeoutError, ConnectionError):
+            ticker = ib.reqMktData(inst.contract, "", False, False)
+        except ConnectionError:
             return None
-        # The first tick may be the other side only (bid before ask): wait for ours.
-        while True:
-            side = quote.ask if action == "BUY" else quote.bid
-            price = side or quote.price
-            if price or time.monotonic() >= deadline:
-                return price or None
-            await asyncio.sleep(0.05)
-            quote = registry.quotes([contract.symbol])[contract.symbol]
+        try:
+            while True:
+                side = num(ticker.ask if action == "BUY" else ticker.bid)
+                price = (side if side and side > 0 else None) or num(ticker.last)
+                if price and price > 0:
+                    return price
+                if time.monotonic() >= deadline:
+                    close = num(ticker.close)
+                    return close if close and close > 0 else None
+                await asyncio.sleep(0.05)
+        finally:
+            with contextlib.suppress(Exception):
+                ib.cancelMktData(inst.contract)
 
     # ------------------------------------------------------------------- what-if
     def preview(self, ticket: OrderTicket) -> OrderPreview:
@@ -403,7 +487,6 @@ class OrderService:
         if status.session_id != session or not status.connected:
             raise IBKRError("The IBKR connection changed during the preview: preview again.")
         t = checked.ticket
-        value = float(t.quantity) * checked.price if checked.price is not None else None
         position = self._conn.run(
             lambda ib: _position(ib, checked.account, checked.contract), timeout=remaining + 0.5
         )
@@ -413,7 +496,7 @@ class OrderService:
             quantity=float(t.quantity),
             order_type=t.order_type,
             estimated_price=checked.price,
-            order_value=value,
+            order_value=checked.value,
             commission=num(state.commission),
             min_commission=num(state.minCommission),
             max_commission=num(state.maxCommission),
@@ -433,6 +516,11 @@ class OrderService:
             session_id=session,
             account=checked.account,
             is_paper=self.trading_status(checked.account or None).is_paper,
+            instrument=checked.instrument,
+            currency=checked.instrument.currency if checked.instrument else "",
+            order_value_base=checked.value_base,
+            base_currency=checked.base_currency,
+            max_order_value=float(self.settings.max_order_value),
         )
 
     async def _what_if(self, contract: Contract, order: Order, timeout: float) -> Any:
@@ -632,6 +720,8 @@ class OrderService:
         with self._lock:
             if rec.status in DONE_STATUSES:
                 return rec.snapshot()
+            if not rec.own:
+                raise CannotCancelError(rec.snapshot())
             if rec.session_id != self._conn.session_id:
                 raise IBKRError(
                     f"Order {rec.order_id} belongs to an earlier gateway session and is being "
@@ -646,6 +736,13 @@ class OrderService:
             time.sleep(0.02)
         with self._lock:
             return rec.snapshot()
+
+    def global_cancel(self) -> None:
+        """TWS's Global Cancel (``reqGlobalCancel``): every open order of the login,
+        whoever placed it (TWS, other API clients, this dashboard)."""
+        self._require_trading()
+        self._conn.run(lambda ib: ib.reqGlobalCancel(), timeout=self._timeout())
+        log.info("global cancel requested")
 
     def _cancel_on_loop(self, ib: IB, rec: _Rec) -> None:
         for trade in ib.trades():

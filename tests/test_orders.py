@@ -139,7 +139,7 @@ def connect_to(gw, loop_thread, **settings_overrides):
                 "limit_price": 200,
             },
             "quantity",
-            "120,000.00 (600 x 200.00) is above the 100,000.00 limit",
+            "120,000.00 USD (600 x 200.00) is above the 100,000.00 USD limit",
         ),
         (
             {"symbol": "AAPL", "action": "BUY", "quantity": 1, "account": "DU999"},
@@ -289,10 +289,11 @@ def test_market_order_fills_and_reports_fill_commission_and_events(gateway, orde
     f = fill[0]
     assert (f.symbol, f.side, f.shares, f.order_id) == ("AAPL", "BUY", 10, record.order_id)
     assert f.price == filled.avg_fill_price and f.commission == pytest.approx(1.0)
+    assert (f.currency, f.commission_currency) == ("USD", "USD")
     assert sim_cash(gateway) == pytest.approx(cash - 10 * f.price - f.commission, abs=0.01)
     events, cursor = orders.events_since(cursor)
     assert [e.kind for e in events] == ["fill"]
-    assert events[0].message == f"Bought 10 AAPL at {f.price:,.2f}"
+    assert events[0].message == f"Bought 10 AAPL at {f.price:,.2f} USD"
     assert orders.events_since(cursor) == ([], cursor)
     assert orders.open_orders() == []
     assert [r.order_id for r in orders.recent_orders()] == [record.order_id]

@@ -1,0 +1,189 @@
+"""Which instrument an order is for: every IBKR match of a symbol, cached by conId.
+
+A symbol alone does not name an instrument: "SAP" is the IBIS stock in EUR and the NYSE
+ADR in USD; "ES" is Eversource stock, the E-mini future and its options. ``Resolver``
+asks IBKR for all matches (``reqContractDetails`` with only the symbol: no security
+type, exchange or currency assumed) and returns them as ``Instrument`` values; the
+caller lets the trader pick when there is more than one. Contracts are cached by conId
+(the one key IBKR guarantees unique), never "first match by symbol".
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ib_async import Contract
+
+from ibkr_core.connection_errors import NotConnectedError, UnknownSymbolError
+from ibkr_core.quote import num
+from ibkr_core.symbols import normalize_symbol
+
+if TYPE_CHECKING:
+    from ibkr_core.connection import IBKRConnection
+
+__all__ = ["SEC_TYPE_NAMES", "Instrument", "Resolver", "describe_contract", "instrument_of"]
+
+SEC_TYPE_NAMES = {
+    "STK": "Stock",
+    "OPT": "Option",
+    "FUT": "Future",
+    "FOP": "Future option",
+    "BOND": "Bond",
+    "CASH": "Forex",
+    "CRYPTO": "Crypto",
+    "IND": "Index",
+    "CFD": "CFD",
+    "WAR": "Warrant",
+    "FUND": "Fund",
+}
+_RIGHTS = {"C": "Call", "P": "Put", "CALL": "Call", "PUT": "Put"}
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """One tradable IBKR contract, as a trader reads it."""
+
+    con_id: int
+    sec_type: str
+    symbol: str
+    local_symbol: str
+    exchange: str  # where orders route (SMART or the listing exchange)
+    primary_exchange: str
+    currency: str
+    multiplier: float  # 1 for shares; 100 for US equity options, 50 for ES...
+    description: str  # "AAPL 15 JAN 27 230 Call", "ES DEC 26", "SAP · IBIS · EUR"
+    long_name: str = ""
+    min_tick: float | None = None
+    contract: Any = field(default=None, compare=False, repr=False)  # the ib_async Contract
+
+    @property
+    def type_name(self) -> str:
+        return SEC_TYPE_NAMES.get(self.sec_type, self.sec_type)
+
+    @property
+    def listing(self) -> str:
+        """The exchange a trader names: the primary listing when routed through SMART."""
+        return self.primary_exchange or self.exchange
+
+    @property
+    def label(self) -> str:
+        """A plain one-line description for a select: what, type, where, currency."""
+        name = f" — {self.long_name}" if self.long_name else ""
+        return f"{self.description} · {self.type_name} · {self.listing} · {self.currency}{name}"
+
+    @property
+    def is_derivative(self) -> bool:
+        return self.sec_type in ("OPT", "FUT", "FOP", "WAR")
+
+
+def _expiry(raw: str) -> str:
+    """IBKR's "20270115" -> "15 JAN 27"; "202612" -> "DEC 26"."""
+    for fmt, out in (("%Y%m%d", "%d %b %y"), ("%Y%m", "%b %y")):
+        try:
+            return datetime.strptime(raw[: len(fmt) + 2], fmt).strftime(out).upper()
+        except ValueError:
+            continue
+    return raw
+
+
+def describe_contract(c: Any) -> str:
+    """How TWS names a contract: "AAPL 15 JAN 27 230 Call", "ES DEC 26",
+    "ES 18 DEC 26 7000 Call", "SAP · IBIS · EUR" for a stock listed abroad."""
+    sec = (c.secType or "").upper()
+    symbol = c.symbol or c.localSymbol or ""
+    expiry = (c.lastTradeDateOrContractMonth or "").strip()
+    if sec in ("OPT", "FOP", "WAR"):
+        strike = num(c.strike)
+        right = _RIGHTS.get((c.right or "").upper(), c.right or "")
+        parts = [symbol, _expiry(expiry) if expiry else "", f"{strike:g}" if strike else "", right]
+        return " ".join(p for p in parts if p)
+    if sec == "FUT":
+        month = _expiry(expiry[:6]) if expiry else ""
+        return " ".join(p for p in (symbol, month) if p)
+    if sec in ("CASH", "CRYPTO", "BOND"):
+        return c.localSymbol or symbol
+    listing = c.primaryExchange or ("" if c.exchange == "SMART" else c.exchange)
+    if sec == "STK" and c.currency and c.currency != "USD":
+        return " · ".join(p for p in (symbol, listing, c.currency) if p)
+    return symbol
+
+
+def instrument_of(contract: Any, long_name: str = "", min_tick: float | None = None) -> Instrument:
+    multiplier = num(contract.multiplier) if contract.multiplier else None
+    return Instrument(
+        con_id=int(contract.conId or 0),
+        sec_type=(contract.secType or "").upper(),
+        symbol=contract.symbol or "",
+        local_symbol=contract.localSymbol or "",
+        exchange=contract.exchange or "",
+        primary_exchange=contract.primaryExchange or "",
+        currency=contract.currency or "",
+        multiplier=multiplier or 1.0,
+        description=describe_contract(contract),
+        long_name=long_name,
+        min_tick=min_tick,
+        contract=contract,
+    )
+
+
+def _from_details(details: Any) -> Instrument | None:
+    c = details.contract
+    if c is None or not c.conId:
+        return None
+    if not c.exchange:
+        c.exchange = "SMART" if c.secType in ("STK", "OPT") else (c.primaryExchange or "")
+    return instrument_of(c, details.longName or "", num(details.minTick))
+
+
+class Resolver:
+    """(Loop thread.) Symbol -> every IBKR match; conId -> its instrument (cached)."""
+
+    def __init__(self, connection: IBKRConnection) -> None:
+        self._conn = connection
+        self._by_con_id: dict[int, Instrument] = {}
+
+    async def _details(self, contract: Contract, timeout: float) -> list[Any]:
+        ib = self._conn.ib
+        if not ib.isConnected():
+            raise NotConnectedError()
+        try:
+            return list(await asyncio.wait_for(ib.reqContractDetailsAsync(contract), timeout))
+        except ConnectionError as exc:
+            raise NotConnectedError("Connection lost while looking up the contract") from exc
+
+    async def matches(self, symbol: str, timeout: float) -> list[Instrument]:
+        """Every instrument IBKR lists for ``symbol`` (any type, exchange, currency).
+        Raises ``UnknownSymbolError`` when there is none."""
+        key = normalize_symbol(symbol)
+        if not key:
+            raise UnknownSymbolError(symbol, "empty symbol")
+        found = [
+            i for d in await self._details(Contract(symbol=key), timeout) if (i := _from_details(d))
+        ]
+        if not found:
+            raise UnknownSymbolError(symbol)
+        for inst in found:
+            self._by_con_id[inst.con_id] = inst
+        order = list(SEC_TYPE_NAMES)
+        return sorted(
+            found,
+            key=lambda i: (
+                order.index(i.sec_type) if i.sec_type in order else len(order),
+                i.local_symbol,
+            ),
+        )
+
+    async def by_con_id(self, con_id: int, timeout: float) -> Instrument:
+        """The instrument with IBKR's ``con_id`` (cached: a conId never changes meaning)."""
+        cached = self._by_con_id.get(con_id)
+        if cached is not None:
+            return cached
+        details = await self._details(Contract(conId=con_id), timeout)
+        found = next((i for d in details if (i := _from_details(d)) and i.con_id == con_id), None)
+        if found is None:
+            raise UnknownSymbolError(str(con_id), "IBKR has no contract with this conId")
+        self._by_con_id[con_id] = found
+        return found
