@@ -81,12 +81,11 @@ class Instrument:
 
 def _expiry(raw: str) -> str:
     """IBKR's "20270115" -> "15 JAN 27"; "202612" -> "DEC 26"."""
-    for fmt, out in (("%Y%m%d", "%d %b %y"), ("%Y%m", "%b %y")):
-        try:
-            return datetime.strptime(raw[: len(fmt) + 2], fmt).strftime(out).upper()
-        except ValueError:
-            continue
-    return raw
+    fmt, out = ("%Y%m%d", "%d %b %y") if len(raw) >= 8 else ("%Y%m", "%b %y")
+    try:
+        return datetime.strptime(raw[:8], fmt).strftime(out).upper()
+    except ValueError:
+        return raw
 
 
 def describe_contract(c: Any) -> str:

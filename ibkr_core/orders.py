@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from ib_async import Contract, Order
 
 from ibkr_core.connection_errors import IBKRError, NotConnectedError, UnknownSymbolError
-from ibkr_core.contracts import Instrument, Resolver
+from ibkr_core.contracts import SEC_TYPE_NAMES, Instrument, Resolver, instrument_of
 from ibkr_core.order_book import (
     DONE_STATUSES,
     NOTICE_CODES,
@@ -78,6 +78,7 @@ __all__ = [
     "AmbiguousSymbolError",
     "CannotCancelError",
     "FillRecord",
+    "HeldPosition",
     "IdempotencyConflictError",
     "Instrument",
     "OrderEvent",
@@ -214,6 +215,33 @@ def _position(ib: IB, account: str, contract: Contract | None) -> float:
     return sum(
         float(p.position) for p in ib.positions(account or "") if p.contract.conId == contract.conId
     )
+
+
+@dataclass(frozen=True)
+class HeldPosition:
+    """A position an order can start from ("Close" / "Reduce"), with its own contract."""
+
+    account: str
+    con_id: int
+    symbol: str
+    sec_type: str
+    description: str
+    currency: str
+    exchange: str
+    multiplier: float
+    quantity: float  # signed: negative is short
+
+    @property
+    def label(self) -> str:
+        side = "short " if self.quantity < 0 else ""
+        return (
+            f"{self.description} · {SEC_TYPE_NAMES.get(self.sec_type, self.sec_type)} · "
+            f"{self.currency} — {side}{abs(self.quantity):g} ({self.account})"
+        )
+
+    @property
+    def closing_action(self) -> str:
+        return "SELL" if self.quantity > 0 else "BUY"
 
 
 @dataclass
@@ -756,6 +784,39 @@ class OrderService:
         ib.cancelOrder(Order(orderId=rec.order_id, clientId=rec.client_id or 0))
 
     # --------------------------------------------------------------------- reads
+    def positions(self, account: str | None = None) -> list[HeldPosition]:
+        """The login's positions (one account's with ``account``), to start orders from,
+        each with its own contract as IBKR details it (conId, listing, multiplier)."""
+        if not self._conn.ib_ready():
+            return []
+        timeout = self._timeout()
+        return self._conn.run(self._positions(account or "", timeout), timeout + 0.5)
+
+    async def _positions(self, account: str, timeout: float) -> list[HeldPosition]:
+        held = [p for p in self._conn.ib.positions(account) if p.contract.conId and p.position]
+
+        async def instrument(c: Contract) -> Instrument:
+            try:
+                return await self._contracts.by_con_id(c.conId, timeout)
+            except (IBKRError, TimeoutError):
+                return instrument_of(c)  # as the position reported it
+
+        found = await asyncio.gather(*(instrument(p.contract) for p in held))
+        return [
+            HeldPosition(
+                account=p.account,
+                con_id=inst.con_id,
+                symbol=inst.symbol or inst.local_symbol,
+                sec_type=inst.sec_type,
+                description=inst.description,
+                currency=inst.currency,
+                exchange=inst.listing,
+                multiplier=inst.multiplier,
+                quantity=float(p.position),
+            )
+            for p, inst in zip(held, found, strict=True)
+        ]
+
     def order(self, order_id: int) -> OrderRecord | None:
         return self._book.order(order_id)
 
