@@ -765,6 +765,20 @@ class OrderService:
         with self._lock:
             return rec.snapshot()
 
+    def refresh(self) -> None:
+        """Ask TWS for every open order of the login (TWS's, other API clients',
+        ours: ``reqAllOpenOrders``) and today's executions; the book takes them in."""
+        if not self._conn.ib_ready():
+            raise NotConnectedError()
+        self._conn.run(self._refresh_all(), timeout=2 * RECONCILE_TIMEOUT + 1)
+
+    async def _refresh_all(self) -> None:
+        ib = self._conn.ib
+        for request in (ib.reqAllOpenOrdersAsync, ib.reqExecutionsAsync):
+            with contextlib.suppress(TimeoutError, ConnectionError):
+                await asyncio.wait_for(request(), RECONCILE_TIMEOUT)
+        self._import_all()
+
     def global_cancel(self) -> None:
         """TWS's Global Cancel (``reqGlobalCancel``): every open order of the login,
         whoever placed it (TWS, other API clients, this dashboard)."""
