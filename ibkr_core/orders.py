@@ -240,6 +240,11 @@ class HeldPosition:
         )
 
     @property
+    def key(self) -> str:
+        """Unique per login: the same contract can be held in several accounts."""
+        return f"{self.account}:{self.con_id}"
+
+    @property
     def closing_action(self) -> str:
         return "SELL" if self.quantity > 0 else "BUY"
 

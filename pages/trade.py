@@ -1,5 +1,13 @@
 """Trade: an order ticket with preview-then-confirm, open orders with Cancel, today's fills.
 
+The ticket names an instrument, not just a symbol: a symbol IBKR lists more than once
+("SAP" on IBIS in EUR and the NYSE ADR; "ES" stock, future and options) is picked from a
+select of plain descriptions, and an order can start from a held position ("Close" /
+"Reduce", with that position's own contract). With several accounts the ticket has an
+Account select; the preview names the account and the instrument (type, exchange,
+currency, conId, multiplier) and states the order value in the instrument's currency and
+in the account's base currency.
+
 A thin view over ``services.orders`` (ibkr_core/orders.py) and the shared workflow of
 ``ibkr_core/order_flow.py``: "Preview" validates and asks IBKR for a what-if, bound to
 this connection session, account and a short validity; "Confirm and send" places exactly
@@ -29,7 +37,17 @@ from pages.components import (
 
 ORDER_TYPES = {"MKT": "Market", "LMT": "Limit", "STP": "Stop", "STP LMT": "Stop limit"}  # labels
 TIFS = {"DAY": "Day", "GTC": "Good till cancelled"}
-TICKET_FIELDS = ("symbol", "action", "quantity", "order_type", "limit_price", "stop_price", "tif")
+TICKET_FIELDS = (
+    "symbol",
+    "con_id",
+    "account",
+    "action",
+    "quantity",
+    "order_type",
+    "limit_price",
+    "stop_price",
+    "tif",
+)
 
 services = require_services()
 orders = services.orders
@@ -47,7 +65,56 @@ def current_ticket() -> OrderTicket:
         limit_price=ss.get("t_limit_price") if order_type in NEEDS_LIMIT else None,
         stop_price=ss.get("t_stop_price") if order_type in NEEDS_STOP else None,
         tif=ss.get("t_tif") or "DAY",
+        account=ss.get("t_account") or None,
+        con_id=ss.get("t_con_id") or None,
     )
+
+
+# -- instruments and positions -----------------------------------------------------------------
+def instrument_choices(symbol: str) -> tuple[list[Any], str]:
+    """Every instrument IBKR lists for ``symbol`` (kept per symbol for the session) and
+    why there are none ("" when found)."""
+    cache = ss.setdefault("t_matches", {})
+    if symbol not in cache:
+        try:
+            cache[symbol] = (orders.instruments(symbol), "")
+        except Exception as exc:  # unknown symbol, not connected, timeout
+            return [], str(exc)
+    return cache[symbol]
+
+
+def start_from_position(mode: str) -> None:
+    """ "Close" / "Reduce": the ticket takes the held position's own contract (conId),
+    account and the side that reduces it."""
+    pos = next((p for p in held_positions() if p.key == ss.get("t_position")), None)
+    if pos is None:
+        return
+    qty = abs(pos.quantity)
+    ss.t_symbol = pos.symbol
+    ss.t_con_id = pos.con_id
+    ss.t_action = pos.closing_action
+    ss.t_quantity = int(qty if mode == "close" else max(1, qty // 2))
+    if len(status.accounts) > 1:
+        ss.t_account = pos.account
+    ss.t_matches = {**ss.get("t_matches", {})}
+    ss.t_matches.pop(pos.symbol, None)  # look the symbol up again, the held one included
+    ss.pop("trade_preview", None)
+
+
+def held_instrument(con_id: int, symbol: str) -> Any:
+    """The instrument of a conId the ticket holds (from a position), if it is ``symbol``'s."""
+    try:
+        inst = orders.instrument(con_id)
+    except Exception:
+        return None
+    return inst if symbol in (inst.symbol.upper(), inst.local_symbol.upper()) else None
+
+
+def held_positions() -> list[Any]:
+    try:
+        return orders.positions() if enabled else []
+    except Exception:  # not connected any more, timeout: no positions to start from
+        return []
 
 
 def do_preview() -> None:
@@ -83,17 +150,45 @@ def do_confirm() -> None:
         return
     ss.trade_result = (
         "error" if record.status == "Rejected" else "success",
-        f"Order {record.order_id} sent: {describe(pending.ticket)}. {_record_text(record)}",
+        f"Order {record.order_id} sent: {describe(pending.ticket, pending.preview.instrument)}"
+        f"{_account_text(pending.preview)}. {_record_text(record)}",
     )
 
 
 def do_cancel(record_id: str, order_id: int) -> None:
     try:
-        orders.cancel_record(record_id)
+        record = orders.cancel_record(record_id)
     except Exception as exc:
         ss.trade_cancel_result = ("error", f"Could not cancel order {order_id}: {exc}")
     else:
-        ss.trade_cancel_result = ("info", f"Cancel requested for order {order_id}.")
+        what = f"{record.description or record.symbol} (order {order_id})"
+        if record.status in ("Cancelled", "ApiCancelled"):
+            filled = f", {record.filled:g} of {record.quantity:g} filled" if record.filled else ""
+            ss.trade_cancel_result = ("info", f"Cancelled {what}{filled}.")
+        elif record.is_done:
+            ss.trade_cancel_result = ("info", f"{what} was already {record.status_text}.")
+        else:
+            ss.trade_cancel_result = ("info", f"Cancel requested for {what}.")
+
+
+def do_global_cancel() -> None:
+    ss.pop("t_global_confirm", None)
+    try:
+        orders.global_cancel()
+    except Exception as exc:
+        ss.trade_cancel_result = ("error", f"Global cancel failed: {exc}")
+    else:
+        ss.trade_cancel_result = (
+            "info",
+            "Global cancel sent: TWS cancels every open order of this login, whoever placed it.",
+        )
+
+
+def do_refresh() -> None:
+    try:
+        orders.refresh()
+    except Exception as exc:
+        ss.trade_cancel_result = ("error", f"Could not ask TWS for its orders: {exc}")
 
 
 def _by_field(issues: list[Any]) -> dict[str, list[str]]:
@@ -104,15 +199,21 @@ def _by_field(issues: list[Any]) -> dict[str, list[str]]:
     return out
 
 
+def _account_text(preview: Any) -> str:
+    return f" for account {preview.account}" if preview.account else ""
+
+
 def _record_text(record: Any) -> str:
     if record.status == "Rejected":
         return f"Rejected: {record.message}"
     return "Follow it below under Open orders and Today's fills."
 
 
-def describe(ticket: OrderTicket) -> str:
-    """E.g. "BUY 5 MSFT Stop limit: stop 280.00, limit 279.50 · DAY"."""
-    text = f"{ticket.action} {ticket.quantity:g} {ticket.symbol} {ORDER_TYPES[ticket.order_type]}"
+def describe(ticket: OrderTicket, instrument: Any = None) -> str:
+    """E.g. "BUY 5 MSFT Stop limit: stop 280.00, limit 279.50 · DAY",
+    "BUY 2 AAPL 15 JAN 27 230 Call Market · DAY"."""
+    name = instrument.description if instrument is not None else ticket.symbol
+    text = f"{ticket.action} {ticket.quantity:g} {name} {ORDER_TYPES[ticket.order_type]}"
     prices = []
     if ticket.order_type in NEEDS_STOP and ticket.stop_price is not None:
         prices.append(f"stop {fmt_number(ticket.stop_price)}")
@@ -126,8 +227,10 @@ def describe(ticket: OrderTicket) -> str:
 def quote_hint() -> None:
     """The symbol's current bid / ask / last, to set limit and stop prices against."""
     symbol = (ss.get("t_symbol") or "").strip().upper()
-    if not enabled or not symbol:
+    if not enabled or not symbol or chosen is None:
         return
+    if chosen.sec_type != "STK" or chosen.currency != "USD":
+        return  # the quote service reads US stocks by symbol: not this instrument's price
     q = services.quotes.get_quote(symbol)
     if q.ok:
         st.caption(
@@ -165,6 +268,24 @@ else:
     else:
         st.warning(f"LIVE account {account}: orders use real money.", icon=":material/warning:")
 
+# The instrument: the symbol's IBKR matches; a conId that is not among them is dropped.
+typed = (ss.get("t_symbol") or "").strip().upper()
+choices, lookup_error = instrument_choices(typed) if enabled and typed else ([], "")
+by_con_id = {i.con_id: i for i in choices}
+if ss.get("t_con_id") and ss.t_con_id not in by_con_id:
+    held = held_instrument(ss.t_con_id, typed)  # e.g. a bond whose symbol lists it not
+    if held is not None:
+        choices = [*choices, held]
+        by_con_id[held.con_id] = held
+    else:
+        ss.t_con_id = None
+if len(choices) == 1:
+    ss.t_con_id = choices[0].con_id
+chosen = by_con_id.get(ss.get("t_con_id"))
+several_accounts = len(status.accounts) > 1 if status.connected else False
+if ss.get("t_account") and ss.t_account not in status.accounts:
+    ss.t_account = None
+
 # A preview holds only for its ticket, connection session, account and a short time.
 if "trade_preview" in ss:
     stale = order_flow.stale_reason(orders, ss.trade_preview, current_ticket())
@@ -178,8 +299,66 @@ ticket_col, preview_col = st.columns([1, 1], gap="large")
 with ticket_col:
     st.subheader("Order ticket")
     field_errors("")
+    if several_accounts:
+        st.selectbox(
+            "Account",
+            list(status.accounts),
+            index=None,
+            placeholder="Choose the account to trade in",
+            key="t_account",
+            disabled=not enabled,
+            help="This login manages several accounts: the order goes to this one.",
+        )
+        field_errors("account")
+    positions = held_positions()
+    if positions:
+        by_key = {p.key: p for p in positions}
+        if ss.get("t_position") not in by_key:
+            ss.t_position = None
+        st.selectbox(
+            "Start from a position",
+            list(by_key),
+            index=None,
+            format_func=lambda k: by_key[k].label,
+            placeholder="Choose a holding to close or reduce",
+            key="t_position",
+            disabled=not enabled,
+        )
+        close_col, reduce_col = st.columns(2)
+        no_position = not enabled or ss.get("t_position") is None
+        close_col.button(
+            "Close",
+            key="t_close",
+            on_click=start_from_position,
+            args=("close",),
+            disabled=no_position,
+            help="A ticket for the whole position, on its own contract (you still preview).",
+        )
+        reduce_col.button(
+            "Reduce",
+            key="t_reduce",
+            on_click=start_from_position,
+            args=("reduce",),
+            disabled=no_position,
+            help="A ticket for half the position, on its own contract: set the quantity.",
+        )
     st.text_input("Symbol", key="t_symbol", placeholder="e.g. AAPL", disabled=not enabled)
     field_errors("symbol")
+    if len(choices) > 1:
+        st.selectbox(
+            "Instrument",
+            list(by_con_id),
+            index=None,
+            format_func=lambda c: by_con_id[c].label,
+            placeholder=f"{typed} matches {len(choices)} instruments: choose one",
+            key="t_con_id",
+            disabled=not enabled,
+        )
+    elif chosen is not None:
+        st.caption(plain(f"Instrument: {chosen.label}"))
+    elif lookup_error and not ss.get("trade_issues"):
+        st.caption(plain(lookup_error))
+    field_errors("con_id")
     quote_hint()
     side, qty = st.columns(2)
     with side:
@@ -248,28 +427,49 @@ with preview_col:
         st.caption("Fill in the ticket and click **Preview**: nothing is sent until you confirm.")
     else:
         p = pending.preview
-        st.markdown(f"**{plain(describe(pending.ticket))}**")
-        currency = p.commission_currency or "USD"
+        inst = p.instrument
+        st.markdown(f"**{plain(describe(pending.ticket, inst))}**")
+        if p.account:
+            st.markdown(plain(f"Account {p.account}"))
+        if inst is not None:
+            st.caption(
+                plain(
+                    f"{inst.description} · {inst.type_name} · {inst.listing} · "
+                    f"{inst.currency} · conId {inst.con_id} · multiplier {inst.multiplier:g}"
+                    + (f" · {inst.long_name}" if inst.long_name else "")
+                )
+            )
+        currency = p.commission_currency or p.currency
+        base = p.base_currency
         a, b = st.columns(2)
-        a.metric(
-            "Order value (est.)",
-            fmt_money(p.order_value, "USD"),
-            help=f"Quantity × {fmt_number(p.estimated_price)} (limit/stop price, or the quote)",
-        )
+        times = f"Quantity × {fmt_number(p.estimated_price)} (limit/stop price, or the quote)"
+        if inst is not None and inst.multiplier != 1:
+            times += f" × multiplier {inst.multiplier:g}"
+        a.metric("Order value (est.)", fmt_money(p.order_value, p.currency), help=times)
         commission_range = None
         if p.min_commission is not None and p.max_commission is not None:
             low, high = fmt_money(p.min_commission, currency), fmt_money(p.max_commission, currency)
             commission_range = f"Between {low} and {high}"
         b.metric("Commission (est.)", fmt_money(p.commission, currency), help=commission_range)
+        if p.currency and base and p.currency != base:
+            st.caption(
+                plain(
+                    f"Order value in the account's base currency: "
+                    f"{fmt_money(p.order_value_base, base)} (at IBKR's {p.currency}→{base} "
+                    f"rate for this account); limit per order {fmt_money(p.max_order_value, base)}."
+                )
+            )
+        elif p.max_order_value is not None:
+            st.caption(plain(f"Limit per order: {fmt_money(p.max_order_value, base)}."))
         a.metric(
             "Initial margin change",
-            fmt_money(p.init_margin_change, "USD", signed=True),
-            help=f"Initial margin after the order: {fmt_money(p.init_margin_after, 'USD')}",
+            fmt_money(p.init_margin_change, base, signed=True),
+            help=f"Initial margin after the order: {fmt_money(p.init_margin_after, base)}",
         )
         b.metric(
             "Maintenance margin change",
-            fmt_money(p.maint_margin_change, "USD", signed=True),
-            help=f"Maintenance margin after the order: {fmt_money(p.maint_margin_after, 'USD')}",
+            fmt_money(p.maint_margin_change, base, signed=True),
+            help=f"Maintenance margin after the order: {fmt_money(p.maint_margin_after, base)}",
         )
         if p.warning:
             st.warning(plain(p.warning))
@@ -311,29 +511,57 @@ def toast_events(events: list[Any]) -> None:
             st.toast(plain(event.message), icon=icon, duration=duration)
 
 
-ORDER_COLUMNS = [0.8, 0.8, 0.6, 0.9, 1.2, 1.4, 1.8, 0.9]
+ORDER_COLUMNS = [0.7, 1.6, 0.5, 1.0, 1.0, 1.2, 1.6, 0.9]
+
+
+def grouped(records: list[Any]) -> list[tuple[Any, bool]]:
+    """Records with each bracket's children right under their parent: (record, is_child).
+    A child names its parent by order id, within the same client."""
+    parents = {(r.client_id, r.order_id): r for r in records if r.order_id > 0}
+    children: dict[str, list[Any]] = {}
+    top = []
+    for r in records:
+        parent = parents.get((r.client_id, r.parent_id)) if r.parent_id else None
+        if parent is not None and parent is not r:
+            children.setdefault(parent.record_id, []).append(r)
+        else:
+            top.append(r)
+    out = []
+    for r in top:
+        out.append((r, False))
+        out.extend((c, True) for c in children.get(r.record_id, []))
+    return out
+
+
+def filled_text(r: Any) -> str:
+    """ "3 / 10 (7 left)": what filled of the order and what is still working."""
+    text = f"{r.filled:g} / {r.quantity:g}"
+    return text + (f" ({r.remaining:g} left)" if r.filled and r.remaining else "")
 
 
 def orders_table(records: list[Any]) -> None:
     if not records:
         st.caption("No open orders.")
         return
-    titles = ["Order", "Symbol", "Side", "Filled/Qty", "Type", "Prices", "Status", ""]
+    titles = ["Order", "Instrument", "Side", "Filled / qty", "Type", "Prices", "Status", ""]
     for col, title in zip(st.columns(ORDER_COLUMNS), titles, strict=True):
         if title:
             col.markdown(f"**{title}**")
-    for r in records:
+    for r, child in grouped(records):
         row = st.columns(ORDER_COLUMNS, vertical_alignment="center")
         prices = " / ".join(
             f"{name} {fmt_number(value)}"
             for name, value in (("stop", r.stop_price), ("limit", r.limit_price))
             if value is not None
         )
+        if prices and r.currency:
+            prices += f" {r.currency}"
+        name = r.description or r.symbol
         cells = (
-            str(r.order_id),
-            r.symbol,
+            str(r.order_id) if r.order_id > 0 else f"perm {r.perm_id}",
+            ("↳ " if child else "") + name + ("" if r.own else f" · {r.origin}"),
             r.action.title(),
-            f"{r.filled:g}/{r.quantity:g}",
+            filled_text(r),
             f"{ORDER_TYPES.get(r.order_type, r.order_type)} · {r.tif}",
             prices or "—",
             r.status + (f" — {r.message}" if r.message else ""),
@@ -346,15 +574,27 @@ def orders_table(records: list[Any]) -> None:
             on_click=do_cancel,
             args=(r.record_id, r.order_id),
             disabled=not enabled or r.status == "PendingCancel",
+            help=None if r.own else f"Placed by {r.origin}: only that client or TWS can cancel it.",
         )
 
 
 def fills_frame(fills: list[Any]) -> pd.DataFrame:
     columns = ["time", "symbol", "side", "shares", "price", "commission", "order_id"]
-    return pd.DataFrame(
-        [{c: getattr(f, c) for c in columns} for f in reversed(fills)],  # newest first
-        columns=columns,
-    )
+    rows = [
+        {
+            "time": f.time,
+            "symbol": f.description or f.symbol,
+            "side": f.side,
+            "shares": f.shares,
+            "price": fmt_money(f.price, f.currency) if f.currency else fmt_number(f.price),
+            "commission": fmt_money(f.commission, f.commission_currency or f.currency)
+            if f.commission is not None
+            else None,
+            "order_id": f.order_id,
+        }
+        for f in reversed(fills)  # newest first
+    ]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def done_frame(records: list[Any]) -> pd.DataFrame:
@@ -362,17 +602,46 @@ def done_frame(records: list[Any]) -> pd.DataFrame:
         {
             "time": r.last_update,
             "order_id": r.order_id,
-            "order": f"{r.action.title()} {r.quantity:g} {r.symbol} "
+            "order": f"{r.action.title()} {r.quantity:g} {r.description or r.symbol} "
             f"{ORDER_TYPES.get(r.order_type, r.order_type)}",
             "status": r.status,
-            "avg_price": r.avg_fill_price,
+            "filled": r.filled,
+            "remaining": r.remaining,
+            "avg_price": fmt_money(r.avg_fill_price, r.currency) if r.avg_fill_price else None,
             "message": r.message,
         }
-        for r in records
+        for r, _child in grouped(records)
         if r.is_done
     ]
-    columns = ["time", "order_id", "order", "status", "avg_price", "message"]
+    columns = ["time", "order_id", "order", "status", "filled", "remaining", "avg_price", "message"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def global_cancel_controls() -> None:
+    """TWS's Global Cancel, behind a confirm: it cancels every open order of the login."""
+    if not ss.get("t_global_confirm"):
+        st.button(
+            "Global cancel…",
+            key="t_global_cancel",
+            disabled=not enabled,
+            on_click=lambda: ss.update(t_global_confirm=True),
+            help="TWS's Global Cancel: every open order of this login, also those entered in "
+            "TWS or by other API clients.",
+        )
+        return
+    st.warning(
+        "Global cancel cancels **every** open order of this login: yours, those entered in "
+        "TWS and those of other API clients. Orders already filled stay filled."
+    )
+    yes, no = st.columns(2)
+    yes.button(
+        "Yes, cancel every open order",
+        key="t_global_yes",
+        type="primary",
+        on_click=do_global_cancel,
+        disabled=not enabled,
+    )
+    no.button("Keep my orders", key="t_global_no", on_click=lambda: ss.pop("t_global_confirm"))
 
 
 @st.fragment(run_every=services.settings.refresh_interval)
@@ -387,6 +656,16 @@ def live_orders() -> None:
     if cancel_result is not None:
         {"error": st.error, "info": st.info}[cancel_result[0]](plain(cancel_result[1]))
     orders_table(orders.open_orders())
+    refresh_col, global_col = st.columns(2)
+    refresh_col.button(
+        "Show orders from TWS and other clients",
+        key="t_refresh_orders",
+        on_click=do_refresh,
+        disabled=not enabled,
+        help="Asks TWS for every open order of this login (reqAllOpenOrders).",
+    )
+    with global_col:
+        global_cancel_controls()
 
     st.subheader("Today's fills")
     fills = orders.fills()
@@ -399,11 +678,11 @@ def live_orders() -> None:
             placeholder="—",
             column_config={
                 "time": st.column_config.DatetimeColumn("Time (UTC)", format="HH:mm:ss"),
-                "symbol": "Symbol",
                 "side": "Side",
-                "shares": st.column_config.NumberColumn("Shares", format="%g"),
-                "price": st.column_config.NumberColumn("Price", format="%.2f"),
-                "commission": st.column_config.NumberColumn("Commission", format="dollar"),
+                "shares": st.column_config.NumberColumn("Quantity", format="%g"),
+                "symbol": "Instrument",
+                "price": st.column_config.TextColumn("Price"),
+                "commission": st.column_config.TextColumn("Commission"),
                 "order_id": st.column_config.NumberColumn("Order", format="%d"),
             },
         )
@@ -419,7 +698,9 @@ def live_orders() -> None:
                 "order_id": st.column_config.NumberColumn("Order", format="%d"),
                 "order": "Order",
                 "status": "Status",
-                "avg_price": st.column_config.NumberColumn("Avg fill", format="%.2f"),
+                "filled": st.column_config.NumberColumn("Filled", format="%g"),
+                "remaining": st.column_config.NumberColumn("Remaining", format="%g"),
+                "avg_price": st.column_config.TextColumn("Avg fill"),
                 "message": st.column_config.TextColumn("Message", width="large"),
             },
         )
