@@ -11,6 +11,7 @@ caller lets the trader pick when there is more than one. Contracts are cached by
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,7 @@ SEC_TYPE_NAMES = {
     "WAR": "Warrant",
     "FUND": "Fund",
 }
+MISSING_RETRY_SECONDS = 60.0
 _RIGHTS = {"C": "Call", "P": "Put", "CALL": "Call", "PUT": "Put"}
 
 
@@ -71,8 +73,11 @@ class Instrument:
     @property
     def label(self) -> str:
         """A plain one-line description for a select: what, type, where, currency."""
+        said = self.description.split(" · ")
+        parts = [self.description, self.type_name]
+        parts += [p for p in (self.listing, self.currency) if p and p not in said]
         name = f" — {self.long_name}" if self.long_name else ""
-        return f"{self.description} · {self.type_name} · {self.listing} · {self.currency}{name}"
+        return " · ".join(parts) + name
 
     @property
     def is_derivative(self) -> bool:
@@ -143,6 +148,7 @@ class Resolver:
     def __init__(self, connection: IBKRConnection) -> None:
         self._conn = connection
         self._by_con_id: dict[int, Instrument] = {}
+        self._missing: dict[int, float] = {}  # conId -> until when not to ask again
 
     async def _details(self, contract: Contract, timeout: float) -> list[Any]:
         ib = self._conn.ib
@@ -180,9 +186,14 @@ class Resolver:
         cached = self._by_con_id.get(con_id)
         if cached is not None:
             return cached
+        if self._missing.get(con_id, 0.0) > time.monotonic():
+            raise UnknownSymbolError(str(con_id), "IBKR gave no details for this conId")
         details = await self._details(Contract(conId=con_id), timeout)
         found = next((i for d in details if (i := _from_details(d)) and i.con_id == con_id), None)
         if found is None:
-            raise UnknownSymbolError(str(con_id), "IBKR has no contract with this conId")
+            # e.g. a bond: ib_async 2.1.0 can't read a fractional coupon and drops its
+            # details; don't ask again on every page refresh.
+            self._missing[con_id] = time.monotonic() + MISSING_RETRY_SECONDS
+            raise UnknownSymbolError(str(con_id), "IBKR gave no details for this conId")
         self._by_con_id[con_id] = found
         return found

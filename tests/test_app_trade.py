@@ -333,3 +333,111 @@ def test_open_orders_survive_a_gateway_restart_without_duplicate_keys(gateway, c
         assert "Unknown to the gateway" in list(table["status"])
     finally:
         fresh.stop()
+
+
+# -- issue 10: the instrument the user means, several accounts (simulator profiles) -----------
+MULTI = SimConfig(tick_interval=0.1, profile="multi-asset")
+ADVISOR = SimConfig(tick_interval=0.1, profile="advisor")
+SAP_IBIS, TENCENT = 14204, 89621428
+
+
+def main_text(at: AppTest) -> str:
+    return "\n".join(
+        shown(e.value) for e in [*at.main.markdown, *at.main.caption, *at.main.warning]
+    )
+
+
+@pytest.mark.parametrize("gateway_config", [MULTI])
+def test_sap_asks_which_listing_and_sells_the_ibis_holding(gateway, connected):
+    at = open_trade_page()
+    fill_ticket(at, "SAP", 10, "LMT", limit_price=250.0)
+    at.segmented_control(key="t_action").set_value("SELL")
+    at.run()
+    select = at.selectbox(key="t_con_id")
+    labels = list(select.options)  # as the user reads them
+    assert len(labels) == 2
+    assert any("SAP · IBIS · EUR" in x for x in labels) and any("NYSE · USD" in x for x in labels)
+    click(at, "t_preview")  # no instrument chosen: refused, nothing sent
+    (message,) = errors_under(at, "t_con_id")
+    assert "SAP matches 2 instruments" in message
+    assert "t_confirm" not in keys(at)
+    at.selectbox(key="t_con_id").set_value(SAP_IBIS)
+    at.run()
+    click(at, "t_preview")
+    text = main_text(at)
+    assert "SELL 10 SAP · IBIS · EUR Limit" in text
+    assert "Stock · IBIS · EUR · conId 14204 · multiplier 1" in text
+    metrics = {m.label: m.value for m in at.main.metric}
+    assert metrics["Order value (est.)"] == "€2,500.00"
+    assert "base currency: $" in text  # converted at the account's own EUR rate
+    click(at, "t_confirm")
+    sent = sim_orders(gateway)
+    assert [(o.instrument.con_id, o.instrument.currency, o.action) for o in sent] == [
+        (SAP_IBIS, "EUR", "SELL")
+    ]
+
+
+@pytest.mark.parametrize("gateway_config", [MULTI])
+def test_reduce_tencent_from_the_holding_fills_in_hkd(gateway, connected):
+    at = open_trade_page()
+    position = at.selectbox(key="t_position")
+    label = next(o for o in position.options if o.startswith("700 · SEHK · HKD"))
+    assert "400" in label
+    position.set_value(f"DU1234567:{TENCENT}")
+    at.run()
+    click(at, "t_reduce")
+    assert at.text_input(key="t_symbol").value == "700"
+    assert at.segmented_control(key="t_action").value == "SELL"
+    assert at.number_input(key="t_quantity").value == 200  # half of the 400 held
+    click(at, "t_preview")
+    assert "SELL 200 700 · SEHK · HKD Market" in main_text(at)
+    assert {m.label: m.value for m in at.main.metric}["Order value (est.)"].endswith(" HKD")
+    click(at, "t_confirm")
+
+    def commissioned_fill():
+        at.run()  # a refresh of the orders fragment
+        frames = [d.value for d in at.main.dataframe if "commission" in d.value.columns]
+        rows = frames[0] if frames else None
+        return rows is not None and len(rows) > 0 and bool(rows.iloc[0]["commission"])
+
+    wait_until(commissioned_fill, timeout=10)
+    row = next(d.value for d in at.main.dataframe if "commission" in d.value.columns).iloc[0]
+    assert (row["symbol"], row["side"], row["shares"]) == ("700 · SEHK · HKD", "SELL", 200)
+    assert row["price"].endswith(" HKD") and row["commission"].endswith(" HKD")
+    assert [(o.instrument.con_id, o.total_qty) for o in sim_orders(gateway)] == [(TENCENT, 200)]
+
+
+@pytest.mark.parametrize("gateway_config", [ADVISOR])
+def test_advisor_picks_the_account_and_the_order_goes_there(gateway, connected):
+    at = open_trade_page()
+    account = at.selectbox(key="t_account")
+    assert list(account.options) == ["DU1234567", "DU1234568", "DU1234569"]
+    fill_ticket(at, "MSFT", 1, "LMT", limit_price=100.0)
+    click(at, "t_preview")
+    (message,) = errors_under(at, "t_account")
+    assert "Choose an account" in message
+    at.selectbox(key="t_account").set_value("DU1234569")
+    at.run()
+    click(at, "t_preview")
+    assert "Account DU1234569" in main_text(at)
+    click(at, "t_confirm")
+    assert any("for account DU1234569" in shown(s.value) for s in at.main.success)
+    assert [o.account for o in sim_orders(gateway)] == ["DU1234569"]
+
+
+@pytest.mark.parametrize("gateway_config", [ADVISOR])
+def test_advisor_close_takes_the_positions_account_and_contract(gateway, connected):
+    at = open_trade_page()
+    position = at.selectbox(key="t_position")
+    assert any(o.startswith("SAP · IBIS · EUR") and "DU1234568" in o for o in position.options)
+    position.set_value(f"DU1234568:{SAP_IBIS}")
+    at.run()
+    click(at, "t_close")
+    assert at.selectbox(key="t_account").value == "DU1234568"
+    assert at.number_input(key="t_quantity").value == 80
+    click(at, "t_preview")
+    assert "Account DU1234568" in main_text(at)
+    click(at, "t_confirm")
+    assert [(o.account, o.instrument.con_id, o.total_qty) for o in sim_orders(gateway)] == [
+        ("DU1234568", SAP_IBIS, 80)
+    ]
