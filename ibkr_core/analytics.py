@@ -103,7 +103,7 @@ def statistics(
 
 def period_returns(closes: pd.DataFrame, today: date) -> pd.DataFrame:
     """Month-to-date, year-to-date and one-year returns per column (NaN when the series
-    does not reach back far enough). Each starts from the last close before the period."""
+    does not reach back far enough)."""
     starts = {
         "MTD": date(today.year, today.month, 1),
         "YTD": date(today.year, 1, 1),
@@ -115,7 +115,10 @@ def period_returns(closes: pd.DataFrame, today: date) -> pd.DataFrame:
         row: dict[str, float] = {}
         for label, start in starts.items():
             days = pd.DatetimeIndex(c.index).tz_localize(None).normalize()
-            before = c[days < pd.Timestamp(start)]
+            # MTD / YTD start from the last close before the period; 1Y from the close
+            # a year ago (on or before that day).
+            cut = pd.Timestamp(start) + pd.Timedelta(days=1 if label == "1Y" else 0)
+            before = c[days < cut]
             row[label] = float(c.iloc[-1] / before.iloc[-1] - 1.0) if len(before) else np.nan
         out[name] = row
     return pd.DataFrame.from_dict(out, orient="index", columns=list(starts))
