@@ -7,6 +7,7 @@ then only the missing tail from IBKR / the simulator / Yahoo), every number from
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from io import BytesIO
 
@@ -24,6 +25,7 @@ RANGES = (*LOOKBACK_DAYS, "Dates")
 DEFAULT_COUNT = 5
 MAX_INSTRUMENTS = 20
 VOL_WINDOW = 21
+PERIOD_DAYS = 372  # 1Y return: the close a year ago, whatever weekday that fell on
 
 services = require_services()
 
@@ -125,6 +127,11 @@ def _load(symbols: list[str], start: date, end: date) -> dict[str, DailySeries]:
             expanded=False,
         )
     return out
+
+
+def _window(series: DailySeries, start: date) -> DailySeries:
+    frame = series.frame[series.frame.index >= pd.Timestamp(start, tz="UTC")]
+    return replace(series, frame=frame)
 
 
 def _problems(loaded: dict[str, DailySeries], start: date) -> None:
@@ -242,7 +249,11 @@ def main() -> None:
         st.info("Choose one or more instruments to compare.")
         return
     wanted = list(dict.fromkeys([*symbols, benchmark]))
-    loaded = _load(wanted, start, end)
+    today = services.history.today()
+    # Returns by period need a year and a few days whatever range is shown.
+    loaded = _load(wanted, min(start, today - timedelta(days=PERIOD_DAYS)), end)
+    full = {s: v.frame["close"] for s, v in loaded.items() if v.ok}
+    loaded = {s: _window(v, start) for s, v in loaded.items()}
     _problems(loaded, start)
     ok = {s: v for s, v in loaded.items() if v.ok and s in symbols}
     if not ok:
@@ -270,7 +281,7 @@ def main() -> None:
     )
     left, right = st.columns(2)
     with left:
-        periods = analytics.period_returns(closes, services.history.today())
+        periods = analytics.period_returns(pd.DataFrame({s: full[s] for s in columns}), today)
         periods.index.name = "symbol"
         _table("Returns by period", periods, "ex_periods")
     with right:
