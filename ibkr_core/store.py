@@ -215,9 +215,17 @@ class HistoryStore:
 
     @staticmethod
     def _migrate(con: Any) -> int:
+        """The file's schema version; creates (or, later, upgrades) ours unless newer."""
+        has_meta = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+        ).fetchone()[0]
+        row = None
+        if has_meta:
+            row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is not None and int(row[0]) > SCHEMA_VERSION:
+            return int(row[0])  # newer: touch nothing
         for statement in _SCHEMA:
             con.execute(statement)
-        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         if row is None:
             con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
             return SCHEMA_VERSION
