@@ -219,7 +219,7 @@ def test_concurrent_sessions_share_one_connection_and_one_fetch_per_symbol(tmp_p
             store.write_snapshots(
                 [AccountSnapshot(f"DU{i}", datetime.now(UTC), "USD", float(i), 0.0)]
             )
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=session, args=(i,)) for i in range(12)]
