@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 RANGE_KEYS = tuple(HISTORY_RANGES)
 DAILY = "1 day"
+# Explore always loads a year and a week (returns by period need the close a year ago,
+# whatever weekday it fell on); the demo warm-up loads the same, so they share requests.
+YEAR_AND_A_WEEK = 372
 MARKET_TZ = ZoneInfo("America/New_York")
 # Explore's ranges: calendar days back from today (YTD: from January 1st).
 LOOKBACK_DAYS: dict[str, int | None] = {
@@ -239,6 +242,8 @@ class HistoryService:
                 frame = daily_index(frame) if not frame.empty else frame
                 fetched = store.write_bars(symbol, DAILY, source.name, frame)
                 covered_from = min(fetch_from, cov.covered_from) if cov else fetch_from
+                if not frame.empty:  # "2 Y" answers more than asked: all of it is stored
+                    covered_from = min(covered_from, frame.index[0].date())
                 store.set_coverage(
                     symbol,
                     DAILY,

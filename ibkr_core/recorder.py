@@ -38,12 +38,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ibkr_core.history import YEAR_AND_A_WEEK
 from ibkr_core.store import AccountSnapshot, FillRecord, HistoryStore
 
 log = logging.getLogger(__name__)
 
 UNSET_DOUBLE = 1.7976931348623157e308  # IBKR's "no value" for realizedPNL & co.
-REPLAY_DAYS = 366
+REPLAY_DAYS = YEAR_AND_A_WEEK  # what Explore loads by default: its first visit reads the store
 
 
 def _num(value: Any) -> float | None:

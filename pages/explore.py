@@ -17,7 +17,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from ibkr_core import analytics
-from ibkr_core.history import LOOKBACK_DAYS, DailySeries, range_start
+from ibkr_core.history import LOOKBACK_DAYS, YEAR_AND_A_WEEK, DailySeries, range_start
 from ibkr_core.watchlist import InvalidSymbolError, normalize_symbol
 from pages.components import require_services
 
@@ -25,7 +25,6 @@ RANGES = (*LOOKBACK_DAYS, "Dates")
 DEFAULT_COUNT = 5
 MAX_INSTRUMENTS = 20
 VOL_WINDOW = 21
-PERIOD_DAYS = 372  # 1Y return: the close a year ago, whatever weekday that fell on
 
 services = require_services()
 
@@ -251,7 +250,7 @@ def main() -> None:
     wanted = list(dict.fromkeys([*symbols, benchmark]))
     today = services.history.today()
     # Returns by period need a year and a few days whatever range is shown.
-    loaded = _load(wanted, min(start, today - timedelta(days=PERIOD_DAYS)), end)
+    loaded = _load(wanted, min(start, today - timedelta(days=YEAR_AND_A_WEEK)), end)
     full = {s: v.frame["close"] for s, v in loaded.items() if v.ok}
     loaded = {s: _window(v, start) for s, v in loaded.items()}
     _problems(loaded, start)
