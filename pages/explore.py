@@ -194,6 +194,7 @@ def _heatmap(corr: pd.DataFrame) -> go.Figure:
         )
     )
     fig.update_layout(height=120 + 40 * len(corr), margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    fig.update_yaxes(autorange="reversed")  # same order top-down as left-right
     return fig
 
 
@@ -208,16 +209,12 @@ def parquet_bytes(frame: pd.DataFrame) -> bytes:
 
 
 def _downloads(name: str, frame: pd.DataFrame, key: str) -> None:
-    left, right, _ = st.columns([1, 1, 4])
-    left.download_button(
-        "CSV",
-        csv_bytes(frame),
-        f"{name}.csv",
-        "text/csv",
-        key=f"{key}_csv",
+    box = st.container(horizontal=True)
+    box.download_button(
+        "CSV", csv_bytes(frame), f"{name}.csv", "text/csv", key=f"{key}_csv",
         icon=":material/download:",
-    )
-    right.download_button(
+    )  # fmt: skip
+    box.download_button(
         "Parquet",
         parquet_bytes(frame),
         f"{name}.parquet",
