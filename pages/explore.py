@@ -7,6 +7,7 @@ then only the missing tail from IBKR / the simulator / Yahoo), every number from
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import replace
 from datetime import date, timedelta
 from io import BytesIO
@@ -25,6 +26,7 @@ RANGES = (*LOOKBACK_DAYS, "Dates")
 DEFAULT_COUNT = 5
 MAX_INSTRUMENTS = 20
 VOL_WINDOW = 21
+PARALLEL_FETCHES = 4
 
 services = require_services()
 
@@ -102,30 +104,35 @@ def _controls() -> tuple[list[str], date, date, str]:
 
 
 def _load(symbols: list[str], start: date, end: date) -> dict[str, DailySeries]:
-    """Every symbol's daily series, with progress per instrument."""
+    """Every symbol's daily series (a few at a time: IBKR's pacing is per contract), with
+    progress per instrument."""
     out: dict[str, DailySeries] = {}
     with st.status(f"Loading daily bars for {len(symbols)} instruments…") as status:
         bar = st.progress(0.0)
-        for i, symbol in enumerate(symbols, 1):
-            series = services.history.daily(symbol, start, end)
-            out[symbol] = series
-            if series.ok:
-                how = (
-                    f"{series.from_store} from the store, {series.fetched} fetched"
-                    if series.requests
-                    else f"{len(series.frame)} from the store"
-                )
-                status.write(_plain(f"{symbol}: {len(series.frame)} bars ({how}; {series.source})"))
-            else:
-                status.write(_plain(f"{symbol}: no bars"))
-            bar.progress(i / len(symbols), text=f"{symbol} ({i}/{len(symbols)})")
+        with ThreadPoolExecutor(PARALLEL_FETCHES, thread_name_prefix="explore") as pool:
+            futures = {pool.submit(services.history.daily, s, start, end): s for s in symbols}
+            for i, future in enumerate(as_completed(futures), 1):
+                symbol = futures[future]
+                series = out[symbol] = future.result()  # daily() never raises
+                if series.ok:
+                    how = (
+                        f"{series.from_store} from the store, {series.fetched} fetched"
+                        if series.requests
+                        else f"{len(series.frame)} from the store"
+                    )
+                    status.write(
+                        _plain(f"{symbol}: {len(series.frame)} bars ({how}; {series.source})")
+                    )
+                else:
+                    status.write(_plain(f"{symbol}: no bars"))
+                bar.progress(i / len(symbols), text=f"{symbol} ({i}/{len(symbols)})")
         missing = [s for s, v in out.items() if not v.ok]
         status.update(
             label=f"Loaded {len(symbols) - len(missing)} of {len(symbols)} instruments",
             state="error" if len(missing) == len(symbols) else "complete",
             expanded=False,
         )
-    return out
+    return {s: out[s] for s in symbols}
 
 
 def _window(series: DailySeries, start: date) -> DailySeries:
