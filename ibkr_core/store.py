@@ -411,7 +411,7 @@ class HistoryStore:
         if account:
             sql += " WHERE account = ?"
             params.append(account)
-        sql += " ORDER BY ts DESC, exec_id"
+        sql += " ORDER BY ts DESC, perm_id DESC, exec_id DESC"  # IBKR times are to the second
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
             params += [int(limit), int(offset)]

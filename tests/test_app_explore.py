@@ -168,6 +168,57 @@ def test_two_sessions_share_the_one_store(tmp_path, monkeypatch):
         assert services.history.store is services.store
 
 
+def test_yahoo_failing_for_everything_says_so_per_instrument(tmp_path, monkeypatch):
+    from yfinance.exceptions import YFRateLimitError
+
+    with fresh_services(tmp_path, monkeypatch):
+        monkeypatch.setattr(FakeTicker, "fail_with", YFRateLimitError())
+        at = explore()
+        warnings = texts(at.warning)
+        assert len(warnings) == 5 and all("Yahoo Finance rate limit" in w for w in warnings)
+        assert texts(at.error) == ["None of the chosen instruments has daily bars in this range."]
+
+
+def test_a_date_range_of_ones_own(tmp_path, monkeypatch):
+    from datetime import date
+
+    with fresh_services(tmp_path, monkeypatch) as services:
+        assert services.connect_demo().connected
+        today = services.history.today()
+        start = date(today.year - 1, 3, 2)
+        end = date(today.year - 1, 9, 30)
+        at = explore(ex_range="Dates", ex_dates=(start, end))
+        titles = texts(at.subheader)
+        assert f"Statistics ({start} to {end}, benchmark SPY)" in titles
+        chart = at.main.dataframe[2].value  # the chart data: exactly the range asked for
+        assert chart.index[0].date() >= start and chart.index[-1].date() <= end
+        assert (chart.index[-1].date() - chart.index[0].date()).days > 200
+
+
+def test_the_account_over_time_shows_fills_page_by_page(tmp_path, monkeypatch):
+    from ibkr_core.orders import OrderTicket
+    from tests.conftest import wait_for
+
+    with fresh_services(tmp_path, monkeypatch) as services:
+        assert services.connect_demo().connected
+        for i in range(3):
+            services.orders.place(OrderTicket("MSFT", "BUY", 1 + i), f"ah-{i}")
+        assert wait_for(lambda: services.store.fill_count() == 3, 10)
+        services.recorder.flush(10)
+        monkeypatch.setattr("pages.account_history.FILLS_PER_PAGE", 2)
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.switch_page("pages/portfolio.py")
+        at.run()
+        assert not at.exception, at.exception
+        tables = [d.value for d in at.main.dataframe if "execution id" in d.value.columns]
+        assert len(tables) == 1 and len(tables[0]) == 2  # page 1 of 2
+        assert tables[0]["shares"].tolist() == [3.0, 2.0]  # newest first
+        at.number_input(key="ah_fills_page").set_value(2).run()
+        tables = [d.value for d in at.main.dataframe if "execution id" in d.value.columns]
+        assert tables[0]["shares"].tolist() == [1.0]
+        assert any("No deposits or withdrawals detected" in c for c in texts(at.caption))
+
+
 # ---------------------------------------------------------------------------- browser
 @pytest.fixture
 def browser_page(tmp_path) -> Iterator:
