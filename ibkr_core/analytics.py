@@ -156,18 +156,26 @@ def account_history(
     columns = ["net_liquidation", "total_cash", "flow", "pnl", "twr_return"]
     if snapshots is None or snapshots.empty:
         return AccountHistory(pd.DataFrame(columns=columns), True)
-    snaps = snapshots.sort_values("ts")
-    day = pd.to_datetime(snaps["ts"]).dt.tz_convert("UTC").dt.tz_localize(None).dt.normalize()
-    daily = snaps.assign(day=day).groupby("day")[["net_liquidation", "total_cash"]].last()
+    snaps = snapshots.sort_values("ts").copy()
+    snaps["ts"] = pd.to_datetime(snaps["ts"]).dt.tz_convert("UTC")
+    snaps["day"] = snaps["ts"].dt.tz_localize(None).dt.normalize()
+    last = snaps.groupby("day").last()
+    daily = last[["net_liquidation", "total_cash"]]
     trade_cash = pd.Series(0.0, index=daily.index)
     foreign_days: set[pd.Timestamp] = set()
     if fills is not None and not fills.empty:
         f = fills.copy()
-        f["day"] = pd.to_datetime(f["ts"]).dt.tz_convert("UTC").dt.tz_localize(None)
-        f["day"] = f["day"].dt.normalize()
+        f["ts"] = pd.to_datetime(f["ts"]).dt.tz_convert("UTC")
         sign = np.where(f["side"].str.upper().str.startswith("S"), 1.0, -1.0)
         commission = f["commission"].astype("float64").fillna(0.0)
         f["cash"] = sign * f["shares"].astype("float64") * f["price"] - commission
+        # A fill belongs to the first daily value taken after it (a fill after the day's
+        # last snapshot shows in the next one's cash).
+        taken = last["ts"].dt.tz_localize(None).to_numpy("datetime64[ns]")
+        filled = f["ts"].dt.tz_localize(None).to_numpy("datetime64[ns]")
+        slot = np.searchsorted(taken, filled, side="left")
+        inside = slot < len(last)
+        f = f[inside].assign(day=daily.index[slot[inside]])
         foreign_days = set(f.loc[f["currency"] != base_currency, "day"])
         trade_cash = f.groupby("day")["cash"].sum().reindex(daily.index, fill_value=0.0)
     cash_change = daily["total_cash"].diff()

@@ -44,6 +44,7 @@ from ibkr_core.store import AccountSnapshot, FillRecord, HistoryStore
 log = logging.getLogger(__name__)
 
 UNSET_DOUBLE = 1.7976931348623157e308  # IBKR's "no value" for realizedPNL & co.
+FILL_SETTLE = 1.0  # seconds after a commission report before the "fill" snapshot
 REPLAY_DAYS = YEAR_AND_A_WEEK  # what Explore loads by default: its first visit reads the store
 
 
@@ -90,7 +91,7 @@ class _Commission:
 
 @dataclass(frozen=True)
 class _Task:
-    kind: str  # "fill", "commission", "snapshot", "sweep", "replay", "flush", "stop"
+    kind: str  # fill, commission, fill_settled, snapshot, sweep, replay, flush, stop
     payload: Any = None
 
 
@@ -178,7 +179,6 @@ class Recorder:
 
     def _on_exec(self, _trade: Any, fill: Any) -> None:
         self._queue.put(_Task("fill", fill_record(fill)))
-        self._queue.put(_Task("snapshot", "fill"))
 
     def _on_commission(self, _trade: Any, fill: Any, report: Any) -> None:
         self._queue.put(
@@ -192,6 +192,7 @@ class Recorder:
                 ),
             )
         )
+        self._queue.put(_Task("fill_settled"))
 
     def _on_session_up(self, _status: Any) -> None:
         fills = [fill_record(f) for f in self._conn.ib.fills()]
@@ -203,15 +204,25 @@ class Recorder:
 
     def _run(self) -> None:
         next_snapshot = self._clock() + self._interval
+        fill_due: float | None = None  # a snapshot owed to recent fills
         while True:
+            due = next_snapshot if fill_due is None else min(next_snapshot, fill_due)
             try:
-                task = self._queue.get(timeout=max(0.05, next_snapshot - self._clock()))
+                task = self._queue.get(timeout=max(0.05, due - self._clock()))
             except queue.Empty:
-                task = _Task("snapshot", "live")
+                if fill_due is not None and self._clock() >= fill_due:
+                    task, fill_due = _Task("snapshot", "fill"), None
+                else:
+                    task = _Task("snapshot", "live")
             if task.kind == "stop":
                 return
             if task.kind == "flush":
                 task.payload.set()
+                continue
+            if task.kind == "fill_settled":
+                # one snapshot shortly after a burst of fills, once the account values
+                # that follow the commission reports have arrived
+                fill_due = fill_due or self._clock() + FILL_SETTLE
                 continue
             if task.kind == "snapshot" and task.payload == "live":
                 next_snapshot = self._clock() + self._interval

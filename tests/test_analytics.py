@@ -127,6 +127,17 @@ def test_account_history_tells_deposits_from_trading():
     assert h.twr(date(2026, 3, 5)) == pytest.approx(0.0)
 
 
+def test_a_fill_after_the_days_last_snapshot_counts_on_the_next_day():
+    snapshots = pd.DataFrame([snap(2, 1000.0, 1000.0), snap(3, 1000.0, 1000.0),
+                              snap(4, 1000.0, 500.0)])  # fmt: skip
+    late = datetime(2026, 3, 3, 22, tzinfo=UTC)  # after the 21:00 snapshot of the 3rd
+    fills = pd.DataFrame([{"ts": late, "side": "BOT", "shares": 5.0, "price": 100.0,
+                           "commission": 0.0, "currency": "USD"}])  # fmt: skip
+    h = analytics.account_history(snapshots, fills)
+    assert h.daily["flow"].tolist() == [0.0, 0.0, 0.0]  # the 4th's cash drop is the buy
+    assert h.daily["pnl"].tolist()[1:] == [0.0, 0.0]
+
+
 def test_account_history_without_cash_is_stated_as_not_adjusted():
     snapshots = pd.DataFrame([snap(2, 1000.0, 1000.0), snap(3, 1100.0, float("nan"))])
     h = analytics.account_history(snapshots, None)

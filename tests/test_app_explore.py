@@ -216,7 +216,9 @@ def test_the_account_over_time_shows_fills_page_by_page(tmp_path, monkeypatch):
         at.number_input(key="ah_fills_page").set_value(2).run()
         tables = [d.value for d in at.main.dataframe if "execution id" in d.value.columns]
         assert tables[0]["shares"].tolist() == [1.0]
-        assert any("No deposits or withdrawals detected" in c for c in texts(at.caption))
+        assert any("No deposits or withdrawals detected" in c for c in texts(at.caption)), texts(
+            at.caption
+        )
 
 
 # ---------------------------------------------------------------------------- browser
