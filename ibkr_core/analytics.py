@@ -143,52 +143,101 @@ class AccountHistory:
         return float((1.0 + r).prod() - 1.0) if len(r) else None
 
 
+AMBIGUOUS = pd.Timedelta(seconds=2)  # IBKR stamps executions to the second
+
+
+def _attribute_fills(snaps: pd.DataFrame, f: pd.DataFrame) -> list[int | None]:
+    """Which snapshot (position in `snaps`) first reflects each fill (None: none yet).
+
+    A fill belongs to the first snapshot taken after it. A fill within a couple of
+    seconds of a snapshot (execution times are whole seconds, the account update follows
+    the fill) may or may not be in that snapshot's cash: the snapshot reflects the first
+    few of them in time order, as many as best explain its cash change; the others go to
+    the next snapshot."""
+    taken = list(snaps["ts"])
+    cash = [float(c) for c in snaps["total_cash"]]
+    modelled = [k == "replay" for k in snaps.get("kind", pd.Series("live", index=snaps.index))]
+    out: list[int | None] = [None] * len(f)
+    times, flows = list(f["ts"]), list(f["cash"])
+
+    def judgeable(i: int) -> bool:  # the step into snapshot i can tell trades from flows
+        return i > 0 and not modelled[i - 1] and not np.isnan(cash[i] + cash[i - 1])
+
+    j = 0
+    carried: list[int] = []
+    for i in range(len(taken)):
+        certain = list(carried)
+        while j < len(times) and times[j] < taken[i] - AMBIGUOUS:
+            certain.append(j)
+            j += 1
+        ambiguous = []
+        while j < len(times) and times[j] <= taken[i] + AMBIGUOUS:
+            ambiguous.append(j)
+            j += 1
+        keep = len(ambiguous)  # the snapshot reflects the first `keep` of them
+        amb = np.array([flows[k] for k in ambiguous])
+        if ambiguous and judgeable(i):  # as many as explain this step's cash change
+            change = cash[i] - cash[i - 1] - sum(flows[k] for k in certain)
+            prefix = np.concatenate([[0.0], np.cumsum(amb)])
+            keep = len(ambiguous) - int(np.argmin(np.abs(change - prefix)[::-1]))
+        elif ambiguous and i + 1 < len(taken) and judgeable(i + 1):  # or the next one's
+            later = sum(
+                flows[m] for m in range(j, len(times)) if times[m] < taken[i + 1] - AMBIGUOUS
+            )
+            left = np.concatenate([np.cumsum(amb[::-1])[::-1], [0.0]])  # not kept, by keep
+            residual = np.abs(cash[i + 1] - cash[i] - left - later)
+            keep = len(ambiguous) - int(np.argmin(residual[::-1]))
+        for k in certain + ambiguous[:keep]:
+            out[k] = i
+        carried = ambiguous[keep:]
+    return out
+
+
 def account_history(
     snapshots: pd.DataFrame, fills: pd.DataFrame | None = None, base_currency: str = "USD"
 ) -> AccountHistory:
     """Daily net liquidation (the day's last snapshot), daily P&L and TWR sub-returns.
 
-    A deposit or withdrawal is a change of cash that the day's fills do not explain
-    (cash after fills = cash before - buys + sells - commissions); it is taken out of the
-    day's P&L and return (flow at the end of the day). Fills in another currency cannot
-    be matched without the day's rate, so those days are marked not adjusted.
+    A deposit or withdrawal is a change of cash between two snapshots that the fills in
+    between do not explain (cash after = cash before - buys + sells - commissions); it is
+    taken out of the day's P&L and return (flow at the end of the day). Replayed demo
+    values (kind "replay") are a model, so the step from them to the first recorded
+    snapshot is not read as a flow. Fills in another currency cannot be matched without
+    the day's rate, so those days are marked not adjusted.
     """
     columns = ["net_liquidation", "total_cash", "flow", "pnl", "twr_return"]
     if snapshots is None or snapshots.empty:
         return AccountHistory(pd.DataFrame(columns=columns), True)
-    snaps = snapshots.sort_values("ts").copy()
+    snaps = snapshots.sort_values("ts").reset_index(drop=True)
     snaps["ts"] = pd.to_datetime(snaps["ts"]).dt.tz_convert("UTC")
     snaps["day"] = snaps["ts"].dt.tz_localize(None).dt.normalize()
-    last = snaps.groupby("day").last()
-    daily = last[["net_liquidation", "total_cash"]]
-    trade_cash = pd.Series(0.0, index=daily.index)
-    foreign_days: set[pd.Timestamp] = set()
+    kind = snaps["kind"] if "kind" in snaps else pd.Series("live", index=snaps.index)
+    trade = np.zeros(len(snaps))
+    foreign = np.zeros(len(snaps), dtype=bool)
     if fills is not None and not fills.empty:
         f = fills.copy()
         f["ts"] = pd.to_datetime(f["ts"]).dt.tz_convert("UTC")
+        f = f.sort_values("ts").reset_index(drop=True)
         sign = np.where(f["side"].str.upper().str.startswith("S"), 1.0, -1.0)
         commission = f["commission"].astype("float64").fillna(0.0)
         f["cash"] = sign * f["shares"].astype("float64") * f["price"] - commission
-        # A fill belongs to the first daily value taken after it (a fill after the day's
-        # last snapshot shows in the next one's cash).
-        taken = last["ts"].dt.tz_localize(None).to_numpy("datetime64[ns]")
-        filled = f["ts"].dt.tz_localize(None).to_numpy("datetime64[ns]")
-        slot = np.searchsorted(taken, filled, side="left")
-        inside = slot < len(last)
-        f = f[inside].assign(day=daily.index[slot[inside]])
-        foreign_days = set(f.loc[f["currency"] != base_currency, "day"])
-        trade_cash = f.groupby("day")["cash"].sum().reindex(daily.index, fill_value=0.0)
-    cash_change = daily["total_cash"].diff()
-    unexplained = cash_change - trade_cash
-    tolerance = np.maximum(1.0, 1e-4 * daily["net_liquidation"].abs())
-    flow = unexplained.where(unexplained.abs() > tolerance, 0.0).fillna(0.0)
+        for k, i in enumerate(_attribute_fills(snaps, f)):
+            if i is not None:
+                trade[i] += f.at[k, "cash"]
+                foreign[i] |= f.at[k, "currency"] != base_currency
+    unexplained = snaps["total_cash"].diff() - trade
+    modelled = (kind.shift(1) == "replay") | (kind == "replay")
+    tolerance = np.maximum(1.0, 1e-4 * snaps["net_liquidation"].abs())
+    step_flow = unexplained.where((unexplained.abs() > tolerance) & ~modelled & ~foreign, 0.0)
+    step_flow = step_flow.fillna(0.0)
+    daily = snaps.groupby("day")[["net_liquidation", "total_cash"]].last()
+    flow = step_flow.groupby(snaps["day"]).sum().reindex(daily.index, fill_value=0.0)
     adjusted = True
     note = None
-    if foreign_days & set(daily.index):
-        flow[flow.index.isin(list(foreign_days))] = 0.0
+    if foreign.any():
         adjusted = False
         note = "Days with fills in another currency are not adjusted for deposits."
-    if daily["total_cash"].isna().any():
+    if snaps["total_cash"].isna().any():
         adjusted = False
         note = "Cash was not known on some days: returns there are not adjusted for deposits."
     previous = daily["net_liquidation"].shift(1)

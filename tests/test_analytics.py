@@ -138,6 +138,38 @@ def test_a_fill_after_the_days_last_snapshot_counts_on_the_next_day():
     assert h.daily["pnl"].tolist()[1:] == [0.0, 0.0]
 
 
+def test_fills_within_a_second_of_a_snapshot_count_as_far_as_its_cash_shows():
+    t = datetime(2026, 3, 3, 21, 0, 0, 500000, tzinfo=UTC)
+    snapshots = pd.DataFrame(
+        [snap(2, 1000.0, 1000.0), {**snap(3, 1000.0, 900.0), "ts": t}, snap(4, 1000.0, 600.0)]
+    )
+    fills = pd.DataFrame(
+        [{"ts": t.replace(microsecond=0), "side": "BOT", "shares": 1.0, "price": p,
+          "commission": 0.0, "currency": "USD"} for p in (100.0, 100.0, 200.0)]
+    )  # fmt: skip  # execution times are whole seconds: all three look "before" it
+    h = analytics.account_history(snapshots, fills)
+    assert h.daily["flow"].tolist() == [0.0, 0.0, 0.0]  # 1 fill in the 3rd's cash, 2 next day
+
+
+def test_the_step_from_replayed_values_to_recorded_ones_is_not_a_deposit():
+    replayed = [{**snap(d, 1000.0 + d, 900.0), "kind": "replay"} for d in (2, 3)]
+    snapshots = pd.DataFrame([*replayed, snap(4, 1010.0, 950.0), snap(5, 1110.0, 1050.0)])
+    h = analytics.account_history(snapshots, None)
+    assert h.daily["flow"].tolist() == [0.0, 0.0, 0.0, 100.0]  # only the real deposit
+
+
+@pytest.mark.parametrize("reflected", [True, False])
+def test_fills_at_the_first_recorded_snapshot_after_a_replay(reflected):
+    t = datetime(2026, 3, 4, 9, 0, 0, 300000, tzinfo=UTC)
+    replayed = [{**snap(d, 1000.0, 900.0), "kind": "replay"} for d in (2, 3)]
+    first = {**snap(4, 1000.0, 800.0 if reflected else 900.0), "ts": t}
+    later = {**snap(4, 1000.0, 800.0), "ts": t.replace(second=30)}
+    fills = pd.DataFrame([{"ts": t.replace(microsecond=0), "side": "BOT", "shares": 1.0,
+                           "price": 100.0, "commission": 0.0, "currency": "USD"}])  # fmt: skip
+    h = analytics.account_history(pd.DataFrame([*replayed, first, later]), fills)
+    assert h.daily["flow"].tolist() == [0.0, 0.0, 0.0]  # the fill, whichever shows it
+
+
 def test_account_history_without_cash_is_stated_as_not_adjusted():
     snapshots = pd.DataFrame([snap(2, 1000.0, 1000.0), snap(3, 1100.0, float("nan"))])
     h = analytics.account_history(snapshots, None)
