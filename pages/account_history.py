@@ -34,7 +34,8 @@ FILL_COLUMNS = {
 }
 
 
-def _plain(text: str) -> str:
+def plain(text: str) -> str:
+    """Text for st.warning / st.caption / st.info, never read as markdown or HTML."""
     for ch in "\\`*_{}[]()#+-.!|<>~$":
         text = text.replace(ch, "\\" + ch)
     return text
@@ -120,10 +121,10 @@ def render_account_history(services) -> None:
     store = services.store
     if store is None or not store.available:
         message = store.status.message if store is not None else "no history store configured"
-        st.info(_plain(f"History is off: {message}"), icon=":material/database:")
+        st.info(plain(f"History is off: {message}"), icon=":material/database:")
         return
     if store.status.message:
-        st.warning(_plain(store.status.message), icon=":material/database:")
+        st.warning(plain(store.status.message), icon=":material/database:")
     accounts = store.accounts()
     if not accounts:
         st.caption(
@@ -140,7 +141,7 @@ def render_account_history(services) -> None:
     latest = snaps.iloc[-1]
     first_day = snaps["ts"].iloc[0].date()
     st.caption(
-        _plain(
+        plain(
             f"Account {account} · {len(snaps)} snapshots since {first_day} · "
             f"last {fmt_money(latest['net_liquidation'], currency)} net liquidation"
         )
@@ -164,10 +165,10 @@ def render_account_history(services) -> None:
         flows = history.daily["flow"]
         flows = flows[flows != 0]
         if not history.adjusted:
-            st.caption(_plain(f"Not adjusted for deposits: {history.note}"))
+            st.caption(plain(f"Not adjusted for deposits: {history.note}"))
         elif len(flows):
             st.caption(
-                _plain(
+                plain(
                     f"Adjusted for {len(flows)} deposit/withdrawal day(s) (cash changes not "
                     f"explained by fills), net {fmt_money(float(flows.sum()), currency)}."
                 )
@@ -178,7 +179,7 @@ def render_account_history(services) -> None:
         if len(last):
             pct = history.daily["twr_return"].dropna()
             st.caption(
-                _plain(
+                plain(
                     f"Last day {fmt_money(float(last.iloc[-1]), currency, signed=True)} "
                     f"({fmt_pct(100 * float(pct.iloc[-1]) if len(pct) else None)})"
                 )

@@ -20,6 +20,7 @@ from plotly.subplots import make_subplots
 from ibkr_core import analytics
 from ibkr_core.history import LOOKBACK_DAYS, YEAR_AND_A_WEEK, DailySeries, range_start
 from ibkr_core.watchlist import InvalidSymbolError, normalize_symbol
+from pages.account_history import plain
 from pages.components import require_services
 
 RANGES = (*LOOKBACK_DAYS, "Dates")
@@ -29,13 +30,6 @@ VOL_WINDOW = 21
 PARALLEL_FETCHES = 4
 
 services = require_services()
-
-
-def _plain(text: str) -> str:
-    """Text for st.warning / st.caption, never read as markdown or HTML."""
-    for ch in "\\`*_{}[]()#+-.!|<>~$":
-        text = text.replace(ch, "\\" + ch)
-    return text
 
 
 def _candidates() -> list[str]:
@@ -69,7 +63,7 @@ def _controls() -> tuple[list[str], date, date, str]:
     )
     typed, errors = _typed(typed_raw)
     for error in errors:
-        st.error(_plain(error))
+        st.error(plain(error))
     options = list(dict.fromkeys([*options, *typed]))
     chosen = top[0].multiselect(
         "Instruments",
@@ -82,7 +76,7 @@ def _controls() -> tuple[list[str], date, date, str]:
     try:
         benchmark = normalize_symbol(benchmark_raw)
     except InvalidSymbolError as exc:
-        st.error(_plain(str(exc)) + " Using SPY.")
+        st.error(plain(str(exc)) + " Using SPY.")
         benchmark = "SPY"
     today = services.history.today()
     choice = st.segmented_control("Range", RANGES, default="1Y", key="ex_range") or "1Y"
@@ -121,10 +115,10 @@ def _load(symbols: list[str], start: date, end: date) -> dict[str, DailySeries]:
                         else f"{len(series.frame)} from the store"
                     )
                     status.write(
-                        _plain(f"{symbol}: {len(series.frame)} bars ({how}; {series.source})")
+                        plain(f"{symbol}: {len(series.frame)} bars ({how}; {series.source})")
                     )
                 else:
-                    status.write(_plain(f"{symbol}: no bars"))
+                    status.write(plain(f"{symbol}: no bars"))
                 bar.progress(i / len(symbols), text=f"{symbol} ({i}/{len(symbols)})")
         missing = [s for s, v in out.items() if not v.ok]
         status.update(
@@ -144,13 +138,13 @@ def _problems(loaded: dict[str, DailySeries], start: date) -> None:
     for symbol, series in loaded.items():
         if not series.ok:
             why = "; ".join(series.problems) or "no source had daily bars"
-            st.warning(_plain(f"{symbol}: nothing to show. {why}"), icon=":material/error:")
+            st.warning(plain(f"{symbol}: nothing to show. {why}"), icon=":material/error:")
             continue
         first = series.frame.index[0].date()
         if first > start + timedelta(days=7):
-            st.info(_plain(f"{symbol}: bars start on {first}, later than the range."))
+            st.info(plain(f"{symbol}: bars start on {first}, later than the range."))
         for problem in series.problems:
-            st.info(_plain(f"{symbol}: {problem}"))
+            st.info(plain(f"{symbol}: {problem}"))
 
 
 def _figure(closes: pd.DataFrame, labels: dict[str, str]) -> go.Figure:
@@ -246,7 +240,7 @@ def main() -> None:
     st.title("Explore")
     store = services.store
     if store is not None and store.status.message:
-        st.warning(_plain(store.status.message), icon=":material/database:")
+        st.warning(plain(store.status.message), icon=":material/database:")
     symbols, start, end, benchmark = _controls()
     if not symbols:
         st.info("Choose one or more instruments to compare.")
@@ -275,7 +269,7 @@ def main() -> None:
     stats = analytics.statistics(closes, benchmark if bench_ok else None)
     stats.index.name = "symbol"
     if not bench_ok:
-        st.info(_plain(f"Benchmark {benchmark} has no bars: beta and correlation are not shown."))
+        st.info(plain(f"Benchmark {benchmark} has no bars: beta and correlation are not shown."))
     _table(
         f"Statistics ({start} to {end}, benchmark {benchmark})",
         stats,
