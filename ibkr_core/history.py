@@ -29,6 +29,7 @@ DAILY = "1 day"
 # whatever weekday it fell on); the demo warm-up loads the same, so they share requests.
 YEAR_AND_A_WEEK = 372
 MARKET_TZ = ZoneInfo("America/New_York")
+DAILY_CHART_DAYS = {"6M": 183, "1Y": 366}  # the chart's daily ranges, read via the store
 # Explore's ranges: calendar days back from today (YTD: from January 1st).
 LOOKBACK_DAYS: dict[str, int | None] = {
     "1M": 31,
@@ -136,6 +137,12 @@ class HistoryService:
         """
         if range_key not in HISTORY_RANGES:
             raise ValueError(f"unknown range {range_key!r}; use one of {', '.join(RANGE_KEYS)}")
+        if range_key in DAILY_CHART_DAYS and self.store is not None and self.store.available:
+            # daily chart ranges come from the store like Explore's (only the tail fetched)
+            series = self.daily(symbol, self.today() - timedelta(days=DAILY_CHART_DAYS[range_key]))
+            if series.ok:
+                source = QuoteSource.YAHOO if series.source == "Yahoo" else QuoteSource.IBKR_LIVE
+                return series.frame.copy(), source
         key = (symbol.strip().upper(), range_key)
         with self._key_lock(key):  # concurrent callers of one key share one fetch
             entry = self._fresh(key)

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from ibkr_core.history import DailySource, HistoryService
+from ibkr_core.quote import QuoteSource
 from ibkr_core.settings import Settings
 from ibkr_core.store import SCHEMA_VERSION, AccountSnapshot, FillRecord, HistoryStore
 
@@ -231,3 +232,13 @@ def test_concurrent_sessions_share_one_connection_and_one_fetch_per_symbol(tmp_p
     assert len(results) == 48 and len(set(results)) == 1
     assert sorted(c[0] for c in src.calls) == sorted(symbols)  # one fetch per symbol
     assert len(store.accounts()) == 12
+
+
+def test_the_daily_chart_ranges_read_the_store_too(tmp_path):
+    store = HistoryStore.open(tmp_path / "h.duckdb")
+    src = CountingSource()
+    history = service(store, src, [TODAY])
+    frame, source = history.bars("AAPL", "1Y")
+    assert len(src.calls) == 1 and source is QuoteSource.IBKR_LIVE and len(frame) > 250
+    again, _ = history.bars("AAPL", "6M")  # inside what is stored: nobody is asked
+    assert len(src.calls) == 1 and again.index[0].date() >= TODAY - timedelta(days=183)
