@@ -155,7 +155,7 @@ def _figure(closes: pd.DataFrame, labels: dict[str, str]) -> go.Figure:
         rows=3,
         cols=1,
         shared_xaxes=True,
-        vertical_spacing=0.05,
+        vertical_spacing=0.08,
         row_heights=[0.5, 0.25, 0.25],
         subplot_titles=(
             "Performance (rebased to 100)",
