@@ -19,7 +19,7 @@ from plotly.subplots import make_subplots
 
 from ibkr_core import analytics
 from ibkr_core.history import LOOKBACK_DAYS, YEAR_AND_A_WEEK, DailySeries, range_start
-from ibkr_core.watchlist import InvalidSymbolError, normalize_symbol
+from ibkr_core.watchlist import InvalidSymbolError, parse_symbol
 from pages.account_history import plain
 from pages.components import require_services
 
@@ -49,7 +49,7 @@ def _typed(raw: str) -> tuple[list[str], list[str]]:
         if not part.strip():
             continue
         try:
-            symbols.append(normalize_symbol(part))
+            symbols.append(parse_symbol(part))
         except InvalidSymbolError as exc:
             errors.append(str(exc))
     return symbols, errors
@@ -74,7 +74,7 @@ def _controls() -> tuple[list[str], date, date, str]:
     )
     benchmark_raw = top[2].text_input("Benchmark", value="SPY", key="ex_benchmark")
     try:
-        benchmark = normalize_symbol(benchmark_raw)
+        benchmark = parse_symbol(benchmark_raw)
     except InvalidSymbolError as exc:
         st.error(plain(str(exc)) + " Using SPY.")
         benchmark = "SPY"
