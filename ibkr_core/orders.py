@@ -234,10 +234,10 @@ class HeldPosition:
     @property
     def label(self) -> str:
         side = "short " if self.quantity < 0 else ""
-        return (
-            f"{self.description} · {SEC_TYPE_NAMES.get(self.sec_type, self.sec_type)} · "
-            f"{self.currency} — {side}{abs(self.quantity):g} ({self.account})"
-        )
+        parts = [self.description, SEC_TYPE_NAMES.get(self.sec_type, self.sec_type)]
+        if self.currency not in self.description.split(" · "):
+            parts.append(self.currency)
+        return f"{' · '.join(parts)} — {side}{abs(self.quantity):g} ({self.account})"
 
     @property
     def key(self) -> str:

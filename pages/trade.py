@@ -433,11 +433,7 @@ with preview_col:
             st.markdown(plain(f"Account {p.account}"))
         if inst is not None:
             st.caption(
-                plain(
-                    f"{inst.description} · {inst.type_name} · {inst.listing} · "
-                    f"{inst.currency} · conId {inst.con_id} · multiplier {inst.multiplier:g}"
-                    + (f" · {inst.long_name}" if inst.long_name else "")
-                )
+                plain(f"{inst.label} · conId {inst.con_id} · multiplier {inst.multiplier:g}")
             )
         currency = p.commission_currency or p.currency
         base = p.base_currency

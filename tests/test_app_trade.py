@@ -366,7 +366,7 @@ def test_sap_asks_which_listing_and_sells_the_ibis_holding(gateway, connected):
     click(at, "t_preview")
     text = main_text(at)
     assert "SELL 10 SAP · IBIS · EUR Limit" in text
-    assert "Stock · IBIS · EUR · conId 14204 · multiplier 1" in text
+    assert "SAP · IBIS · EUR · Stock — SAP SE · conId 14204 · multiplier 1" in text
     metrics = {m.label: m.value for m in at.main.metric}
     assert metrics["Order value (est.)"] == "€2,500.00"
     assert "base currency: $" in text  # converted at the account's own EUR rate

@@ -1,0 +1,122 @@
+"""In headless Chromium against a real `streamlit run`: on the simulator's multi-asset
+account, connect, start an order from the Tencent (SEHK, HKD) holding with "Reduce",
+preview and confirm it, and read the fill in HKD in Today's fills. The screenshot goes
+to tests/artifacts/order-reduce-hkd.png."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from ibkr_core.simulator import SimConfig, start_in_background
+from tests.browser_helpers import (
+    CHROMIUM,
+    StreamlitServer,
+    launch_chromium,
+    screenshot,
+    wait_app_idle,
+)
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.timeout(150),
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's /usr/bin/chromium"),
+]
+
+PASSWORD = "order-e2e-password"
+
+# JS: the text of the first data grid row mentioning ``text`` ("" when none).
+_ROW_JS = """
+(text) => {
+  for (const tr of document.querySelectorAll('[data-testid="stDataFrame"] tbody tr')) {
+    if (tr.textContent.includes(text)) {
+      return [...tr.querySelectorAll('td')].map(td => td.textContent.trim()).join(' | ');
+    }
+  }
+  return '';
+}
+"""
+
+
+@pytest.fixture
+def gateway() -> Iterator:
+    gw = start_in_background(
+        seed=5, port=0, config=SimConfig(tick_interval=0.5), profile="multi-asset"
+    )
+    try:
+        yield gw
+    finally:
+        gw.stop()
+
+
+@pytest.fixture
+def server(tmp_path) -> Iterator[StreamlitServer]:
+    env = {
+        "IBKR_WATCHLIST_FILE": str(tmp_path / "watchlist.json"),
+        "IBKR_DASHBOARD_PASSWORD": PASSWORD,
+        "IBKR_CONNECT_TIMEOUT": "5",
+        "IBKR_PROVIDER_TIMEOUT": "2",
+    }
+    srv = StreamlitServer(env=env)
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def test_reduce_a_hkd_holding_and_see_the_fill_in_hkd(gateway, server):
+    with sync_api.sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        try:
+            page = browser.new_context(viewport={"width": 1440, "height": 1100}).new_page()
+            page.set_default_timeout(20_000)
+            journey(page, server, gateway)
+        finally:
+            browser.close()
+
+
+def journey(page, server, gateway) -> None:
+    page.goto(server.url)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_test_id("stMetric").first.wait_for()
+    side = page.get_by_test_id("stSidebar")
+    side.get_by_test_id("stSelectbox").first.click()
+    page.get_by_role("option", name="TWS paper 7497").click()
+    wait_app_idle(page)
+    port = side.get_by_label("Port", exact=True)
+    port.fill(str(gateway.port))
+    port.press("Enter")
+    wait_app_idle(page)
+    side.get_by_role("button", name="Connect", exact=True).click()
+    side.get_by_text("DU1234567").wait_for()
+
+    page.get_by_test_id("stSidebarNav").get_by_text("Trade", exact=True).click()
+    page.get_by_role("heading", name="Trade", level=1).wait_for()
+    page.get_by_role("combobox", name="Start from a position").click()
+    page.get_by_role("option", name="700 · SEHK · HKD", exact=False).click()
+    wait_app_idle(page)
+    page.get_by_role("button", name="Reduce", exact=True).click()
+    wait_app_idle(page)
+    sync_api.expect(page.get_by_label("Symbol", exact=True)).to_have_value("700")
+    sync_api.expect(page.get_by_label("Quantity", exact=True)).to_have_value("200")
+    page.get_by_role("button", name="Preview").click()
+    page.get_by_text("SELL 200 700 · SEHK · HKD Market").wait_for()
+    page.get_by_text("conId 89621428").wait_for()
+    screenshot(page, "order-reduce-hkd-preview")
+    page.get_by_role("button", name="Confirm and send").click()
+    page.get_by_text("sent: SELL 200 700 · SEHK · HKD").wait_for()
+    row = page.wait_for_function(
+        f"() => {{ const r = ({_ROW_JS})('700 · SEHK · HKD'); "
+        "return r.includes('HKD') && /\\d HKD.*\\d HKD/.test(r) ? r : false; }",
+        timeout=20_000,
+    ).json_value()
+    assert "SELL" in row and "200" in row
+    screenshot(page, "order-reduce-hkd")
+    sold = gateway.call(lambda: gateway.gateway.account.position(89621428).qty)
+    assert sold == 200
