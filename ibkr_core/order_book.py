@@ -497,7 +497,7 @@ class OrderBook:
         verb = "Buy" if rec.action == "BUY" else "Sell"
         what = f"{verb} {rec.quantity:g} {rec.description or rec.symbol} ({rec.order_type})"
         if rec.filled:
-            what += f", {rec.filled:g} filled"
+            what += f" with {rec.filled:g} of {rec.quantity:g} filled"
         if rec.status == REJECTED:
             self._event("rejected", rec, f"{what} rejected: {message or rec.message or ''}")
         elif rec.status == UNKNOWN_TO_GATEWAY:

@@ -215,6 +215,13 @@ class OrderTicketRequest(BaseModel):
     stop_price: float | None = Field(None, gt=0, le=10_000_000)
     tif: Literal["DAY", "GTC"] = "DAY"
     account: str | None = Field(None, pattern=r"^[A-Za-z0-9]{1,32}$")
+    con_id: int | None = Field(
+        None,
+        gt=0,
+        le=2_147_483_647,
+        description="IBKR's contract id: required when the symbol matches several "
+        "instruments (see GET /api/trading/orders/instruments).",
+    )
 
     def to_core(self) -> OrderTicket:
         return OrderTicket(**self.model_dump())
@@ -238,6 +245,26 @@ class OrderRejectedResponse(BaseModel):
 
     detail: str
     issues: list[ValidationIssueModel]
+
+
+class InstrumentResponse(BaseModel):
+    con_id: int
+    sec_type: str
+    type_name: str
+    symbol: str
+    local_symbol: str
+    description: str = Field(description='As TWS names it: "AAPL 15 JAN 27 230 Call".')
+    label: str
+    exchange: str
+    listing: str
+    currency: str
+    multiplier: float
+    long_name: str
+
+
+class InstrumentsResponse(BaseModel):
+    symbol: str
+    instruments: list[InstrumentResponse]
 
 
 class OrderPreviewResponse(BaseModel):
@@ -264,6 +291,13 @@ class OrderPreviewResponse(BaseModel):
     position: float | None = Field(None, description="The account's position in the symbol.")
     short_warning: str = Field("", description="Set when a SELL exceeds the position.")
     account: str = Field("", description="The account the preview was made for.")
+    instrument: InstrumentResponse | None = Field(None, description="What the order is for.")
+    currency: str = Field("", description="The instrument's: prices and order_value.")
+    order_value_base: float | None = Field(
+        None, description="order_value in base_currency, at the account's own IBKR rate."
+    )
+    base_currency: str = ""
+    max_order_value: float | None = Field(None, description="The per-order limit, in base.")
     trading: TradingStatusResponse = Field(description="Whether placing it is allowed now.")
 
 
@@ -287,6 +321,13 @@ class OrderResponse(BaseModel):
     message: str | None
     account: str
     client_id: int | None
+    con_id: int = 0
+    sec_type: str = ""
+    description: str = ""
+    currency: str = ""
+    parent_id: int = 0
+    own: bool = True
+    origin: str = Field("", description='"this dashboard", "TWS" or "API client N".')
 
 
 class FillResponse(BaseModel):
@@ -301,6 +342,10 @@ class FillResponse(BaseModel):
     order_id: int
     perm_id: int
     account: str
+    description: str = ""
+    currency: str = Field("", description="Of price.")
+    commission_currency: str = ""
+    con_id: int = 0
 
 
 class OrdersResponse(BaseModel):

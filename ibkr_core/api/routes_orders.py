@@ -17,6 +17,8 @@ from ibkr_core.api.deps import ApiContext, context, run_blocking
 from ibkr_core.api.models import (
     ErrorResponse,
     FillResponse,
+    InstrumentResponse,
+    InstrumentsResponse,
     OrderPreviewResponse,
     OrderRejectedResponse,
     OrderResponse,
@@ -25,7 +27,7 @@ from ibkr_core.api.models import (
     TradingStatusResponse,
 )
 from ibkr_core.connection_errors import IBKRError, NotConnectedError
-from ibkr_core.orders import OrderValidationError
+from ibkr_core.orders import CannotCancelError, OrderValidationError
 
 router = APIRouter(prefix="/api/trading/orders", tags=["orders"])
 Ctx = Annotated[ApiContext, Depends(context)]
@@ -67,6 +69,15 @@ def _order(record: Any) -> OrderResponse:
     return OrderResponse.model_validate(record, from_attributes=True)
 
 
+@router.post("/global-cancel", status_code=202, responses=ERRORS)
+async def global_cancel(ctx: Ctx) -> dict[str, str]:
+    """TWS's Global Cancel: every open order of the login, whoever placed it."""
+    service = _orders(ctx)
+    _require_connected(ctx)
+    await run_blocking(service.global_cancel, timeout=ctx.request_timeout + 1.0)
+    return {"detail": "Global cancel sent: TWS cancels every open order of this login."}
+
+
 @router.get("/status", response_model=TradingStatusResponse)
 async def trading_status(ctx: Ctx):
     """Whether orders may be sent now, and why not."""
@@ -85,10 +96,31 @@ async def preview(ctx: Ctx, ticket: OrderTicketRequest):
             raise
         # TWS said no to this ticket (e.g. a price far from the market): the ticket's fault
         raise HTTPException(422, str(exc)) from exc
-    return OrderPreviewResponse(
-        **{k: getattr(result, k) for k in OrderPreviewResponse.model_fields if k != "trading"},
-        trading=_trading(ctx, service),
-    )
+    fields = {k: getattr(result, k) for k in OrderPreviewResponse.model_fields if k != "trading"}
+    fields["instrument"] = _instrument(result.instrument) if result.instrument else None
+    fields["trading"] = _trading(ctx, service)
+    return OrderPreviewResponse(**fields)
+
+
+def _instrument(inst: Any) -> InstrumentResponse:
+    return InstrumentResponse.model_validate(inst, from_attributes=True)
+
+
+@router.get(
+    "/instruments",
+    response_model=InstrumentsResponse,
+    responses={**ERRORS, 404: {"model": ErrorResponse, "description": "Unknown symbol"}},
+)
+async def instruments(
+    ctx: Ctx,
+    symbol: Annotated[str, Query(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9 .\-]+$")],
+):
+    """Every instrument IBKR lists for ``symbol`` (any type, exchange, currency): pass
+    the chosen one's ``con_id`` with the ticket when there is more than one."""
+    service = _orders(ctx)
+    _require_connected(ctx)
+    found = await run_blocking(service.instruments, symbol, timeout=ctx.request_timeout + 1.0)
+    return InstrumentsResponse(symbol=symbol, instruments=[_instrument(i) for i in found])
 
 
 @router.post("", response_model=OrderResponse, status_code=201, responses=ERRORS)
@@ -153,5 +185,8 @@ async def cancel(ctx: Ctx, order_id: Annotated[int, Path(ge=0, le=2_147_483_647)
     """Cancel a working order (a finished one comes back unchanged)."""
     service = _orders(ctx)
     _require_connected(ctx)
-    record = await run_blocking(service.cancel, order_id, timeout=ctx.request_timeout + 3.0)
+    try:
+        record = await run_blocking(service.cancel, order_id, timeout=ctx.request_timeout + 3.0)
+    except CannotCancelError as exc:  # entered in TWS / by another client: say so
+        raise HTTPException(409, str(exc)) from exc
     return _order(record)
