@@ -39,6 +39,7 @@ __all__ = [
     "OrderEvent",
     "OrderNotFoundError",
     "OrderRecord",
+    "group_brackets",
     "same_order",
 ]
 
@@ -157,6 +158,25 @@ class OrderNotFoundError(IBKRError, LookupError):
     def __init__(self, order_id: int) -> None:
         super().__init__(f"No order with id {order_id} in this session")
         self.order_id = order_id
+
+
+def group_brackets(records: list[OrderRecord]) -> list[tuple[OrderRecord, bool]]:
+    """``records`` with each bracket's children right under their parent, as
+    (record, is_child). A child names its parent by order id within the same client."""
+    parents = {(r.client_id, r.order_id): r for r in records if r.order_id > 0}
+    children: dict[str, list[OrderRecord]] = {}
+    top = []
+    for r in records:
+        parent = parents.get((r.client_id, r.parent_id)) if r.parent_id else None
+        if parent is not None and parent is not r:
+            children.setdefault(parent.record_id, []).append(r)
+        else:
+            top.append(r)
+    out: list[tuple[OrderRecord, bool]] = []
+    for r in top:
+        out.append((r, False))
+        out.extend((c, True) for c in children.get(r.record_id, []))
+    return out
 
 
 def _now() -> datetime:
@@ -496,16 +516,17 @@ class OrderBook:
         rec.announced_done = True
         verb = "Buy" if rec.action == "BUY" else "Sell"
         what = f"{verb} {rec.quantity:g} {rec.description or rec.symbol} ({rec.order_type})"
-        if rec.filled:
-            what += f" with {rec.filled:g} of {rec.quantity:g} filled"
+        # What filled before the end stays filled: say so.
+        after = f" after {rec.filled:g} of {rec.quantity:g} filled" if rec.filled else ""
         if rec.status == REJECTED:
-            self._event("rejected", rec, f"{what} rejected: {message or rec.message or ''}")
+            self._event("rejected", rec, f"{what} rejected{after}: {message or rec.message or ''}")
         elif rec.status == UNKNOWN_TO_GATEWAY:
             self._event("unknown", rec, f"{what}: unknown to the gateway. {rec.message or ''}")
         elif rec.status in CANCELLED_STATUSES:
-            self._event("cancelled", rec, f"{what} cancelled")
+            self._event("cancelled", rec, f"{what} cancelled{after}")
         else:
-            self._event("inactive", rec, f"{what} is inactive: {rec.message or ''}".strip())
+            text = f"{what} is inactive{after}: {rec.message or ''}"
+            self._event("inactive", rec, text.strip().rstrip(":"))
 
     def add_fill(self, fill: Fill, announce: bool) -> None:
         e, c, report = fill.execution, fill.contract, fill.commissionReport

@@ -25,6 +25,7 @@ import pandas as pd
 import streamlit as st
 
 from ibkr_core import order_flow
+from ibkr_core.order_book import group_brackets
 from ibkr_core.order_ticket import NEEDS_LIMIT, NEEDS_STOP, OrderTicket
 from pages.components import (
     fmt_money,
@@ -510,25 +511,6 @@ def toast_events(events: list[Any]) -> None:
 ORDER_COLUMNS = [0.7, 1.6, 0.5, 1.0, 1.0, 1.2, 1.6, 0.9]
 
 
-def grouped(records: list[Any]) -> list[tuple[Any, bool]]:
-    """Records with each bracket's children right under their parent: (record, is_child).
-    A child names its parent by order id, within the same client."""
-    parents = {(r.client_id, r.order_id): r for r in records if r.order_id > 0}
-    children: dict[str, list[Any]] = {}
-    top = []
-    for r in records:
-        parent = parents.get((r.client_id, r.parent_id)) if r.parent_id else None
-        if parent is not None and parent is not r:
-            children.setdefault(parent.record_id, []).append(r)
-        else:
-            top.append(r)
-    out = []
-    for r in top:
-        out.append((r, False))
-        out.extend((c, True) for c in children.get(r.record_id, []))
-    return out
-
-
 def filled_text(r: Any) -> str:
     """ "3 / 10 (7 left)": what filled of the order and what is still working."""
     text = f"{r.filled:g} / {r.quantity:g}"
@@ -543,7 +525,7 @@ def orders_table(records: list[Any]) -> None:
     for col, title in zip(st.columns(ORDER_COLUMNS), titles, strict=True):
         if title:
             col.markdown(f"**{title}**")
-    for r, child in grouped(records):
+    for r, child in group_brackets(records):
         row = st.columns(ORDER_COLUMNS, vertical_alignment="center")
         prices = " / ".join(
             f"{name} {fmt_number(value)}"
@@ -606,7 +588,7 @@ def done_frame(records: list[Any]) -> pd.DataFrame:
             "avg_price": fmt_money(r.avg_fill_price, r.currency) if r.avg_fill_price else None,
             "message": r.message,
         }
-        for r, _child in grouped(records)
+        for r, _child in group_brackets(records)
         if r.is_done
     ]
     columns = ["time", "order_id", "order", "status", "filled", "remaining", "avg_price", "message"]
