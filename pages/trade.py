@@ -91,6 +91,13 @@ def start_from_position(mode: str) -> None:
     if pos is None:
         return
     qty = abs(pos.quantity)
+    if not float(qty).is_integer():
+        ss.trade_result = (
+            "warning",
+            f"{pos.description} is held in a fraction ({qty:g}): this ticket trades whole "
+            "shares or contracts only. Close it in TWS.",
+        )
+        return
     ss.t_symbol = pos.symbol
     ss.t_con_id = pos.con_id
     ss.t_action = pos.closing_action
@@ -375,9 +382,17 @@ with ticket_col:
         field_errors("action")
     with qty:
         st.number_input(
-            "Quantity", min_value=0, value=0, step=1, key="t_quantity", disabled=not enabled
+            "Quantity",
+            min_value=0,
+            value=0,
+            step=1,
+            key="t_quantity",
+            disabled=not enabled,
+            help="Shares, or contracts for options and futures.",
         )
         field_errors("quantity")
+        if chosen is not None and chosen.multiplier != 1:
+            st.caption(plain(f"In contracts of {chosen.multiplier:g} × {chosen.symbol}"))
     kind, tif = st.columns(2)
     with kind:
         st.selectbox(

@@ -441,3 +441,28 @@ def test_advisor_close_takes_the_positions_account_and_contract(gateway, connect
     assert [(o.account, o.instrument.con_id, o.total_qty) for o in sim_orders(gateway)] == [
         ("DU1234568", SAP_IBIS, 80)
     ]
+
+
+def test_orders_entered_in_tws_render_and_cancel_says_why_global_cancel_confirms(
+    gateway, connected
+):
+    """Two orders entered in TWS (order id 0) used to crash the section on a duplicate
+    key; now both show, Cancel says where to cancel them, Global cancel asks first."""
+    from tests.test_order_book import tws_reports
+
+    for perm in (900001, 900002):
+        tws_reports(connected.connection, order_id=0, perm_id=perm, client_id=0, status="Submitted")
+    wait_until(lambda: len(connected.orders.open_orders()) == 2)
+    at = open_trade_page()
+    cancels = [k for k in keys(at) if k.startswith("t_cancel_")]
+    assert len(cancels) == 2
+    assert sum("MSFT · TWS" in shown(m.value) for m in at.main.markdown) == 2
+    click(at, cancels[0])
+    errors = [shown(e.value) for e in at.main.error]
+    assert any("entered in TWS: cancel it there, or use Global cancel" in e for e in errors)
+    click(at, "t_global_cancel")
+    assert "t_global_yes" in keys(at)
+    assert any("every" in shown(w.value) for w in at.main.warning)
+    click(at, "t_global_no")  # changed my mind: nothing cancelled
+    assert "t_global_yes" not in keys(at)
+    assert len(connected.orders.open_orders()) == 2
