@@ -369,6 +369,8 @@ def test_sap_asks_which_listing_and_sells_the_ibis_holding(gateway, connected):
     assert "SAP · IBIS · EUR · Stock — SAP SE · conId 14204 · multiplier 1" in text
     metrics = {m.label: m.value for m in at.main.metric}
     assert metrics["Order value (est.)"] == "€2,500.00"
+    assert metrics["Commission (est.)"].startswith("€")  # IBIS fees are in EUR
+    assert metrics["Initial margin change"].lstrip("+-").startswith("$")  # base: USD
     assert "base currency: $" in text  # converted at the account's own EUR rate
     click(at, "t_confirm")
     sent = sim_orders(gateway)
@@ -466,3 +468,36 @@ def test_orders_entered_in_tws_render_and_cancel_says_why_global_cancel_confirms
     click(at, "t_global_no")  # changed my mind: nothing cancelled
     assert "t_global_yes" not in keys(at)
     assert len(connected.orders.open_orders()) == 2
+
+
+@pytest.mark.parametrize("gateway_config", [MULTI])
+def test_close_the_held_call_reads_as_the_option_in_contracts(gateway, connected):
+    at = open_trade_page()
+    at.selectbox(key="t_position").set_value("DU1234567:752312901")
+    at.run()
+    click(at, "t_close")
+    assert at.number_input(key="t_quantity").value == 5
+    assert any("In contracts of 100 × AAPL" in shown(c.value) for c in at.main.caption)
+    click(at, "t_preview")
+    text = main_text(at)
+    assert "SELL 5 AAPL 15 JAN 27 230 Call Market" in text
+    assert "Option · SMART · USD — APPLE INC · conId 752312901 · multiplier 100" in text
+    click(at, "t_confirm")
+    sent = sim_orders(gateway)
+    assert [(o.instrument.con_id, o.action, o.total_qty) for o in sent] == [(752312901, "SELL", 5)]
+
+
+@pytest.mark.parametrize("gateway_config", [MULTI])
+def test_es_future_chosen_explicitly_is_capped_by_its_value_in_usd(gateway, connected):
+    at = open_trade_page()
+    fill_ticket(at, "ES", 1, "LMT", limit_price=6000.0)
+    select = at.selectbox(key="t_con_id")
+    assert any(o.startswith("ES DEC 26 · Future · CME · USD") for o in select.options)
+    assert any(o.startswith("EVERSOURCE") or "EVERSOURCE" in o for o in select.options)
+    select.set_value(637533641)
+    at.run()
+    click(at, "t_preview")
+    (message,) = errors_under(at, "t_quantity")
+    assert "Order value 300,000.00 USD (1 x 6,000.00 x 50)" in message
+    assert "100,000.00 USD limit per order" in message
+    assert "t_confirm" not in keys(at) and sim_orders(gateway) == []
