@@ -41,6 +41,9 @@ SEC_TYPE_NAMES = {
     "FUND": "Fund",
 }
 MISSING_RETRY_SECONDS = 60.0
+# Asked one by one when the symbol alone gets no answer (option chains are not: an
+# option is traded from a held position or its explicit conId).
+FALLBACK_TYPES = ("STK", "FUT", "CASH", "CRYPTO")
 _RIGHTS = {"C": "Call", "P": "Put", "CALL": "Call", "PUT": "Put"}
 
 
@@ -165,9 +168,15 @@ class Resolver:
         key = normalize_symbol(symbol)
         if not key:
             raise UnknownSymbolError(symbol, "empty symbol")
-        found = [
-            i for d in await self._details(Contract(symbol=key), timeout) if (i := _from_details(d))
-        ]
+        details = await self._details(Contract(symbol=key), timeout)
+        if not details:
+            # A gateway that wants a security type answers the symbol alone with an
+            # error (no details): ask each kind a symbol can name on its own instead.
+            kinds = await asyncio.gather(
+                *(self._details(Contract(symbol=key, secType=t), timeout) for t in FALLBACK_TYPES)
+            )
+            details = [d for kind in kinds for d in kind]
+        found = [i for d in details if (i := _from_details(d))]
         if not found:
             raise UnknownSymbolError(symbol)
         for inst in found:
