@@ -186,9 +186,23 @@ _SOURCE_TEXT = {
 }
 
 
-def quote_view(quote: Quote, now: datetime | None = None) -> QuoteView:
+def quote_view(
+    quote: Quote, now: datetime | None = None, session: ConnectionView | None = None
+) -> QuoteView:
+    """How one quote row reads. With ``session`` (the connection's view), a row priced by
+    a fallback during a competing session says why IBKR has no data and what to do."""
     state = LineState(quote.line_state) if quote.line_state else None
     error = quote.error or ""
+    fallback = not str(quote.source).startswith("ibkr")
+    if session is not None and session.competing_session and fallback and quote.ok:
+        source = _SOURCE_TEXT.get(str(quote.source), str(quote.source))
+        return QuoteView(
+            None,
+            source,
+            f"IBKR {COMPETING_SESSION_TEXT}: {_COMPETING.advice}",
+            False,
+            quote.provider_time,
+        )
     if state == LineState.COMPETING_SESSION or COMPETING_SESSION_TEXT in error:
         return QuoteView(
             LineState.COMPETING_SESSION,

@@ -148,6 +148,7 @@ class MarketDataRegistry:
         connection.disconnected_event += self._on_disconnected
         connection.connectivity_event += self._on_connectivity
         connection.ib.errorEvent += self._on_error
+        connection.ib.pendingTickersEvent += self._on_ticks
         self.resubscribed = 0  # lines re-requested after reconnect / 1101 (for tests, UI)
 
     # -- queries -----------------------------------------------------------------
@@ -216,15 +217,10 @@ class MarketDataRegistry:
         session (never its stale prices), not updating during 1100 / a broken farm."""
         quote = ticker_quote(line.symbol, ticker, self._conn.time_zone(line.symbol))
         if line.blocked_since is not None:
-            if ticker.time is not None and _utc(ticker.time) > line.blocked_since:
-                line.blocked_since = None  # ticks again: the other session ended
-                line.error = None
-                self._update_competing()
-            else:
-                return replace(
-                    Quote.failed(line.symbol, _competing_text()),
-                    line_state=str(LineState.COMPETING_SESSION),
-                )
+            return replace(
+                Quote.failed(line.symbol, _competing_text()),
+                line_state=str(LineState.COMPETING_SESSION),
+            )
         if line.error:
             return quote.with_error(line.error)
         if not _has_price(quote):
@@ -434,6 +430,17 @@ class MarketDataRegistry:
             self._fail(line, describe_error(code, message), retry_after=10.0)
         elif code == NO_SECURITY_DEFINITION:
             self._fail(line, str(UnknownSymbolError(line.symbol)), self.failed_retry_after * 2)
+
+    def _on_ticks(self, tickers: set[Ticker]) -> None:
+        """Ticks on a line TWS had blocked (10197): the other session ended."""
+        blocked = [ln for ln in self._lines.values() if ln.blocked_since is not None]
+        if not blocked:
+            return
+        for line in blocked:
+            ticker = line.ticker
+            if ticker in tickers and ticker.time and _utc(ticker.time) > line.blocked_since:
+                line.blocked_since = line.error = None
+        self._update_competing()
 
     def _on_session_up(self, _status: ConnectionStatus) -> None:
         """A new session: every ticker is gone (ib_async reset its state)."""
