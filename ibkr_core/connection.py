@@ -102,6 +102,7 @@ class ConnectionStatus:
     data_farms: tuple[tuple[str, str], ...] = ()  # (farm, state) e.g. ("usfarm", "OK")
     broken_farms: tuple[tuple[str, int], ...] = ()  # (farm, TWS code) e.g. ("usfarm", 2103)
     competing_session: bool = False  # 10197: another live session holds the market data
+    market_closed: bool = False  # lines are frozen (type 2/4): the market's last values
     # 2 = live while the market is open, its last values (frozen) after the close; the
     # not-entitled fallback moves it to 4 (delayed where not subscribed, frozen too).
     market_data_type: int = 2  # 1 live, 2 frozen, 3 delayed, 4 delayed-frozen
@@ -396,6 +397,10 @@ class IBKRConnection:
         """(Loop thread.) A line got 10197, or data flows again after one."""
         self._update(competing_session=active)
 
+    def note_market_closed(self, closed: bool) -> None:
+        """(Loop thread.) TWS turned the lines frozen (market closed) or live again."""
+        self._update(market_closed=closed)
+
     # ------------------------------------------------------------------ internals
     def _create_ib(self) -> IB:
         ib = IB()
@@ -442,6 +447,7 @@ class IBKRConnection:
                 data_farms=(),
                 broken_farms=(),
                 competing_session=False,
+                market_closed=False,
                 reconnect_attempts=0,
                 next_retry_at=None,
             )
@@ -550,6 +556,7 @@ class IBKRConnection:
         self._update(
             state=ConnectionState.CONNECTED,
             competing_session=False,
+            market_closed=False,
             client_id=client_id,
             accounts=accounts,
             is_paper=account_is_paper(accounts),
@@ -584,6 +591,7 @@ class IBKRConnection:
             data_farms=(),
             broken_farms=(),
             competing_session=False,
+            market_closed=False,
             reconnect_attempts=0,
             next_retry_at=None,
             last_error=None,
@@ -626,6 +634,7 @@ class IBKRConnection:
             data_farms=(),
             broken_farms=(),
             competing_session=False,
+            market_closed=False,
         )
         log.warning("%s; reconnecting=%s", message, self.auto_reconnect)
         self.disconnected_event.emit(self._status, False)

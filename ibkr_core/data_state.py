@@ -57,6 +57,10 @@ class LineState(StrEnum):
 
 # Marks a quote error as "no data: competing session" through fallbacks and merges.
 COMPETING_SESSION_TEXT = "no data: competing session"
+COMPETING_ROW_TEXT = f"{COMPETING_SESSION_TEXT} — close the other session"
+MARKET_CLOSED_TEXT = (
+    "IBKR quotes are the market's last values (frozen), each with its last trade's time"
+)
 _COMPETING = TWS_CODES[COMPETING_SESSION]
 
 
@@ -81,11 +85,12 @@ class ConnectionView:
     notices: tuple[Notice, ...] = ()
     broken_farms: tuple[str, ...] = ()
     competing_session: bool = False
+    market_closed: bool = False
 
     @property
     def key(self) -> tuple[Any, ...]:
         """Changes whenever what the user should be told changes."""
-        return (self.state, self.broken_farms, self.competing_session, self.live)
+        return (self.state, self.label, self.broken_farms, self.live)
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -113,17 +118,22 @@ def connection_view(status: ConnectionStatus) -> ConnectionView:
             notices.append(
                 Notice("error", _COMPETING.message, _COMPETING.advice, COMPETING_SESSION)
             )
+        closed = bool(status.market_closed)
+        if closed:
+            notices.append(Notice("info", MARKET_CLOSED_TEXT))
         if status.degraded:
             state, label, level = LinkState.DEGRADED, "Degraded: TWS lost IBKR", "error"
         elif competing:
             state, label, level = LinkState.CONNECTED, "No data: competing session", "error"
         elif status.broken_farms:
             state, label, level = LinkState.CONNECTED, "Data farm broken", "warning"
+        elif closed:
+            state, label, level = LinkState.CONNECTED, "Connected · market closed", "info"
         else:
             state, label, level = LinkState.CONNECTED, "Connected", "ok"
         market_farm_down = any(farm_kind(c) == "market data" for _, c in status.broken_farms)
-        live = not status.degraded and not competing and not market_farm_down
-        return ConnectionView(state, label, level, live, tuple(notices), farms, competing)
+        live = not (status.degraded or competing or market_farm_down or closed)
+        return ConnectionView(state, label, level, live, tuple(notices), farms, competing, closed)
     if status.state == ConnectionState.RECONNECTING:
         attempt = f" (attempt {status.reconnect_attempts})" if status.reconnect_attempts else ""
         notices.append(
@@ -145,10 +155,12 @@ def connection_view(status: ConnectionStatus) -> ConnectionView:
 @dataclass(frozen=True, slots=True)
 class QuoteView:
     state: LineState | None  # None: not an IBKR line (a fallback provider, or no data)
-    source_text: str  # "IBKR (live)", "IBKR (frozen, last trade 16:00 EST)", ...
-    problem: str | None  # why there is no data and what to do (None when priced)
+    source_text: str  # "IBKR (live)", "IBKR (frozen, last 16:00 EST)", ...
+    problem: str | None  # why there is no (live) IBKR data and what to do (None: no problem)
     live: bool
     as_of: datetime | None  # the quote's own time (last trade where IBKR gives it)
+    status_text: str | None = None  # a short row status ("✖ No data: close the other
+    # session", "◐ Market closed: last values"); None: the view says OK / stale itself
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -157,6 +169,7 @@ class QuoteView:
             "problem": self.problem,
             "live": self.live,
             "as_of": self.as_of,
+            "status_text": self.status_text,
         }
 
 
@@ -172,7 +185,8 @@ def trade_time_text(when: datetime, time_zone: str | None, now: datetime | None 
     zone = _zone(time_zone) or UTC
     local = when.astimezone(zone)
     today = (now or datetime.now(UTC)).astimezone(zone).date()
-    day = "" if local.date() == today else local.strftime("%a %d %b ")
+    days = (today - local.date()).days
+    day = "" if days == 0 else local.strftime("%a " if 0 < days < 7 else "%d %b ")
     return f"{day}{local:%H:%M} {local.tzname() or 'UTC'}".strip()
 
 
@@ -196,20 +210,17 @@ def quote_view(
     fallback = not str(quote.source).startswith("ibkr")
     if session is not None and session.competing_session and fallback and quote.ok:
         source = _SOURCE_TEXT.get(str(quote.source), str(quote.source))
-        return QuoteView(
-            None,
-            source,
-            f"IBKR {COMPETING_SESSION_TEXT}: {_COMPETING.advice}",
-            False,
-            quote.provider_time,
-        )
+        problem = f"IBKR {COMPETING_ROW_TEXT}"
+        short = "⚠ IBKR no data: close the other session"
+        return QuoteView(None, source, problem, False, quote.provider_time, short)
     if state == LineState.COMPETING_SESSION or COMPETING_SESSION_TEXT in error:
         return QuoteView(
             LineState.COMPETING_SESSION,
-            "IBKR (no data)",
-            f"{COMPETING_SESSION_TEXT}: {_COMPETING.advice}",
+            "IBKR (competing session)",
+            COMPETING_ROW_TEXT,
             False,
             None,
+            "✖ No data: close the other session",
         )
     source = _SOURCE_TEXT.get(str(quote.source), str(quote.source))
     as_of = quote.provider_time
@@ -218,11 +229,15 @@ def quote_view(
     if state in (LineState.FROZEN, LineState.DELAYED_FROZEN):
         kind = "frozen" if state == LineState.FROZEN else "delayed, frozen"
         when = quote.last_trade_time
-        at = f", last trade {trade_time_text(when, quote.time_zone, now)}" if when else ""
-        return QuoteView(state, f"IBKR ({kind}{at})", None, False, as_of)
+        at = f", last {trade_time_text(when, quote.time_zone, now)}" if when else ""
+        closed = "◐ Market closed: last values"
+        return QuoteView(state, f"IBKR ({kind}{at})", None, False, as_of, closed)
     if state == LineState.STALLED:
-        why = quote.state_note or "not updating"
-        return QuoteView(state, f"IBKR (not updating: {why})", None, False, as_of)
+        why = quote.state_note or "no new ticks"
+        stalled = f"⚠ Not updating: {why}"
+        return QuoteView(
+            state, "IBKR (not updating)", f"not updating: {why}", False, as_of, stalled
+        )
     if state == LineState.DELAYED:
         return QuoteView(state, "IBKR (delayed)", None, False, as_of)
     return QuoteView(state, source, None, state == LineState.LIVE, as_of)

@@ -210,6 +210,12 @@ class MarketDataRegistry:
                 out[symbol] = Quote.failed(symbol, message)
             else:
                 out[symbol] = self._line_quote(line, line.ticker)
+        frozen = any(
+            ln.ticker is not None and ln.ticker.marketDataType in (2, 4)
+            for ln in self._lines.values()
+        )
+        if frozen != self._conn.status().market_closed:
+            self._conn.note_market_closed(frozen)
         return out
 
     def _line_quote(self, line: _Line, ticker: Ticker) -> Quote:
@@ -475,7 +481,7 @@ def _key(symbol: str) -> str:
 
 
 def _competing_text() -> str:
-    return f"{COMPETING_SESSION_TEXT}: {TWS_CODES[COMPETING_SESSION].advice}"
+    return f"{COMPETING_SESSION_TEXT}: close the other session"
 
 
 class IBKRQuoteProvider:

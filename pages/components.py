@@ -203,13 +203,17 @@ _BADGE_STYLE = {  # level -> (color, icon)
 _STATE_ICONS = {
     LinkState.DEGRADED: ":material/cloud_off:",
     LinkState.RECONNECTING: ":material/sync_problem:",
+    LinkState.CONNECTING: ":material/sync:",
 }
+_CLOSED_ICON = ":material/schedule:"  # connected, market closed (info)
 
 
 def _state_badge(status: ConnectionStatus) -> tuple[str, str, str]:
     """(label, color, icon) for the connection state, from ibkr_core's state model."""
     view = status.view
     color, icon = _BADGE_STYLE.get(view.level, _BADGE_STYLE["idle"])
+    if view.market_closed and view.level == "info":
+        icon = _CLOSED_ICON
     return view.label, color, _STATE_ICONS.get(view.state, icon)
 
 
@@ -263,10 +267,12 @@ def status_badge(status: ConnectionStatus, show_error: bool = True) -> None:
         st.warning(plain(warning))
 
 
+_SHOW = {"error": st.error, "warning": st.warning, "info": st.info}
+
+
 def _notices(view: ConnectionView) -> None:
     for notice in view.notices:
-        show = st.error if notice.level == "error" else st.warning
-        show(plain(notice.text))
+        _SHOW.get(notice.level, st.warning)(plain(notice.text))
 
 
 def state_banner(services: Services) -> None:
@@ -276,10 +282,11 @@ def state_banner(services: Services) -> None:
     view = services.connection.status().view
     if not view.notices or view.state in (LinkState.RECONNECTING, LinkState.DISCONNECTED):
         return  # not_connected_hint() / the sidebar say it
-    worst = "error" if any(n.level == "error" for n in view.notices) else "warning"
+    levels = {n.level for n in view.notices}
+    worst = next(level for level in ("error", "warning", "info") if level in levels)
     text = " · ".join(plain(n.text) for n in view.notices)
-    icon = _STATE_ICONS.get(view.state, _BADGE_STYLE[worst][1])
-    (st.error if worst == "error" else st.warning)(f"**{plain(view.label)}:** {text}", icon=icon)
+    label, _, icon = _state_badge(services.connection.status())
+    _SHOW[worst](f"**{plain(label)}:** {text}", icon=icon)
 
 
 @st.fragment(run_every=STATUS_REFRESH_SECONDS)

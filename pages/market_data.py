@@ -15,7 +15,7 @@ import streamlit as st
 from pandas.io.formats.style import Styler
 from plotly.subplots import make_subplots
 
-from ibkr_core.data_state import ConnectionView, LineState, QuoteView, quote_view
+from ibkr_core.data_state import ConnectionView, QuoteView, quote_view
 from ibkr_core.history import RANGE_KEYS
 from ibkr_core.providers.base import UNKNOWN_SYMBOL
 from ibkr_core.quote import Quote, QuoteSource
@@ -45,16 +45,10 @@ def problem_text(error: str) -> str:
 
 
 def row_status(quote: Quote, age: float | None, stale_after: float, view: QuoteView) -> str:
-    if view.state == LineState.COMPETING_SESSION:
-        return f"✖ {view.problem}"
-    if quote.ok and view.problem:  # a fallback's price, IBKR has none: say why
-        return f"⚠ {view.problem}"
+    if view.status_text:  # ibkr_core's own words: competing session, market closed, ...
+        return view.status_text
     if not quote.ok:
         return problem_text(quote.error or "")
-    if view.state in (LineState.FROZEN, LineState.DELAYED_FROZEN):
-        return "⏸ Market closed: last values"
-    if view.state == LineState.STALLED:
-        return "⚠ Not updating"
     if age is not None and age > stale_after:
         return f"⚠ Stale (older than {_duration(stale_after)})"
     return "✓ OK"

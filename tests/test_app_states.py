@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from ibkr_core.simulator import SimConfig, start_in_background
-from tests.app_support import ROOT, fresh_services, shown, wait_until
+from tests.app_support import ROOT, FakeTicker, fresh_services, shown, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -49,7 +49,7 @@ def badge(at: AppTest) -> str:
 
 
 def banner(at: AppTest) -> str:
-    return " ".join(shown(e.value) for e in [*at.main.error, *at.main.warning])
+    return " ".join(shown(e.value) for e in [*at.main.error, *at.main.warning, *at.main.info])
 
 
 def rows(at: AppTest):
@@ -85,18 +85,27 @@ def test_competing_session_badge_banner_and_advice_on_every_page(gateway, servic
 
 
 def test_competing_session_rows_say_why_and_what_to_do(gateway, services, monkeypatch):
+    monkeypatch.setattr(FakeTicker, "fail_with", RuntimeError("Yahoo is down"))  # IBKR only
     at = open_page("pages/market_data.py")
     settle(at, lambda a: (rows(a)["source"] == "IBKR (live)").all())
     gateway.competing_session(True)
     (table,) = settle(
-        at, lambda a: rows(a)["status"].str.contains("competing session").all() and (rows(a),)
+        at, lambda a: (rows(a)["source"] == "IBKR (competing session)").all() and (rows(a),)
     )
-    assert table["status"].str.contains("Close the other session").all()
-    assert not table["source"].str.contains("live").any()
-    assert not table["source"].str.contains("delayed").any()  # never silently delayed
+    assert (table["status"] == "✖ No data: close the other session").all()
+    assert table["last"].isna().all()  # never the stale prices from before
+    assert not table["source"].str.contains("live|delayed").any()  # never silently delayed
     gateway.competing_session(False)
     settle(at, lambda a: (rows(a)["source"] == "IBKR (live)").all() and banner(a) == "")
     assert "Connected" in badge(at)
+
+
+def test_competing_session_with_a_fallback_price_still_says_why(gateway, services):
+    at = open_page("pages/market_data.py")
+    settle(at, lambda a: (rows(a)["source"] == "IBKR (live)").all())
+    gateway.competing_session(True)
+    (table,) = settle(at, lambda a: (rows(a)["source"] == "Yahoo Finance").all() and (rows(a),))
+    assert (table["status"] == "⚠ IBKR no data: close the other session").all()
 
 
 def test_market_close_rows_are_frozen_with_the_last_trade_time(gateway, services):
@@ -108,9 +117,10 @@ def test_market_close_rows_are_frozen_with_the_last_trade_time(gateway, services
     )
     local = gateway.quote("AAPL")
     close = datetime.fromtimestamp(int(local.last_time), ZoneInfo("US/Eastern"))
-    assert table.loc["AAPL", "source"] == f"IBKR (frozen, last trade {close:%H:%M %Z})"
-    assert table["status"].str.startswith("⏸ Market closed").all()
+    assert table.loc["AAPL", "source"] == f"IBKR (frozen, last {close:%H:%M %Z})"
+    assert table["status"].str.startswith("◐ Market closed").all()
     assert not table["status"].str.contains("OK").any()
+    settle(at, lambda a: "market closed" in badge(a) and "last values (frozen)" in banner(a))
 
 
 def test_data_farm_broken_badge_banner_and_rows_not_updating(gateway, services):
@@ -120,8 +130,8 @@ def test_data_farm_broken_badge_banner_and_rows_not_updating(gateway, services):
     settle(at, lambda a: "Data farm broken" in badge(a))
     assert "usfarm" in banner(at) and "not updating" in banner(at)
     table = rows(at)
-    assert table["source"].str.startswith("IBKR (not updating: data farm usfarm").all()
-    assert table["status"].str.startswith("⚠ Not updating").all()
+    assert (table["source"] == "IBKR (not updating)").all()
+    assert table["status"].str.startswith("⚠ Not updating: data farm usfarm broken").all()
     gateway.data_farm_restored()
     settle(at, lambda a: "Connected" in badge(a) and banner(a) == "")
 

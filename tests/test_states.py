@@ -37,6 +37,7 @@ def test_live_session_is_live_and_age_is_the_last_trade_time(provider, connectio
     q = _streaming(provider)
     view = connection.status().view
     assert view.state == LinkState.CONNECTED and view.live and view.label == "Connected"
+    assert not connection.status().market_closed
     assert not view.notices
     qv = quote_view(q)
     assert qv.state == LineState.LIVE and qv.live and qv.source_text == "IBKR (live)"
@@ -55,11 +56,15 @@ def test_market_close_freezes_the_line_with_its_own_trade_time(gateway, provider
     assert int(q.last_trade_time.timestamp()) == int(sim.last_time)
     qv = quote_view(q)
     assert not qv.live
-    assert qv.source_text.startswith("IBKR (frozen, last trade ")
+    assert qv.source_text.startswith("IBKR (frozen, last ")
     local = q.last_trade_time.astimezone(__import__("zoneinfo").ZoneInfo("US/Eastern"))
     assert f"{local:%H:%M}" in qv.source_text  # in the exchange's own time zone
+    view = connection.status().view
+    assert view.market_closed and not view.live and view.label == "Connected · market closed"
+    assert any("last values (frozen)" in n.message for n in view.notices)
     gateway.open_market()
     assert wait_for(lambda: _quote(provider).line_state == LineState.LIVE, 5)
+    assert connection.status().view.live
 
 
 def test_fresh_subscription_after_the_close_is_frozen_and_as_old_as_the_close(
@@ -84,7 +89,9 @@ def test_competing_session_says_no_data_and_what_to_do_and_stays_live_type(
     assert not q.ok and q.line_state == LineState.COMPETING_SESSION
     qv = quote_view(q)
     assert qv.problem.startswith("no data: competing session")
-    assert "Close the other session" in qv.problem
+    assert qv.status_text == "✖ No data: close the other session"
+    assert qv.source_text == "IBKR (competing session)"
+    assert "close the other session" in qv.problem
     view = connection.status().view
     assert not view.live and view.label == "No data: competing session"
     assert any(n.code == 10197 and "Close the other session" in n.advice for n in view.notices)
@@ -112,7 +119,8 @@ def test_data_farm_broken_is_shown_with_the_farm_and_lines_are_not_live(
     assert any(n.code == 2103 and "usfarm" in n.message for n in view.notices)
     q = _quote(provider)
     assert q.line_state == LineState.STALLED
-    assert quote_view(q).source_text == "IBKR (not updating: data farm usfarm broken (2103))"
+    assert quote_view(q).source_text == "IBKR (not updating)"
+    assert quote_view(q).status_text == "⚠ Not updating: data farm usfarm broken (2103)"
     gateway.data_farm_restored()
     assert wait_for(lambda: not connection.status().broken_farms, 5)
     assert connection.status().view.live

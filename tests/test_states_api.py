@@ -64,7 +64,7 @@ def test_competing_session_status_and_quote_say_what_to_do(gateway, client):
     r = client.get("/api/market-data/quote/NVDA")
     assert r.status_code != 200, {k: v for k, v in r.json().items() if v is not None}
     assert "no data: competing session" in r.json()["detail"]
-    assert "Close the other session" in r.json()["detail"]
+    assert "close the other session" in r.json()["detail"]
 
 
 def test_market_close_quote_is_frozen_with_the_last_trade_time(gateway, client):
@@ -73,7 +73,7 @@ def test_market_close_quote_is_frozen_with_the_last_trade_time(gateway, client):
     body = wait_for(lambda: (q := quote(client))["line_state"] == "frozen" and q)
     sim = gateway.quote("AAPL")
     assert body["live"] is False and body["source"] == "ibkr-frozen"
-    assert body["source_text"].startswith("IBKR (frozen, last trade ")
+    assert body["source_text"].startswith("IBKR (frozen, last ")
     assert body["provider_time"] == body["last_trade_time"]
     from datetime import datetime
 
