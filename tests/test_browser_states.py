@@ -74,7 +74,7 @@ def test_market_data_during_close_and_competing_session(server, page):
         wait_grid_cell(page, "AAPL", "Source", "v.startsWith('IBKR (frozen, last ')", 20)
         wait_grid_cell(page, "MSFT", "Status", "v.startsWith('◐ Market closed')", 20)
         sidebar(page).get_by_text("Connected · market closed").wait_for(timeout=15_000)
-        page.get_by_text("IBKR quotes are the last values").first.wait_for(timeout=15_000)
+        page.get_by_text("the market's last values (frozen)").first.wait_for(timeout=15_000)
         page.wait_for_timeout(1500)
         screenshot(page, "states-01-market-closed")
         assert "live" not in (grid_cell(page, "AAPL", "Source") or "")

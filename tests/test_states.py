@@ -161,3 +161,25 @@ def test_nightly_restart_degraded_then_reconnecting_then_live(gateway, provider,
     assert seen.index(LinkState.DEGRADED) < seen.index(LinkState.RECONNECTING)
     assert wait_for(lambda: _quote(provider).ok, 5)
     assert quote_view(_quote(provider)).live
+
+
+# ------------------------------------------------------------------ pure text
+def test_trade_time_text_in_the_exchange_zone_with_the_day_when_not_today():
+    from ibkr_core.data_state import trade_time_text
+
+    friday_close = datetime(2026, 11, 27, 21, 0, tzinfo=UTC)  # 16:00 in New York
+    monday = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
+    assert trade_time_text(friday_close, "US/Eastern", friday_close) == "16:00 EST"
+    assert trade_time_text(friday_close, "US/Eastern", monday) == "Fri 16:00 EST"
+    assert trade_time_text(friday_close, "Hongkong", friday_close) == "05:00 HKT"
+    assert trade_time_text(friday_close, "Not/AZone", friday_close) == "21:00 UTC"
+
+
+def test_10197_is_its_own_code_not_not_entitled():
+    from ibkr_core.connection_errors import NOT_ENTITLED_CODES, describe_error
+    from ibkr_core.tws_codes import COMPETING_SESSION, TWS_CODES
+
+    assert COMPETING_SESSION == 10197 and 10197 not in NOT_ENTITLED_CODES
+    assert "competing live session" in TWS_CODES[10197].meaning
+    assert "another live session" in describe_error(10197)
+    assert TWS_CODES[10197].advice.startswith("Close the other session")
