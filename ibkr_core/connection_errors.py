@@ -2,6 +2,8 @@
 
 Nothing here talks to the network: these are pure functions and exception types that
 `connection.py` and `ibkr_market_data.py` share (and tests check directly).
+The codes that change what the user can rely on (1100, farms, 10197, entitlements) live
+in `tws_codes.py` with their meaning, message and advice.
 """
 
 from __future__ import annotations

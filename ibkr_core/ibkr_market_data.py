@@ -3,7 +3,10 @@
 ``MarketDataRegistry`` (loop thread only) keeps one streaming line per symbol, qualifies
 new symbols first, falls back to delayed data where the account isn't entitled, restores
 lines after a reconnect or a 1101, and drops lines nobody asked for in a while so we stay
-under IBKR's 100-line limit.
+under IBKR's 100-line limit. Each quote carries its line's state (``data_state.LineState``):
+live, delayed, frozen after the close, not updating (1100 / market data farm broken), or
+no data during a competing live session (10197: the line is kept, never switched to
+delayed, and its old prices are not shown).
 
 ``IBKRQuoteProvider`` is the quote manager's face of it (``is_available()``,
 ``fetch(symbols)``, non-blocking beyond a short bound) plus ``ibkr_history``.
