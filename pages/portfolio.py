@@ -20,6 +20,7 @@ from pages.components import (
     fmt_time,
     not_connected_hint,
     require_services,
+    state_banner,
 )
 
 log = logging.getLogger(__name__)
@@ -260,6 +261,7 @@ def live_portfolio() -> None:
 
 
 st.title("Portfolio")
+state_banner(services)
 if services.portfolio is None:
     st.warning("The portfolio service is not available in this build.")
 else:
