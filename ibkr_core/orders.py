@@ -770,6 +770,20 @@ class OrderService:
         with self._lock:
             return rec.snapshot()
 
+    def base_currency(self, account: str | None = None) -> str:
+        """The account's base currency as IBKR reports it ("" while unknown; with
+        several accounts and none given, "" unless they all share one)."""
+        if not self._conn.ib_ready():
+            return ""
+        accounts = [account] if account else list(self._conn.status().accounts)
+
+        def read(ib: IB) -> set[str]:
+            values = ib.accountValues()
+            return {account_rates(values, a).base for a in accounts}
+
+        bases = self._conn.run(read, timeout=self._timeout())
+        return bases.pop() if len(bases) == 1 else ""
+
     def refresh(self) -> None:
         """Ask TWS for every open order of the login (TWS's, other API clients',
         ours: ``reqAllOpenOrders``) and today's executions; the book takes them in."""

@@ -48,3 +48,9 @@ def test_sap_through_the_api_lists_both_and_needs_a_con_id(connected, gateway):
     assert body["base_currency"] == "USD" and body["order_value_base"] > 2500.0
     unknown = connected.get("/api/trading/orders/instruments", params={"symbol": "NOPEZZ"})
     assert unknown.status_code == 404
+
+
+def test_trading_status_gives_the_limit_with_its_currency(connected):
+    status = connected.get("/api/trading/orders/status").json()
+    assert status["max_order_value"] == 100_000.0
+    assert status["max_order_value_currency"] == "USD"

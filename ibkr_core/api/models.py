@@ -271,6 +271,9 @@ class TradingStatusResponse(BaseModel):
     is_paper: bool | None
     live_trading_enabled: bool
     max_order_value: float
+    max_order_value_currency: str = Field(
+        "", description="The account's base currency the limit is in ('' while unknown)."
+    )
 
 
 class ValidationIssueModel(BaseModel):

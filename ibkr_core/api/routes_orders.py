@@ -54,7 +54,7 @@ def _require_connected(ctx: ApiContext) -> None:
         raise NotConnectedError("Not connected to TWS / IB Gateway: orders need IBKR")
 
 
-def _trading(ctx: ApiContext, service: Any) -> TradingStatusResponse:
+def _trading(ctx: ApiContext, service: Any, currency: str = "") -> TradingStatusResponse:
     status = service.trading_status()
     return TradingStatusResponse(
         allowed=status.allowed,
@@ -62,6 +62,7 @@ def _trading(ctx: ApiContext, service: Any) -> TradingStatusResponse:
         is_paper=status.is_paper,
         live_trading_enabled=bool(ctx.settings.live_trading_enabled),
         max_order_value=float(ctx.settings.max_order_value),
+        max_order_value_currency=currency,
     )
 
 
@@ -80,8 +81,13 @@ async def global_cancel(ctx: Ctx) -> dict[str, str]:
 
 @router.get("/status", response_model=TradingStatusResponse)
 async def trading_status(ctx: Ctx):
-    """Whether orders may be sent now, and why not."""
-    return _trading(ctx, _orders(ctx))
+    """Whether orders may be sent now, and why not; the per-order limit in the account's
+    base currency."""
+    service = _orders(ctx)
+    currency = ""
+    if ctx.ibkr_ready():
+        currency = await run_blocking(service.base_currency, timeout=ctx.request_timeout)
+    return _trading(ctx, service, currency)
 
 
 @router.post("/preview", response_model=OrderPreviewResponse, responses=ERRORS)
