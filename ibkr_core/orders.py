@@ -1,6 +1,14 @@
 """Order entry: the IBKR-side ticket checks, what-if preview, placement once per
 idempotency key, cancel, and the wiring of ib_async's order events into the book.
 
+Orders reach the instrument the trader means: a ticket's symbol is looked up with
+``contracts.Resolver`` (every IBKR match: any type, exchange, currency); more than one
+match needs the ticket's ``con_id`` (``AmbiguousSymbolError`` as a ``con_id`` issue),
+and a held position gives its own conId (``positions()``). The order value (quantity x
+price x multiplier, in the instrument's currency) is converted to the account's base
+currency with the account's own IBKR ExchangeRate (``order_value``) before it is held
+against ``max_order_value``; no rate -> refused, never guessed.
+
 The pieces live next door: ``order_ticket`` (the ticket and the checks that need no
 IBKR), ``order_book`` (records per gateway session, fills, the event feed),
 ``order_flow`` (preview -> confirm exactly once, bound to session and account).

@@ -120,8 +120,9 @@ def held_instrument(con_id: int, symbol: str) -> Any:
 
 
 def held_positions() -> list[Any]:
+    """The login's positions; only the chosen account's once one is chosen."""
     try:
-        return orders.positions() if enabled else []
+        return orders.positions(ss.get("t_account") or None) if enabled else []
     except Exception:  # not connected any more, timeout: no positions to start from
         return []
 
