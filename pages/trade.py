@@ -74,15 +74,16 @@ def current_ticket() -> OrderTicket:
 
 # -- instruments and positions -----------------------------------------------------------------
 def instrument_choices(symbol: str) -> tuple[list[Any], str]:
-    """Every instrument IBKR lists for ``symbol`` (kept per symbol for the session) and
-    why there are none ("" when found)."""
+    """Every instrument IBKR lists for ``symbol`` and why there are none ("" when
+    found); kept per connection session and symbol (another gateway lists others)."""
     cache = ss.setdefault("t_matches", {})
-    if symbol not in cache:
+    key = (status.session_id, symbol)
+    if key not in cache:
         try:
-            cache[symbol] = (orders.instruments(symbol), "")
+            cache[key] = (orders.instruments(symbol), "")
         except Exception as exc:  # unknown symbol, not connected, timeout
             return [], str(exc)
-    return cache[symbol]
+    return cache[key]
 
 
 def start_from_position(mode: str) -> None:
@@ -105,8 +106,6 @@ def start_from_position(mode: str) -> None:
     ss.t_quantity = int(qty if mode == "close" else max(1, qty // 2))
     if len(status.accounts) > 1:
         ss.t_account = pos.account
-    ss.t_matches = {**ss.get("t_matches", {})}
-    ss.t_matches.pop(pos.symbol, None)  # look the symbol up again, the held one included
     ss.pop("trade_preview", None)
 
 
