@@ -1,0 +1,84 @@
+"""Everyone's orders against the simulator's own order desk (branch sim-wire: orders
+typed into TWS, partial fills in slices, 202 after cancel, brackets), with the real
+ib_async over a real socket. Skipped until that simulator support is in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from ibkr_core.simulator import SimConfig
+from ibkr_core.simulator.gateway import SimulatedGateway
+from tests.conftest import wait_for
+
+pytestmark = [
+    pytest.mark.timeout(40),
+    pytest.mark.skipif(
+        not hasattr(SimulatedGateway, "enter_order_in_tws"),
+        reason="needs the simulator's TWS-entered orders (branch sim-wire)",
+    ),
+]
+
+
+@pytest.fixture
+def gateway_config():
+    return SimConfig(tick_interval=0.1)
+
+
+@pytest.fixture
+def orders(connection) -> Iterator:
+    from ibkr_core.orders import OrderService
+
+    svc = OrderService(connection, connection.settings)
+    try:
+        yield svc
+    finally:
+        svc.close()
+
+
+def sim_working(gw) -> list:
+    return gw.call(lambda: [o for o in gw.gateway.engine.open_orders() if not o.what_if])
+
+
+def test_orders_typed_into_tws_show_refuse_cancel_and_go_with_global_cancel(orders, gateway):
+    from ibkr_core.orders import CannotCancelError
+
+    perms = [
+        gateway.call(lambda q=q: gateway.gateway.enter_order_in_tws("KO", "BUY", q, lmt_price=1.0))
+        for q in (5, 7)
+    ]
+    orders.refresh()
+    wait_for(lambda: len(orders.open_orders()) == 2, 5)
+    tws = orders.open_orders()
+    assert sorted(r.perm_id for r in tws) == sorted(perms)
+    assert {(r.order_id, r.origin) for r in tws} == {(0, "TWS")}
+    assert len({r.record_id for r in tws}) == 2
+    with pytest.raises(CannotCancelError, match="entered in TWS"):
+        orders.cancel_record(tws[0].record_id)
+    assert len(sim_working(gateway)) == 2  # nothing was cancelled
+    orders.global_cancel()
+    wait_for(lambda: sim_working(gateway) == [], 5)
+
+
+def test_a_partial_fill_then_cancel_keeps_what_filled(orders, gateway):
+    from ibkr_core.orders import OrderTicket
+
+    gateway.stop_ticks("KO")
+    q = gateway.quote("KO")
+    shown = q.ask_size
+    limit = round(q.ask + 0.5, 2)
+    qty = shown * 2 + 100
+    # Marketable limit above the touch: the shown size fills, the rest waits in slices.
+    record = orders.place(OrderTicket("KO", "BUY", qty, "LMT", limit_price=limit), "partial-1")
+    wait_for(lambda: (r := orders.order(record.order_id)) and r.filled > 0, 5)
+    cursor = orders.latest_cursor()
+    done = orders.cancel(record.order_id, wait=3)
+    done = wait_for(lambda: (r := orders.order(record.order_id)) and r.is_done and r, 5)
+    assert done.status == "Cancelled" and 0 < done.filled < qty
+    assert done.status_text == f"Cancelled (filled {done.filled:g} of {qty:g})"
+    events, _ = orders.events_since(cursor)
+    assert any(
+        e.kind == "cancelled" and f"after {done.filled:g} of {qty:g} filled" in e.message
+        for e in events
+    )
