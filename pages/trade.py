@@ -305,6 +305,7 @@ if "trade_preview" in ss:
 if "trade_issues" in ss and ss.trade_issues["ticket"] != current_ticket():
     ss.pop("trade_issues")
 
+ss.setdefault("t_action", "BUY")  # set here, not as a default: Close/Reduce set it too
 ticket_col, preview_col = st.columns([1, 1], gap="large")
 with ticket_col:
     st.subheader("Order ticket")
@@ -376,7 +377,6 @@ with ticket_col:
             "Side",
             ["BUY", "SELL"],
             format_func=str.title,
-            default="BUY",
             required=True,
             key="t_action",
             disabled=not enabled,

@@ -396,16 +396,22 @@ def test_reduce_tencent_from_the_holding_fills_in_hkd(gateway, connected):
     assert {m.label: m.value for m in at.main.metric}["Order value (est.)"].endswith(" HKD")
     click(at, "t_confirm")
 
-    def commissioned_fill():
+    def tencent_fills() -> list[dict] | None:
+        """The fill rows once all 200 shares filled, each with its commission (TWS may
+        fill an order in several executions)."""
         at.run()  # a refresh of the orders fragment
         frames = [d.value for d in at.main.dataframe if "commission" in d.value.columns]
-        rows = frames[0] if frames else None
-        return rows is not None and len(rows) > 0 and bool(rows.iloc[0]["commission"])
+        rows = (
+            [r for r in frames[0].to_dict("records") if r["symbol"] == "700 · SEHK · HKD"]
+            if frames
+            else []
+        )
+        done = sum(r["shares"] for r in rows) == 200 and all(r["commission"] for r in rows)
+        return rows if done else None
 
-    wait_until(commissioned_fill, timeout=10)
-    row = next(d.value for d in at.main.dataframe if "commission" in d.value.columns).iloc[0]
-    assert (row["symbol"], row["side"], row["shares"]) == ("700 · SEHK · HKD", "SELL", 200)
-    assert row["price"].endswith(" HKD") and row["commission"].endswith(" HKD")
+    rows = wait_until(tencent_fills, 15)
+    assert {r["side"] for r in rows} == {"SELL"}
+    assert all(r["price"].endswith(" HKD") and r["commission"].endswith(" HKD") for r in rows)
     assert [(o.instrument.con_id, o.total_qty) for o in sim_orders(gateway)] == [(TENCENT, 200)]
 
 

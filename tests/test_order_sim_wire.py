@@ -28,9 +28,12 @@ def gateway_config():
 
 @pytest.fixture
 def orders(connection) -> Iterator:
+    from dataclasses import replace
+
     from ibkr_core.orders import OrderService
 
-    svc = OrderService(connection, connection.settings)
+    # Orders bigger than the shown size (to fill in slices) are above the default cap.
+    svc = OrderService(connection, replace(connection.settings, max_order_value=1_000_000.0))
     try:
         yield svc
     finally:
