@@ -85,3 +85,39 @@ def test_a_partial_fill_then_cancel_keeps_what_filled(orders, gateway):
         e.kind == "cancelled" and f"after {done.filled:g} of {qty:g} filled" in e.message
         for e in events
     )
+
+
+def test_another_clients_order_with_our_order_id_never_gets_mixed_with_ours(
+    orders, gateway, loop_thread
+):
+    """TWS keys orders by (client id, order id): client 11's order 6 is not our order 6.
+    Cancel by our order id cancels ours; theirs is refused with the reason."""
+    from ib_async import IB, LimitOrder, Stock
+
+    from ibkr_core.orders import CannotCancelError, OrderTicket
+
+    ours = orders.place(OrderTicket("KO", "BUY", 1, "LMT", limit_price=1.0), "shared-id")
+
+    async def place_theirs() -> IB:
+        ib = IB()
+        await ib.connectAsync(gateway.host, gateway.port, clientId=11, timeout=5)
+        [contract] = await ib.qualifyContractsAsync(Stock("JPM", "SMART", "USD"))
+        ib.placeOrder(contract, LimitOrder("BUY", 2, 1.0, orderId=ours.order_id))
+        return ib
+
+    other = loop_thread.run(place_theirs(), timeout=10)
+    try:
+        wait_for(lambda: len(sim_working(gateway)) == 2, 5)
+        orders.refresh()
+        wait_for(lambda: len(orders.open_orders()) == 2, 5)
+        by_symbol = {r.symbol: r for r in orders.open_orders()}
+        assert by_symbol["KO"].order_id == by_symbol["JPM"].order_id == ours.order_id
+        assert by_symbol["KO"].quantity == 1 and by_symbol["JPM"].quantity == 2  # not merged
+        assert by_symbol["JPM"].origin == "API client 11"
+        with pytest.raises(CannotCancelError, match="API client 11"):
+            orders.cancel_record(by_symbol["JPM"].record_id)
+        done = orders.cancel(ours.order_id, wait=3)
+        assert done.symbol == "KO"
+        wait_for(lambda: [o.client_id for o in sim_working(gateway)] == [11], 5)
+    finally:
+        loop_thread.call(other.disconnect, timeout=5)
