@@ -507,3 +507,30 @@ def test_es_future_chosen_explicitly_is_capped_by_its_value_in_usd(gateway, conn
     assert "Order value 300,000.00 USD (1 x 6,000.00 x 50)" in message
     assert "100,000.00 USD limit per order" in message
     assert "t_confirm" not in keys(at) and sim_orders(gateway) == []
+
+
+def test_a_bracket_shows_as_one_group_and_partial_fills_as_filled_of_qty(gateway, connected):
+    from tests.test_order_book import tws_reports
+
+    conn = connected.connection
+    mine = conn.status().client_id
+    tws_reports(conn, order_id=80, perm_id=900080, client_id=mine, status="Submitted", filled=4)
+    tws_reports(conn, order_id=90, perm_id=900090, client_id=mine, status="Submitted")
+    for oid, lmt in ((81, 120.0), (82, 90.0)):
+        tws_reports(
+            conn,
+            order_id=oid,
+            perm_id=900000 + oid,
+            client_id=mine,
+            status="PreSubmitted",
+            parent_id=80,
+            action="SELL",
+            lmt=lmt,
+        )
+    wait_until(lambda: len(connected.orders.open_orders()) == 4)
+    at = open_trade_page()
+    cells = [shown(m.value) for m in at.main.markdown]
+    ids = [c for c in cells if c in ("80", "81", "82", "90")]
+    assert set(ids[ids.index("80") + 1 : ids.index("80") + 3]) == {"81", "82"}
+    assert cells.count("↳ MSFT") == 2
+    assert "4 / 10 (6 left)" in cells
