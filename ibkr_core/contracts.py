@@ -77,8 +77,9 @@ class Instrument:
     def label(self) -> str:
         """A plain one-line description for a select: what, type, where, currency."""
         said = self.description.split(" · ")
-        parts = [self.description, self.type_name]
+        parts = [self.description]
         parts += [p for p in (self.listing, self.currency) if p and p not in said]
+        parts.append(self.type_name)
         name = f" — {self.long_name}" if self.long_name else ""
         return " · ".join(parts) + name
 

@@ -487,7 +487,10 @@ def test_close_the_held_call_reads_as_the_option_in_contracts(gateway, connected
     click(at, "t_preview")
     text = main_text(at)
     assert "SELL 5 AAPL 15 JAN 27 230 Call Market" in text
-    assert "Option · SMART · USD — APPLE INC · conId 752312901 · multiplier 100" in text
+    assert (
+        "AAPL 15 JAN 27 230 Call · SMART · USD · Option — APPLE INC · conId 752312901"
+        " · multiplier 100" in text
+    )
     click(at, "t_confirm")
     sent = sim_orders(gateway)
     assert [(o.instrument.con_id, o.action, o.total_qty) for o in sent] == [(752312901, "SELL", 5)]
@@ -498,7 +501,7 @@ def test_es_future_chosen_explicitly_is_capped_by_its_value_in_usd(gateway, conn
     at = open_trade_page()
     fill_ticket(at, "ES", 1, "LMT", limit_price=6000.0)
     select = at.selectbox(key="t_con_id")
-    assert any(o.startswith("ES DEC 26 · Future · CME · USD") for o in select.options)
+    assert any(o.startswith("ES DEC 26 · CME · USD · Future") for o in select.options)
     assert any(o.startswith("EVERSOURCE") or "EVERSOURCE" in o for o in select.options)
     select.set_value(637533641)
     at.run()
