@@ -75,6 +75,7 @@ from ibkr_core.order_ticket import (
 from ibkr_core.order_value import AccountRates, account_rates
 from ibkr_core.quote import num
 from ibkr_core.settings import Settings
+from ibkr_core.symbols import normalize_symbol
 
 if TYPE_CHECKING:
     from ib_async import IB, Fill, Trade
@@ -395,6 +396,17 @@ class OrderService:
         except TimeoutError:
             issues.append(
                 ValidationIssue("symbol", f"IBKR did not answer about {t.symbol} in time. Retry.")
+            )
+            return
+        if normalize_symbol(t.symbol) not in (
+            normalize_symbol(inst.symbol),
+            normalize_symbol(inst.local_symbol),
+        ):
+            issues.append(
+                ValidationIssue(
+                    "con_id",
+                    f"Contract {inst.con_id} is {inst.label}, not {t.symbol}: nothing was sent.",
+                )
             )
             return
         checked.instrument, checked.contract = inst, inst.contract

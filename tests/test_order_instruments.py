@@ -204,3 +204,13 @@ def test_option_orders_and_fills_read_with_the_contract(orders, gateway):
     assert fills and fills[0].startswith("Bought 2 AAPL 15 JAN 27 230 Call at ")
     assert orders.fills()[0].description == "AAPL 15 JAN 27 230 Call"
     assert sim_position(gateway, AAPL_CALL) == 7
+
+
+def test_a_con_id_of_another_instrument_than_the_symbol_is_refused(orders, gateway):
+    from ibkr_core.orders import OrderTicket
+
+    issues = orders.validate(OrderTicket("AAPL", "BUY", 1, "LMT", limit_price=1.0, con_id=SAP_IBIS))
+    assert [i.field for i in issues] == ["con_id"]
+    assert "Contract 14204 is SAP · IBIS · EUR · Stock" in issues[0].message
+    assert "not AAPL" in issues[0].message
+    assert sim_orders(gateway) == []
