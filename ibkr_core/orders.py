@@ -773,7 +773,10 @@ class OrderService:
         with self._lock:
             if rec.status in DONE_STATUSES:
                 return rec.snapshot()
-            if not rec.own:
+            # TWS lets a client cancel its own orders; client 0 also the TWS orders it
+            # has bound (negative order ids).
+            bound = self._client_id() == 0 and rec.order_id < 0
+            if not rec.own and not bound:
                 raise CannotCancelError(rec.snapshot())
             if rec.session_id != self._conn.session_id:
                 raise IBKRError(
