@@ -121,3 +121,30 @@ def test_another_clients_order_with_our_order_id_never_gets_mixed_with_ours(
         wait_for(lambda: [o.client_id for o in sim_working(gateway)] == [11], 5)
     finally:
         loop_thread.call(other.disconnect, timeout=5)
+
+
+def test_as_client_0_a_tws_order_is_bound_and_cancelled(gateway, loop_thread):
+    """Client 0 receives TWS's orders bound to it (negative order ids) and TWS lets it
+    cancel them: the dashboard does, instead of refusing."""
+    from ibkr_core.connection import IBKRConnection
+    from ibkr_core.orders import OrderService
+    from ibkr_core.settings import Settings
+
+    settings = Settings(
+        host=gateway.host, port=gateway.port, client_id=0, connect_timeout=4.0, request_timeout=4.0
+    )
+    conn = IBKRConnection(settings, loop_thread, reconnect_initial_delay=0.1)
+    assert conn.connect().connected
+    svc = OrderService(conn, settings)
+    try:
+        gateway.call(lambda: gateway.gateway.enter_order_in_tws("JPM", "BUY", 4, lmt_price=1.0))
+        wait_for(lambda: svc.open_orders(), 5)
+        [rec] = svc.open_orders()
+        assert rec.order_id < 0 and rec.origin == "TWS"
+        done = svc.cancel_record(rec.record_id, wait=3)
+        done = wait_for(lambda: (r := svc.order_by_record(rec.record_id)) and r.is_done and r, 5)
+        assert done.status == "Cancelled"
+        assert sim_working(gateway) == []
+    finally:
+        svc.close()
+        conn.close()
