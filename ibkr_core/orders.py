@@ -456,9 +456,10 @@ class OrderService:
                 ValidationIssue(
                     "quantity",
                     f"IBKR has sent no {inst.currency}→{rates.base or 'base currency'} exchange "
-                    f"rate for account {checked.account or '(unknown)'} yet, so this "
+                    f"rate for account {checked.account or '(unknown)'}, so this "
                     f"{inst.currency} order can't be checked against the {limit_text} limit: "
-                    "nothing was sent. Try again in a moment.",
+                    "nothing was sent. (IBKR sends rates for the currencies an account holds; "
+                    "right after connecting they may still be on their way.)",
                 )
             )
         elif checked.value_base > limit:
