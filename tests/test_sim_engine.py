@@ -392,7 +392,7 @@ def test_pacing_burst_identical_and_ten_minute_limits():
 
 
 def test_margin_failure_is_accepted_then_inactive_with_201(sim):
-    market, account, engine = sim
+    _, account, engine = sim
     cash = account.cash
     events = engine.submit(SimOrder(22, instrument=AAPL, action="BUY", total_qty=1_000_000), NOW)
     assert statuses(events) == ["PreSubmitted", "Inactive"]
@@ -403,7 +403,7 @@ def test_margin_failure_is_accepted_then_inactive_with_201(sim):
 
 
 def test_events_carry_the_state_at_the_event(sim):
-    market, _, engine = sim
+    _, _, engine = sim
     events = engine.submit(SimOrder(23, instrument=AAPL, action="BUY", total_qty=10), NOW)
     updates = [e for e in events if isinstance(e, OrderStatusEvent)]
     assert [(u.status, u.filled) for u in updates] == [
