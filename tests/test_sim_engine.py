@@ -479,9 +479,7 @@ def test_bracket_waits_for_transmit_then_children_follow_the_parent(sim):
     assert engine.submit(parent, NOW) == [] and engine.submit(take, NOW) == []
     assert engine.open_orders() == []
     events = engine.submit(stop, NOW)
-    order_of = [
-        (e.state.order_id, e.status) for e in events if isinstance(e, OrderStatusEvent)
-    ]
+    order_of = [(e.state.order_id, e.status) for e in events if isinstance(e, OrderStatusEvent)]
     assert order_of[0] == (30, "PreSubmitted")
     assert (30, "Filled") in order_of
     assert order_of.index((30, "Filled")) < order_of.index((31, "Submitted"))
