@@ -221,7 +221,7 @@ def test_a_failed_margin_check_leaves_the_order_inactive_with_201(gw):
     (status, statuses, errors, fills), order_id = run(scenario())
     assert status == "Inactive"
     assert "PreSubmitted" in statuses  # accepted first, then refused
-    [(req_id, code, text)] = [e for e in errors if e[1] == 201]
+    [(req_id, _, text)] = [e for e in errors if e[1] == 201]
     assert req_id == order_id and "MUST EXCEED THE INITIAL MARGIN" in text
     assert fills == []
 
