@@ -43,6 +43,19 @@ def market_size(v: int, inst: Instrument, size: float) -> Field:
     return _size(size)
 
 
+def bar_volume(v: int, inst: Instrument, volume: float) -> Field:
+    """A historical bar's volume: US stocks in round lots of 100 below
+    MIN_SERVER_VER_HMDS_MARKET_DATA_IN_SHARES; whole numbers below
+    MIN_SERVER_VER_FRACTIONAL_SIZE_SUPPORT (ibapi 9.81 reads it as int); -1 (none) as is."""
+    if volume < 0:
+        return _size(volume)
+    if v < pv.MIN_SERVER_VER_HMDS_MARKET_DATA_IN_SHARES and inst.sec_type == "STK":
+        volume = volume / 100
+    if v < pv.MIN_SERVER_VER_FRACTIONAL_SIZE_SUPPORT:
+        return round(volume)
+    return _size(volume)
+
+
 def contract_fields(inst: Instrument, exchange: str | None = None) -> Fields:
     """conId, symbol, secType, lastTradeDate, strike, right, multiplier, exchange,
     currency, localSymbol, tradingClass (no primaryExchange: execDetails/position)."""

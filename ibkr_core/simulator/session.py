@@ -52,6 +52,19 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Handler = Callable[["ClientSession", FieldReader], None]
+# Requests IBKR's EClient sends without a version field (their id follows the message id).
+NO_VERSION_FIELD = frozenset(
+    {
+        In.REQ_PNL,
+        In.CANCEL_PNL,
+        In.REQ_PNL_SINGLE,
+        In.CANCEL_PNL_SINGLE,
+        In.REQ_MATCHING_SYMBOLS,
+        In.REQ_HEAD_TIMESTAMP,
+        In.CANCEL_HEAD_TIMESTAMP,
+        In.REQ_COMPLETED_ORDERS,
+    }
+)
 
 
 def ib_time(epoch: float) -> str:
@@ -238,10 +251,10 @@ class ClientSession:
     def _request_id(self, msg_id: int, fields: list[str]) -> int:
         """The id an error about this request is sent under (-1 when it cannot be told):
         the order id for PLACE_ORDER, the request id for the others that carry one."""
-        has_version = msg_id != In.PLACE_ORDER or (
-            self.server_version < pv.MIN_SERVER_VER_ORDER_CONTAINER
-        )
-        if msg_id == In.REQ_HISTORICAL_DATA:
+        has_version = msg_id not in NO_VERSION_FIELD
+        if msg_id == In.PLACE_ORDER:
+            has_version = self.server_version < pv.MIN_SERVER_VER_ORDER_CONTAINER
+        elif msg_id == In.REQ_HISTORICAL_DATA:
             has_version = self.server_version < pv.MIN_SERVER_VER_SYNT_REALTIME_BARS
         index = 2 if has_version else 1
         try:
@@ -408,9 +421,7 @@ class ClientSession:
         except HistoricalDataError as exc:
             self.error(req.req_id, exc.code, exc.message)
             return
-        # Stock volumes in round lots of 100 below MIN_SERVER_VER_HMDS_MARKET_DATA_IN_SHARES.
-        lots = self.server_version < pv.MIN_SERVER_VER_HMDS_MARKET_DATA_IN_SHARES
-        per = 100 if lots and inst.sec_type == "STK" else 1
+        v = self.server_version
         rows = [
             (
                 self._bar_date(bar.time, req.format_date),
@@ -418,9 +429,7 @@ class ClientSession:
                 bar.high,
                 bar.low,
                 bar.close,
-                msg.market_size(pv.MIN_SERVER_VER_MARKET_DATA_IN_SHARES, inst, bar.volume / per)
-                if bar.volume > 0
-                else bar.volume,
+                msg.bar_volume(v, inst, bar.volume),
                 bar.wap,
                 bar.count,
             )
