@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from . import messages as msg
 from . import protocol as pv
+from .market import HistoricalDataError
 from .matching import Commission, Execution, SimOrder
 from .notices import (
     FARM_NOTICES,
@@ -412,8 +413,6 @@ class ClientSession:
             self.error(req.req_id, 162, refusal)
             return
         end = self.gateway.parse_end_time(req.end) or now
-        from .market import HistoricalDataError
-
         try:
             bars = self.gateway.market.bars(
                 inst.key, end, req.duration, req.bar_size, req.what_to_show, req.use_rth
