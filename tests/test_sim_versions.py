@@ -166,10 +166,15 @@ def messages_until(sock: socket.socket, want: str, seconds: float = 3) -> list[l
     raise AssertionError(f"no message {want} in {seen}")
 
 
-def test_pre_v100_client_is_refused_promptly_not_hung(gw):
+@pytest.mark.parametrize(
+    "hello",
+    [b"63\0", b"API\0" + frame(b"v70..99")],
+    ids=["legacy-3-bytes", "no-common-version"],
+)
+def test_pre_v100_client_is_refused_promptly_not_hung(gw, hello):
     with socket.create_connection((gw.host, gw.port), timeout=3) as sock:
         started = time.monotonic()
-        sock.sendall(b"63\0")  # the legacy handshake: the client version, 3 bytes
+        sock.sendall(hello)  # b"63\0": the legacy handshake, the bare client version
         assert sock.recv(100) == b""  # closed by the gateway
         assert time.monotonic() - started < 2
 
@@ -231,8 +236,9 @@ def test_a_malformed_request_is_answered_and_the_session_goes_on(gw, fields, cod
         messages_until(sock, "9")  # nextValidId: the session is up
         sock.sendall(encode_message(fields))
         sock.sendall(encode_message([49, 1]))  # REQ_CURRENT_TIME
-        seen = messages_until(sock, "49")
+        seen = messages_until(sock, "49")  # answered after the bad request: still up
+        clients = gw.client_count()
     errors = [f for f in seen if f[0] == "4" and f[3] == str(code)]
     assert errors, seen
     assert errors[0][2] == str(fields[1])  # reported under the request's order id
-    assert gw.client_count() == 1
+    assert clients == 1
