@@ -21,17 +21,6 @@ def _size(value: float) -> Field:
     return int(value) if float(value).is_integer() else value
 
 
-def contract_terms(inst: Instrument) -> tuple[str, float, str, str]:
-    """(lastTradeDateOrContractMonth, strike, right, multiplier) of an instrument; empty
-    for stocks and FX."""
-    return (
-        getattr(inst, "last_trade_date", "") or "",
-        float(getattr(inst, "strike", 0.0) or 0.0),
-        getattr(inst, "right", "") or "",
-        str(getattr(inst, "multiplier", "") or ""),
-    )
-
-
 def market_size(v: int, inst: Instrument, size: float) -> Field:
     """A market-data size as TWS reports it at version `v`: US stock sizes in round lots
     of 100 below MIN_SERVER_VER_MARKET_DATA_IN_SHARES, in shares from it; whole numbers
@@ -59,15 +48,14 @@ def bar_volume(v: int, inst: Instrument, volume: float) -> Field:
 def contract_fields(inst: Instrument, exchange: str | None = None) -> Fields:
     """conId, symbol, secType, lastTradeDate, strike, right, multiplier, exchange,
     currency, localSymbol, tradingClass (no primaryExchange: execDetails/position)."""
-    last_trade, strike, right, multiplier = contract_terms(inst)
     return [
         inst.con_id,
         inst.symbol,
         inst.sec_type,
-        last_trade,
-        strike,
-        right,
-        multiplier,
+        inst.last_trade_date,
+        inst.strike,
+        inst.right,
+        inst.multiplier,
         inst.exchange if exchange is None else exchange,
         inst.currency,
         inst.local_symbol,
@@ -127,7 +115,6 @@ def tick_req_params(req_id: int, min_tick: float, bbo_exchange: str, permissions
 
 
 def contract_details(v: int, req_id: int, inst: Instrument) -> Fields:
-    last_trade, strike, right, multiplier = contract_terms(inst)
     fields: Fields = [Out.CONTRACT_DATA]
     if v < pv.MIN_SERVER_VER_SIZE_RULES:
         fields.append(pv.CONTRACT_DATA_VERSION)  # dropped at MIN_SERVER_VER_SIZE_RULES
@@ -135,9 +122,9 @@ def contract_details(v: int, req_id: int, inst: Instrument) -> Fields:
         req_id,
         inst.symbol,
         inst.sec_type,
-        last_trade,
-        strike,
-        right,
+        inst.last_trade_date,  # lastTradeDateOrContractMonth
+        inst.strike,
+        inst.right,
         inst.exchange,
         inst.currency,
         inst.local_symbol,
@@ -152,14 +139,14 @@ def contract_details(v: int, req_id: int, inst: Instrument) -> Fields:
     if v >= pv.MIN_SERVER_VER_ENCODE_MSG_ASCII7:
         long_name = long_name.encode("unicode-escape").decode()
     fields += [
-        multiplier,
+        inst.multiplier,
         inst.order_types,
         inst.valid_exchanges,
-        1,  # priceMagnifier
-        0,  # underConId
+        inst.price_magnifier,
+        inst.under_con_id,
         long_name,
         inst.primary_exchange,
-        "",  # contractMonth
+        inst.contract_month,
         inst.industry,
         inst.category,
         "",  # subcategory
@@ -171,21 +158,107 @@ def contract_details(v: int, req_id: int, inst: Instrument) -> Fields:
         0,  # secIdList count
     ]
     if v >= pv.MIN_SERVER_VER_AGG_GROUP:
-        fields.append(1)  # aggGroup
+        fields.append(inst.agg_group)
     if v >= pv.MIN_SERVER_VER_UNDERLYING_INFO:
-        fields += ["", ""]  # underSymbol, underSecType
+        fields += [inst.under_symbol, inst.under_sec_type]
     if v >= pv.MIN_SERVER_VER_MARKET_RULES:
-        fields.append("26" if inst.sec_type == "STK" else "239")  # marketRuleIds
+        fields.append(_market_rules(inst))
     if v >= pv.MIN_SERVER_VER_REAL_EXPIRATION_DATE:
-        fields.append(getattr(inst, "real_expiration_date", "") or "")
+        fields.append(inst.real_expiration_date)
     if v >= pv.MIN_SERVER_VER_STOCK_TYPE:
-        fields.append("COMMON" if inst.sec_type == "STK" else "")
+        fields.append((inst.stock_type or "COMMON") if inst.sec_type == "STK" else "")
     if pv.MIN_SERVER_VER_FRACTIONAL_SIZE_SUPPORT <= v < pv.MIN_SERVER_VER_SIZE_RULES:
-        fields.append("1")  # sizeMinTick (obsolete)
+        fields.append(_size_rules(inst)[0])  # sizeMinTick (obsolete)
     if v >= pv.MIN_SERVER_VER_SIZE_RULES:
-        # minSize, sizeIncrement, suggestedSizeIncrement
-        fields += ["1", "1", "100" if inst.sec_type == "STK" else "1"]
+        fields += _size_rules(inst)
     return fields
+
+
+def _market_rules(inst: Instrument) -> str:
+    if inst.market_rule_ids:
+        return inst.market_rule_ids
+    return "26" if inst.sec_type == "STK" else "239"
+
+
+def _size_rules(inst: Instrument) -> list[str]:
+    """minSize, sizeIncrement, suggestedSizeIncrement."""
+    if inst.size_increment:
+        return [inst.size_increment, inst.size_increment, inst.size_increment]
+    return ["1", "1", "100" if inst.sec_type == "STK" else "1"]
+
+
+def bond_contract_details(v: int, req_id: int, inst: Instrument) -> Fields:
+    """BOND_CONTRACT_DATA (18), as IBKR's processBondContractDataMsg and ib_async's
+    Decoder.bondContractDetails read it at version `v`."""
+    fields: Fields = [Out.BOND_CONTRACT_DATA]
+    if v < pv.MIN_SERVER_VER_SIZE_RULES:
+        fields.append(6)  # message version, dropped at MIN_SERVER_VER_SIZE_RULES
+    fields += [
+        req_id,
+        inst.symbol,
+        inst.sec_type,
+        inst.cusip,
+        inst.coupon,
+        inst.last_trade_date,  # maturity
+        inst.issue_date,
+        "",  # ratings
+        inst.bond_type,
+        inst.coupon_type,
+        0,  # convertible
+        0,  # callable
+        0,  # putable
+        inst.desc_append,
+        inst.exchange,
+        inst.currency,
+        inst.trading_class,  # marketName
+        inst.trading_class,
+        inst.con_id,
+        inst.min_tick,
+    ]
+    if pv.MIN_SERVER_VER_MD_SIZE_MULTIPLIER <= v < pv.MIN_SERVER_VER_SIZE_RULES:
+        fields.append(1)  # mdSizeMultiplier (obsolete)
+    fields += [
+        inst.order_types,
+        inst.valid_exchanges,
+        "",  # nextOptionDate
+        "",  # nextOptionType
+        0,  # nextOptionPartial
+        "",  # notes
+        inst.long_name,
+        "",  # evRule
+        "",  # evMultiplier
+        0,  # secIdList count
+    ]
+    if v >= pv.MIN_SERVER_VER_AGG_GROUP:
+        fields.append(inst.agg_group)
+    if v >= pv.MIN_SERVER_VER_MARKET_RULES:
+        fields.append(_market_rules(inst))
+    if v >= pv.MIN_SERVER_VER_SIZE_RULES:
+        fields += _size_rules(inst)
+    return fields
+
+
+def tick_option_computation(
+    v: int,
+    req_id: int,
+    tick_type: int,
+    implied_vol: float,
+    delta: float,
+    opt_price: float,
+    pv_dividend: float,
+    gamma: float,
+    vega: float,
+    theta: float,
+    und_price: float,
+) -> Fields:
+    """TICK_OPTION_COMPUTATION (21): the version field goes and tickAttrib (0: return
+    based) comes at MIN_SERVER_VER_PRICE_BASED_VOLATILITY (ibapi decoder)."""
+    head: Fields = [Out.TICK_OPTION_COMPUTATION]
+    if v < pv.MIN_SERVER_VER_PRICE_BASED_VOLATILITY:
+        head += [6, req_id, tick_type]
+    else:
+        head += [req_id, tick_type, 0]
+    return [*head, implied_vol, delta, opt_price, pv_dividend, gamma, vega, theta, und_price]
 
 
 def contract_details_end(req_id: int) -> Fields:
@@ -222,18 +295,17 @@ def portfolio_value(
     realized: float,
     account: str,
 ) -> Fields:
-    last_trade, strike, right, multiplier = contract_terms(inst)
     return [
         Out.PORTFOLIO_VALUE,
         8,
         inst.con_id,
         inst.symbol,
         inst.sec_type,
-        last_trade,
-        strike,
-        right,
-        multiplier,
-        inst.primary_exchange,
+        inst.last_trade_date,
+        inst.strike,
+        inst.right,
+        inst.multiplier,
+        inst.primary_exchange or inst.exchange,
         inst.currency,
         inst.local_symbol,
         inst.trading_class,

@@ -7,6 +7,9 @@ other.
 from __future__ import annotations
 
 TEXT_NO_SECURITY = "No security definition has been found for the request"
+TEXT_AMBIGUOUS = "The contract description specified for {name} is ambiguous."
+# An advisor's order without an account (IBKR message codes page, 436).
+TEXT_NO_ALLOCATION = "You must specify an allocation (either a single account, group, or profile)."
 TEXT_CLIENT_ID_IN_USE = (
     "Unable to connect as the client id is already in use. Retry with a unique client id."
 )

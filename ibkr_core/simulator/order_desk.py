@@ -29,8 +29,9 @@ from .matching import (
     WhatIfEvent,
     WhatIfResult,
 )
-from .requests import OrderRequest
-from .universe import Instrument, find_instrument
+from .notices import TEXT_NO_ALLOCATION
+from .requests import ContractSpec, OrderRequest
+from .universe import Instrument
 
 if TYPE_CHECKING:
     from .gateway import SimulatedGateway
@@ -80,9 +81,13 @@ class OrderDesk:
     # --- requests -----------------------------------------------------------------------
 
     def place(self, session: ClientSession, request: OrderRequest) -> None:
-        inst = request.contract.instrument()
-        account_id = self.gw.account.account_id
-        if request.account and request.account != account_id:
+        inst = self.gw.resolve_one(request.contract)
+        accounts = self.gw.accounts
+        if not request.account and len(accounts) > 1 and not request.what_if:
+            session.error(request.order_id, 436, TEXT_NO_ALLOCATION)
+            return
+        account_id = request.account or self.gw.account.account_id
+        if request.account and request.account not in accounts:
             session.error(
                 request.order_id,
                 321,
@@ -100,7 +105,7 @@ class OrderDesk:
             lmt_price=request.lmt_price,
             aux_price=request.aux_price,
             tif=(request.tif or "DAY").upper(),
-            account=request.account or account_id,
+            account=account_id,
             what_if=request.what_if,
             order_ref=request.order_ref,
             parent_id=request.parent_id,
@@ -169,7 +174,9 @@ class OrderDesk:
     ) -> int:
         """An order typed into TWS by hand: order id 0 (negative once bound to client 0),
         client id 0. Returns its permId. Raises ValueError with TWS's text if refused."""
-        inst = find_instrument(symbol=symbol) or find_instrument(local_symbol=symbol)
+        inst = self.gw.resolve_one(ContractSpec(symbol=symbol)) or self.gw.resolve_one(
+            ContractSpec(local_symbol=symbol)
+        )
         order = SimOrder(
             order_id=0,
             client_id=0,
@@ -197,7 +204,7 @@ class OrderDesk:
     def dispatch(self, events: list[Event]) -> None:
         """Send each event to the sessions that may see it; fills also refresh positions
         and the account window."""
-        filled: list[Instrument] = []
+        filled: list[tuple[Instrument, str]] = []
         for event in events:
             if isinstance(event, WhatIfEvent):
                 for owner in self._owners(event.order):
@@ -211,14 +218,14 @@ class OrderDesk:
                 for session in self._execution_receivers(event.order):
                     session.send_execution(-1, event.order, event.execution)
                     session.send_commission(event.commission)
-                filled.append(event.execution.instrument)
+                filled.append((event.execution.instrument, event.order.account))
             elif isinstance(event, OrderErrorEvent):
                 for owner in self._owners(event.order):
                     owner.error(event.order.order_id, event.code, event.message)
-        for inst in filled:
+        for inst, account in filled:
             for session in self.gw.sessions:
                 if session.positions_subscribed:
-                    session.send_position(inst)
+                    session.send_position(inst, account)
         if filled:
             self.gw.refresh_account_windows()
 
