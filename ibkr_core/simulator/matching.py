@@ -29,7 +29,12 @@ Error codes and texts (sources):
 - 202 "Order Canceled - reason:" - the notice TWS sends after a cancel (ibkr-go captures).
 Order lifecycle from the same live captures: stops rest at PreSubmitted with whyHeld
 "trigger"; the commission report of an opening trade carries 1.7976931348623157e308
-(unset) as realized P&L.
+(unset) as realized P&L. Every event carries a snapshot of the order as it was when the
+event happened, so what is sent later never shows a later state. A marketable order takes
+at most the size shown at the touch per slice (PARTIAL_FILL_INTERVAL apart); a failed
+margin check is accepted first (PreSubmitted), then error 201 and Inactive; orders placed
+with transmit=False wait for the order of their bracket that transmits; a bracket's
+children wait for the parent's fill and cancel each other (OCA) on a fill.
 """
 
 from __future__ import annotations
@@ -308,9 +313,6 @@ class MatchingEngine:
                 return o
         return None
 
-    def by_perm_id(self, perm_id: int) -> SimOrder | None:
-        return self._orders.get(perm_id)
-
     def open_orders(self) -> list[SimOrder]:
         """Working orders that have been transmitted."""
         return [o for o in self._orders.values() if o.is_working]
@@ -321,9 +323,6 @@ class MatchingEngine:
     def executions(self) -> list[ExecutionEvent]:
         """Today's executions, oldest first, each with its order and commission report."""
         return list(self._executions)
-
-    def next_valid_id(self) -> int:
-        return max((o.order_id for o in self._orders.values()), default=0) + 1
 
     # --- validation ---------------------------------------------------------------------
 
