@@ -5,7 +5,7 @@ negotiated server version. Each returns the list of fields (framing is wire.py's
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from . import protocol as pv
@@ -21,15 +21,17 @@ def _size(value: float) -> Field:
     return int(value) if float(value).is_integer() else value
 
 
-def market_size(v: int, inst: Instrument, size: float) -> Field:
-    """A market-data size as TWS reports it at version `v`: US stock sizes in round lots
-    of 100 below MIN_SERVER_VER_MARKET_DATA_IN_SHARES, in shares from it; whole numbers
-    below MIN_SERVER_VER_FRACTIONAL_SIZE_SUPPORT."""
-    if v < pv.MIN_SERVER_VER_MARKET_DATA_IN_SHARES and inst.sec_type == "STK":
-        size = size / 100
-    if v < pv.MIN_SERVER_VER_FRACTIONAL_SIZE_SUPPORT:
-        return round(size)
-    return _size(size)
+plain_size = _size
+
+
+def size_encoder(v: int, inst: Instrument) -> Callable[[float], Field]:
+    """How market-data sizes of `inst` are written at version `v`: US stock sizes in round
+    lots of 100 below MIN_SERVER_VER_MARKET_DATA_IN_SHARES, in shares from it; whole
+    numbers below MIN_SERVER_VER_FRACTIONAL_SIZE_SUPPORT."""
+    if v >= pv.MIN_SERVER_VER_FRACTIONAL_SIZE_SUPPORT:
+        return _size
+    per = 100 if v < pv.MIN_SERVER_VER_MARKET_DATA_IN_SHARES and inst.sec_type == "STK" else 1
+    return lambda size: round(size / per)
 
 
 def bar_volume(v: int, inst: Instrument, volume: float) -> Field:

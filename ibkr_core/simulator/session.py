@@ -83,6 +83,7 @@ class MarketDataLine:
     instrument: Instrument
     data_type: int  # what is reported: 1 live, 2 frozen, 3 delayed, 4 delayed frozen
     sent: dict[int, tuple[float, float]] = field(default_factory=dict)
+    size_of: Callable[[float], object] = msg.plain_size  # see messages.size_encoder
 
     @property
     def delayed(self) -> bool:
@@ -298,6 +299,7 @@ class ClientSession:
         if data_type is None:
             return
         line = MarketDataLine(req.req_id, inst, data_type)
+        line.size_of = msg.size_encoder(self.server_version, inst)
         exchange = "9c0001" if inst.sec_type == "STK" else "a60001"
         if self.server_version >= pv.MIN_SERVER_VER_REQ_SMART_COMPONENTS:
             # TICK_REQ_PARAMS (message 81) came with the 9.73 API messages of server
@@ -363,11 +365,7 @@ class ClientSession:
         def tick_id(tick: int) -> int:
             return LIVE_TO_DELAYED[Tick(tick)] if line.delayed else tick
 
-        v, inst = self.server_version, line.instrument
-
-        def size_of(value: float) -> object:
-            return msg.market_size(v, inst, value)
-
+        size_of = line.size_of
         for tick, (price, size, size_tick) in prices.items():
             before = line.sent.get(tick)
             if full or before is None or before[0] != price:
