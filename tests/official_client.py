@@ -96,6 +96,7 @@ class App(EWrapper, ib_client.EClient):
         self.sequence: list[str] = []
         self.done: set[str] = set()
         self.prices: dict[int, float] = {}
+        self.sizes: dict[int, float] = {}
         self.details: list[dict[str, Any]] = []
         self.bars = 0
         self.account_values = 0
@@ -120,6 +121,9 @@ class App(EWrapper, ib_client.EClient):
 
     def tickPrice(self, reqId, tickType, price, attrib) -> None:
         self.prices[int(tickType)] = float(price)
+
+    def tickSize(self, reqId, tickType, size) -> None:
+        self.sizes[int(tickType)] = float(size)
 
     def contractDetails(self, reqId, contractDetails) -> None:
         c = contractDetails.contract
@@ -259,7 +263,7 @@ def scenario(app: App, v: int) -> dict[str, Any]:
     app.reqContractDetails(1, stock("AAPL"))
     wait(lambda: "details" in app.done)
     app.reqMktData(2, stock("AAPL"), "", False, False, [])
-    wait(lambda: {1, 2, 4} <= app.prices.keys())
+    wait(lambda: {1, 2, 4} <= app.prices.keys() and {0, 3} <= app.sizes.keys())
     app.reqHistoricalData(3, stock("SPY"), "", "1 D", "1 hour", "TRADES", 1, 1, False, [])
     wait(lambda: "history" in app.done)
     app.reqAccountUpdates(True, "")
@@ -310,6 +314,7 @@ def scenario(app: App, v: int) -> dict[str, Any]:
         "sequence": app.sequence,
         "done": sorted(app.done),
         "prices": app.prices,
+        "sizes": app.sizes,
         "details": app.details,
         "bars": app.bars,
         "account_values": app.account_values,

@@ -95,6 +95,8 @@ CASES = [
 
 @pytest.mark.parametrize(("client", "cap", "version"), CASES, ids=[f"{c}@{v}" for c, _, v in CASES])
 def test_official_clients_decode_every_message_exactly(gw, client, cap, version):
+    gw.stop_ticks("AAPL")  # its quote holds still while the client reads it
+    quote = gw.quote("AAPL")
     r = run_official(gw, client, cap)
     assert r["version"] == version
     assert r["failures"] == [], r["failures"]
@@ -119,7 +121,10 @@ def test_official_clients_decode_every_message_exactly(gw, client, cap, version)
     assert details["stockType"] == ("COMMON" if version >= 152 else "")
     assert details["marketRuleIds"] == ("26" if version >= 126 else "")
     assert r["bars"] == 7  # 09:30..16:00 in hourly bars
-    assert 0 < r["prices"]["1"] < r["prices"]["2"] and r["prices"]["4"] > 0
+    assert (r["prices"]["1"], r["prices"]["2"]) == (quote.bid, quote.ask)
+    # stock sizes in round lots of 100 below MIN_SERVER_VER_MARKET_DATA_IN_SHARES (159)
+    lot = 100 if version < 159 else 1
+    assert (r["sizes"]["0"], r["sizes"]["3"]) == (quote.bid_size / lot, quote.ask_size / lot)
     assert r["account_values"] > 10 and r["portfolio"] >= 4 and r["positions"] >= 4
     if version >= 127:
         assert len(r["pnl"]) == 3 and (r["pnl"][2] is None) == (version < 135)
