@@ -83,7 +83,7 @@ class OrderDesk:
     def place(self, session: ClientSession, request: OrderRequest) -> None:
         inst = self.gw.resolve_one(request.contract)
         accounts = self.gw.accounts
-        if not request.account and len(accounts) > 1 and not request.what_if:
+        if not request.account and len(accounts) > 1:  # what-if too
             session.error(request.order_id, 436, TEXT_NO_ALLOCATION)
             return
         account_id = request.account or self.gw.account.account_id
