@@ -115,9 +115,8 @@ def test_orders_of_another_client_are_shown_and_cancel_says_why_with_global_canc
     ours = orders.place(
         OrderTicket("JPM", "BUY", 1, "LMT", limit_price=100.0, account=account), "ours"
     )
-    # TWS keys orders by (client id, order id); the simulator (until sim-wire lands)
-    # by order id alone, so the other client's id is one of its own here.
-    theirs = LimitOrder("BUY", 2, 100.0, orderId=ours.order_id + 100, account=account)
+    # The same order id as ours: TWS keys orders by (client id, order id).
+    theirs = LimitOrder("BUY", 2, 100.0, orderId=ours.order_id, account=account)
     msft = Stock("MSFT", "SMART", "USD")
 
     async def place_theirs():
@@ -133,7 +132,8 @@ def test_orders_of_another_client_are_shown_and_cancel_says_why_with_global_canc
     assert by_symbol["JPM"].own and by_symbol["JPM"].origin == "this dashboard"
     other_rec = by_symbol["MSFT"]
     assert not other_rec.own and other_rec.origin == "API client 11"
-    assert other_rec.perm_id and other_rec.perm_id != ours.perm_id
+    assert other_rec.order_id == ours.order_id and other_rec.perm_id != ours.perm_id
+    assert other_rec.quantity == 2 and by_symbol["JPM"].quantity == 1  # never merged
     with pytest.raises(CannotCancelError, match=r"placed by API client 11.*Global cancel"):
         orders.cancel_record(other_rec.record_id)
     assert sim_status(gateway, 11, theirs.orderId) == "Submitted"

@@ -3,8 +3,7 @@
 ``orderStatus``, as its decoder calls them for TWS's messages) on a real connection to
 the simulator; the order book and service must read them as TWS means them.
 
-(The simulator itself gains TWS-entered orders, partial fills and brackets on branch
-sim-wire; these tests drive ib_async directly so they hold without it.)"""
+(tests/test_order_sim_wire.py does the same through the simulator's own order desk.)"""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Everyone's orders against the simulator's own order desk (branch sim-wire: orders
-typed into TWS, partial fills in slices, 202 after cancel, brackets), with the real
-ib_async over a real socket. Skipped until that simulator support is in."""
+"""Everyone's orders against the simulator's own order desk (orders typed into TWS,
+partial fills in slices, 202 after cancel, other clients' orders), with the real
+ib_async over a real socket."""
 
 from __future__ import annotations
 
@@ -9,16 +9,9 @@ from collections.abc import Iterator
 import pytest
 
 from ibkr_core.simulator import SimConfig
-from ibkr_core.simulator.gateway import SimulatedGateway
 from tests.conftest import wait_for
 
-pytestmark = [
-    pytest.mark.timeout(40),
-    pytest.mark.skipif(
-        not hasattr(SimulatedGateway, "enter_order_in_tws"),
-        reason="needs the simulator's TWS-entered orders (branch sim-wire)",
-    ),
-]
+pytestmark = pytest.mark.timeout(40)
 
 
 @pytest.fixture
