@@ -141,3 +141,29 @@ def test_as_client_0_a_tws_order_is_bound_and_cancelled(gateway, loop_thread):
     finally:
         svc.close()
         conn.close()
+
+
+def test_a_bracket_from_another_client_reads_as_one_group(orders, gateway, loop_thread):
+    from ib_async import IB, Stock
+
+    from ibkr_core.order_book import group_brackets
+
+    async def place_bracket() -> tuple[IB, list[int]]:
+        ib = IB()
+        await ib.connectAsync(gateway.host, gateway.port, clientId=12, timeout=5)
+        [contract] = await ib.qualifyContractsAsync(Stock("KO", "SMART", "USD"))
+        parent, take, stop = ib.bracketOrder("BUY", 10, 1.0, 2.0, 0.5)  # rests: far below
+        for o in (parent, take, stop):
+            ib.placeOrder(contract, o)
+        return ib, [parent.orderId, take.orderId, stop.orderId]
+
+    other, ids = loop_thread.run(place_bracket(), timeout=10)
+    try:
+        wait_for(lambda: len(sim_working(gateway)) == 3, 5)
+        orders.refresh()
+        wait_for(lambda: len(orders.open_orders()) == 3, 5)
+        grouped = [(r.order_id, child) for r, child in group_brackets(orders.open_orders())]
+        assert grouped[0] == (ids[0], False)
+        assert sorted(grouped[1:]) == [(ids[1], True), (ids[2], True)]
+    finally:
+        loop_thread.call(other.disconnect, timeout=5)
