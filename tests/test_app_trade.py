@@ -537,3 +537,28 @@ def test_a_bracket_shows_as_one_group_and_partial_fills_as_filled_of_qty(gateway
     assert set(ids[ids.index("80") + 1 : ids.index("80") + 3]) == {"81", "82"}
     assert cells.count("↳ MSFT") == 2
     assert "4 / 10 (6 left)" in cells
+
+
+def test_cancel_after_a_partial_fill_says_what_filled(gateway, tmp_path, monkeypatch):
+    """The simulator fills the shown size first and the rest in slices: cancelled in
+    between, the page says how much filled and the finished order keeps it."""
+    with fresh_services(tmp_path, monkeypatch, max_order_value=1_000_000.0) as svc:
+        assert svc.connect(gateway.host, gateway.port, 31).connected
+        gateway.stop_ticks("KO")
+        q = gateway.quote("KO")
+        qty = int(q.ask_size * 2 + 100)
+        at = open_trade_page()
+        fill_ticket(at, "KO", qty, "LMT", limit_price=round(q.ask + 0.5, 2))
+        click(at, "t_preview")
+        click(at, "t_confirm")
+        record = wait_until(lambda: (o := svc.orders.open_orders()) and o[0].filled > 0 and o[0])
+        at.run()
+        assert any(f"{record.filled:g} / {qty}" in shown(m.value) for m in at.main.markdown)
+        click(at, f"t_cancel_{record.record_id}")
+        done = wait_until(lambda: (r := svc.orders.order_by_record(record.record_id)).is_done and r)
+        assert done.status == "Cancelled" and 0 < done.filled < qty
+        at.run()
+        table = at.main.expander[0].dataframe[0].value
+        row = table[table["order_id"] == record.order_id].iloc[0]
+        assert row["status"] == "Cancelled" and row["filled"] == done.filled
+        assert row["remaining"] == qty - done.filled
