@@ -197,6 +197,11 @@ def test_trader_journey_with_the_demo_gateway(server, page):
         go_to(page, "Trade")
         limit = round(float((last or "250").replace(",", "")) * 1.02, 2)
         set_input(page, "Symbol", "AAPL")
+        instrument = page.get_by_role("combobox", name="Instrument")
+        if instrument.count():  # AAPL names the stock and options too: the stock
+            instrument.click()
+            page.get_by_role("option", name="AAPL · NASDAQ · USD · Stock").click()
+            wait_app_idle(page)
         set_input(page, "Quantity", "10")
         page.get_by_role("combobox", name="Order type").click()
         page.get_by_role("option", name="Limit", exact=True).click()
