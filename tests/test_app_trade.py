@@ -7,6 +7,7 @@ sent" and "sent exactly once" are checked where it matters, not in our own recor
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -341,6 +342,11 @@ ADVISOR = SimConfig(tick_interval=0.1, profile="advisor")
 SAP_IBIS, TENCENT = 14204, 89621428
 
 
+def in_hkd(text: str) -> bool:
+    """Money shown in HKD, by its sign (HK$1,234.00) or code (1,234.00 HKD)."""
+    return bool(re.fullmatch(r"[-+]?HK\$[\d,.]+|[-+]?[\d,.]+ HKD", text))
+
+
 def main_text(at: AppTest) -> str:
     return "\n".join(
         shown(e.value) for e in [*at.main.markdown, *at.main.caption, *at.main.warning]
@@ -393,7 +399,7 @@ def test_reduce_tencent_from_the_holding_fills_in_hkd(gateway, connected):
     assert at.number_input(key="t_quantity").value == 200  # half of the 400 held
     click(at, "t_preview")
     assert "SELL 200 700 · SEHK · HKD Market" in main_text(at)
-    assert {m.label: m.value for m in at.main.metric}["Order value (est.)"].endswith(" HKD")
+    assert in_hkd({m.label: m.value for m in at.main.metric}["Order value (est.)"])
     click(at, "t_confirm")
 
     def tencent_fills() -> list[dict] | None:
@@ -411,7 +417,7 @@ def test_reduce_tencent_from_the_holding_fills_in_hkd(gateway, connected):
 
     rows = wait_until(tencent_fills, 15)
     assert {r["side"] for r in rows} == {"SELL"}
-    assert all(r["price"].endswith(" HKD") and r["commission"].endswith(" HKD") for r in rows)
+    assert all(in_hkd(r["price"]) and in_hkd(r["commission"]) for r in rows)
     assert [(o.instrument.con_id, o.total_qty) for o in sim_orders(gateway)] == [(TENCENT, 200)]
 
 

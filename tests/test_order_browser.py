@@ -113,7 +113,8 @@ def journey(page, server, gateway) -> None:
     page.get_by_text("sent: SELL 200 700 · SEHK · HKD").wait_for()
     row = page.wait_for_function(
         f"() => {{ const r = ({_ROW_JS})('700 · SEHK · HKD'); "
-        "return r.includes('HKD') && /\\d HKD.*\\d HKD/.test(r) ? r : false; }",
+        "const hkd = r.match(/HK\\$[\\d,.]+|[\\d,.]+ HKD/g) || []; "
+        "return hkd.length >= 2 ? r : false; }",  # price and commission, in HKD
         timeout=20_000,
     ).json_value()
     assert "SELL" in row and "200" in row
