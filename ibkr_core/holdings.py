@@ -1,0 +1,416 @@
+"""The portfolio arithmetic, on ib_async's objects as TWS fills them (no I/O).
+
+Pages and the HTTP API both read these results, so a figure is computed once:
+
+- a row's money (price, value, P&L) is in the instrument's currency, as IBKR sends it:
+  ``reqPnLSingle``'s value and P&L when they match the held quantity (live, about once
+  a second), else the account window's ``marketValue`` / ``unrealizedPNL`` (refreshed by
+  TWS every ~3 minutes and after fills). Never qty x price x multiplier: a bond's price is
+  in % of par, and IBKR knows its own value;
+- its base-currency figures and weight use the account's own ``ExchangeRate`` values
+  (``ibkr_core.money``); no rate means unknown;
+- a future's value is not part of the account's value (only its P&L is): it is shown as
+  ``notional`` exposure and left out of positions value, weights and allocation;
+- FX positions (``CASH``, e.g. EUR.USD) are the account's foreign cash seen as a
+  position: they are shown, but counted once, as cash;
+- "Avg price" is TWS's: ``averageCost`` (per contract, multiplier included) divided by
+  the contract's price factor, next to the price per unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from ibkr_core.instruments import instrument
+from ibkr_core.money import AccountBook, CashLine, combine_rates
+from ibkr_core.quote import num
+
+__all__ = [
+    "ALL_ACCOUNTS",
+    "PortfolioSummary",
+    "PositionRow",
+    "build_rows",
+    "build_summary",
+    "combine",
+]
+
+ALL_ACCOUNTS = "All"
+SOURCE_IBKR = "ibkr"
+SOURCE_NOT_CONNECTED = "not connected"
+NOT_IN_VALUE = ("FUT",)  # only their P&L counts in the account's value
+CASH_LIKE = ("CASH",)  # already in the cash balances
+
+
+def _sum(values: Iterable[float | None]) -> float | None:
+    """Sum, or None if any part is unknown (a partial sum would be silently wrong)."""
+    values = list(values)
+    if any(v is None for v in values):
+        return None
+    return float(sum(v for v in values if v is not None))
+
+
+@dataclass(frozen=True)
+class PositionRow:
+    """One held contract in one account. Money fields without ``_base`` are in
+    ``currency`` (the instrument's); ``_base`` ones in ``base_currency`` (the account's)."""
+
+    account: str
+    symbol: str
+    sec_type: str
+    con_id: int
+    quantity: float
+    avg_cost: float | None  # IBKR's averageCost: per contract, multiplier included
+    market_price: float | None  # per unit (per share, % of par for bonds)
+    market_value: float | None  # None for futures: see notional
+    unrealized_pnl: float | None
+    unrealized_pnl_pct: float | None  # of the cost basis (|quantity| x avg cost)
+    realized_pnl: float | None  # today
+    weight_pct: float | None  # market_value_base / the account's net liquidation
+    currency: str
+    daily_pnl: float | None = None  # today's P&L of the position (reqPnLSingle)
+    description: str = ""
+    asset_class: str = ""
+    exchange: str = ""
+    local_symbol: str = ""
+    multiplier: float | None = None
+    avg_price: float | None = None  # per unit, like market_price (TWS's "Avg price")
+    notional: float | None = None  # futures: IBKR's marketValue (exposure)
+    base_currency: str | None = None
+    fx_rate: float | None = None  # base per unit of currency (IBKR's ExchangeRate)
+    market_value_base: float | None = None
+    unrealized_pnl_base: float | None = None
+    daily_pnl_base: float | None = None
+    notional_base: float | None = None
+    in_cash: bool = False  # an FX position: its money is counted in the cash balances
+
+
+@dataclass(frozen=True)
+class PortfolioSummary:
+    """An account's (or all accounts') totals in ``currency``, its base currency."""
+
+    net_liquidation: float | None
+    total_cash: float | None
+    positions_count: int
+    positions_value: float | None  # base; futures and FX cash left out
+    daily_pnl: float | None
+    unrealized_pnl: float | None
+    realized_pnl: float | None
+    currency: str  # the base currency; "MIXED" when accounts' bases do not convert
+    source: str  # "ibkr" | "not connected"
+    connected: bool
+    accounts: tuple[str, ...]
+    as_of: datetime
+    per_account: dict[str, PortfolioSummary] = field(default_factory=dict)
+    futures_exposure: float | None = None  # base, notional of futures (None: none held)
+    cash: tuple[CashLine, ...] = ()
+    unconverted: tuple[str, ...] = ()  # currencies held without an IBKR rate to base
+    account: str = ""  # the account, or ALL_ACCOUNTS
+
+    @property
+    def convertible(self) -> bool:
+        """True when every figure could be put in one currency."""
+        return self.currency != "MIXED" and not self.unconverted
+
+    @classmethod
+    def not_connected(cls) -> PortfolioSummary:
+        return cls(
+            net_liquidation=0.0,
+            total_cash=0.0,
+            positions_count=0,
+            positions_value=0.0,
+            daily_pnl=0.0,
+            unrealized_pnl=0.0,
+            realized_pnl=0.0,
+            currency="USD",
+            source=SOURCE_NOT_CONNECTED,
+            connected=False,
+            accounts=(),
+            as_of=datetime.now(UTC),
+        )
+
+
+def _factor(contract: Any, item: Any | None) -> float | None:
+    """Money per contract for one unit of price: the multiplier where IBKR sets one,
+    else what IBKR's own portfolio update implies (marketValue / position / marketPrice:
+    10 for a bond of 1,000 face priced in % of par), else 1 for plain stocks / FX."""
+    mult = num(contract.multiplier)
+    if mult:
+        return mult
+    if item is not None:
+        value, price, qty = num(item.marketValue), num(item.marketPrice), num(item.position)
+        if value and price and qty:
+            return round(value / (qty * price), 6)
+    if contract.secType in ("STK", "CASH", "CRYPTO", "FUND", "CFD", "CMDTY", ""):
+        return 1.0
+    return None
+
+
+def _fresh(holder: Any | None, qty: float, attr: str = "position") -> bool:
+    return holder is not None and num(getattr(holder, attr)) == qty
+
+
+def build_rows(
+    positions: Iterable[Any],
+    items: Mapping[tuple[str, int], Any],
+    singles: Mapping[tuple[str, int], Any],
+    books: Mapping[str, AccountBook],
+    details: Mapping[int, Any] | None = None,
+) -> list[PositionRow]:
+    """Rows from ``Position`` objects (reqPositions), the account window's
+    ``PortfolioItem`` and ``PnLSingle`` (both keyed ``(account, conId)``) and each
+    account's book. Weights are left empty (see ``build_summary``)."""
+    details = details or {}
+    rows: list[PositionRow] = []
+    for pos in positions:
+        qty = num(pos.position)
+        if not qty:
+            continue
+        c = pos.contract
+        key = (pos.account, c.conId)
+        item, single = items.get(key), singles.get(key)
+        # the portfolio update's contract carries primaryExchange; positions' may not
+        inst = instrument(item.contract if item is not None else c, details.get(c.conId))
+        factor = _factor(c, item)
+        avg = num(pos.avgCost)
+        value = unrealized = realized = daily = price = None
+        if _fresh(single, qty) and num(single.value) is not None:
+            value = num(single.value)
+            unrealized, realized = num(single.unrealizedPnL), num(single.realizedPnL)
+            daily = num(single.dailyPnL)
+            price = round(value / (qty * factor), 8) if factor else None
+        elif _fresh(item, qty):
+            value, unrealized = num(item.marketValue), num(item.unrealizedPNL)
+            realized, price = num(item.realizedPNL), num(item.marketPrice)
+            daily = num(single.dailyPnL) if _fresh(single, qty) else None
+        if price is None and item is not None:
+            price = num(item.marketPrice)
+        if realized is None and item is not None:
+            realized = num(item.realizedPNL)
+        basis = abs(qty) * avg if avg else None
+        book = books.get(pos.account)
+        base = book.base_currency if book else None
+        rate = book.rate(c.currency) if book else None
+
+        def to_base(amount: float | None, _rate: float | None = rate) -> float | None:
+            return None if amount is None or _rate is None else amount * _rate
+
+        is_future = c.secType in NOT_IN_VALUE
+        notional = value if is_future else None
+        held = None if is_future else value
+        rows.append(
+            PositionRow(
+                account=pos.account,
+                symbol=inst.symbol,
+                sec_type=inst.sec_type,
+                con_id=inst.con_id,
+                quantity=qty,
+                avg_cost=avg,
+                market_price=price,
+                market_value=held,
+                unrealized_pnl=unrealized,
+                unrealized_pnl_pct=(
+                    unrealized / basis * 100.0 if basis and unrealized is not None else None
+                ),
+                realized_pnl=realized,
+                weight_pct=None,
+                currency=inst.currency,
+                daily_pnl=daily,
+                description=inst.description,
+                asset_class=inst.asset_class,
+                exchange=inst.exchange,
+                local_symbol=inst.local_symbol,
+                multiplier=inst.multiplier,
+                avg_price=avg / factor if avg is not None and factor else None,
+                notional=notional,
+                base_currency=base,
+                fx_rate=rate,
+                market_value_base=to_base(held),
+                unrealized_pnl_base=to_base(unrealized),
+                daily_pnl_base=to_base(daily),
+                notional_base=to_base(notional),
+                in_cash=c.secType in CASH_LIKE,
+            )
+        )
+    rows.sort(key=lambda r: (r.account, r.asset_class, r.description))
+    return rows
+
+
+def live_drift(
+    account: str,
+    book: AccountBook,
+    items: Mapping[tuple[str, int], Any],
+    singles: Mapping[tuple[str, int], Any],
+) -> float:
+    """How far live values moved since the account window computed NetLiquidation:
+    per position, reqPnLSingle's value minus the window's marketValue for the same
+    quantity, in base. Futures included (their move is P&L); FX cash left out (the
+    window's rates are what TWS used). A move that cannot be converted is left out:
+    the window's own figure stands for it."""
+    drift = 0.0
+    for (acct, con_id), item in items.items():
+        if acct != account or item.contract.secType in CASH_LIKE:
+            continue
+        single = singles.get((acct, con_id))
+        qty = num(item.position)
+        if not qty or not _fresh(single, qty):
+            continue
+        live, old = num(single.value), num(item.marketValue)
+        if live is None or old is None:
+            continue
+        moved = book.convert(live - old, item.contract.currency)
+        if moved is not None:
+            drift += moved
+    return drift
+
+
+def build_summary(
+    book: AccountBook,
+    rows: list[PositionRow],
+    items: Mapping[tuple[str, int], Any],
+    singles: Mapping[tuple[str, int], Any],
+    pnl: Any | None,
+    now: datetime,
+) -> tuple[PortfolioSummary, list[PositionRow]]:
+    """The account's summary and its rows with weights (of the live net liquidation)."""
+    mine = [r for r in rows if r.account == book.account]
+    nlv = book.total("NetLiquidation")
+    if nlv is not None:
+        nlv += live_drift(book.account, book, items, singles)
+    weighted = [
+        replace(
+            r,
+            weight_pct=(
+                r.market_value_base / nlv * 100.0
+                if nlv and r.market_value_base is not None and not r.in_cash
+                else None
+            ),
+        )
+        for r in mine
+    ]
+    held = [r for r in weighted if r.sec_type not in NOT_IN_VALUE and not r.in_cash]
+    futures = [r for r in weighted if r.sec_type in NOT_IN_VALUE]
+    daily = num(pnl.dailyPnL) if pnl is not None else None
+    unrealized = num(pnl.unrealizedPnL) if pnl is not None else None
+    realized = num(pnl.realizedPnL) if pnl is not None else None
+    if unrealized is None and mine:  # reqPnL not in yet: the positions' own numbers
+        unrealized = _sum(r.unrealized_pnl_base for r in mine)
+    if realized is None:
+        realized = book.total("RealizedPnL")
+    cash = tuple(book.cash())
+    unconverted = sorted(
+        {r.currency for r in mine if r.fx_rate is None}
+        | {line.currency for line in cash if line.rate is None}
+    )
+    summary = PortfolioSummary(
+        net_liquidation=nlv,
+        total_cash=book.total_cash(),
+        positions_count=len(mine),
+        positions_value=_sum(r.market_value_base for r in held),
+        daily_pnl=daily,
+        unrealized_pnl=unrealized,
+        realized_pnl=realized,
+        currency=book.base_currency or "?",
+        source=SOURCE_IBKR,
+        connected=True,
+        accounts=(book.account,),
+        as_of=now,
+        futures_exposure=_sum(r.notional_base for r in futures) if futures else None,
+        cash=cash,
+        unconverted=tuple(unconverted),
+        account=book.account,
+    )
+    return summary, weighted
+
+
+def combine(
+    per: Mapping[str, PortfolioSummary],
+    books: Mapping[str, AccountBook],
+    rows: list[PositionRow],
+    now: datetime,
+) -> tuple[PortfolioSummary, list[PositionRow]]:
+    """All accounts in one currency: the base most accounts share, converted with the
+    rates of the accounts in that base (the same login's IBKR rates). When an account's
+    base has no such rate, the totals are unknown and ``currency`` is "MIXED"."""
+    accounts = tuple(per)
+    bases = [p.currency for p in per.values()]
+    target = max(bases, key=bases.count) if bases else "USD"  # tie: the first account's
+    rates = combine_rates(books.values(), target)
+    book = AccountBook(ALL_ACCOUNTS, target, rates, {})
+    factors = {a: rates.get(p.currency) for a, p in per.items()}
+    mixed = any(f is None for f in factors.values())
+
+    def total(attr: str) -> float | None:
+        if mixed:
+            return None
+        parts = [getattr(p, attr) for p in per.values()]
+        return _sum(
+            None if v is None else v * (factors[a] or 0.0) for a, v in zip(per, parts, strict=True)
+        )
+
+    nlv = total("net_liquidation")
+    combined_rows = []
+    for r in rows:
+        rate = book.rate(r.currency)
+
+        def to_base(amount: float | None, _rate: float | None = rate) -> float | None:
+            return None if amount is None or _rate is None else amount * _rate
+
+        value_base = to_base(r.market_value)
+        combined_rows.append(
+            replace(
+                r,
+                base_currency=target,
+                fx_rate=rate,
+                market_value_base=value_base,
+                unrealized_pnl_base=to_base(r.unrealized_pnl),
+                daily_pnl_base=to_base(r.daily_pnl),
+                notional_base=to_base(r.notional),
+                weight_pct=(
+                    value_base / nlv * 100.0
+                    if nlv and value_base is not None and not r.in_cash
+                    else None
+                ),
+            )
+        )
+    futures = [r for r in combined_rows if r.sec_type in NOT_IN_VALUE]
+    cash = _combined_cash([p.cash for p in per.values()], book)
+    unconverted = sorted({c for p in per.values() for c in p.unconverted})
+    summary = PortfolioSummary(
+        net_liquidation=nlv,
+        total_cash=total("total_cash"),
+        positions_count=sum(p.positions_count for p in per.values()),
+        positions_value=total("positions_value"),
+        daily_pnl=total("daily_pnl"),
+        unrealized_pnl=total("unrealized_pnl"),
+        realized_pnl=total("realized_pnl"),
+        currency="MIXED" if mixed else target,
+        source=SOURCE_IBKR,
+        connected=True,
+        accounts=accounts,
+        as_of=now,
+        per_account=dict(per),
+        futures_exposure=(None if mixed or not futures else _sum(r.notional_base for r in futures)),
+        cash=cash,
+        unconverted=tuple(unconverted),
+        account=ALL_ACCOUNTS,
+    )
+    return summary, combined_rows
+
+
+def _combined_cash(parts: list[tuple[CashLine, ...]], book: AccountBook) -> tuple[CashLine, ...]:
+    balances: dict[str, float | None] = {}
+    for lines in parts:
+        for line in lines:
+            have = balances.get(line.currency, 0.0)
+            balances[line.currency] = (
+                None if have is None or line.balance is None else have + line.balance
+            )
+    out = [
+        CashLine(cur, amount, book.rate(cur), book.convert(amount, cur))
+        for cur, amount in balances.items()
+    ]
+    out.sort(key=lambda line: (line.currency != book.base_currency, line.currency))
+    return tuple(out)
