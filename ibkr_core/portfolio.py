@@ -54,6 +54,7 @@ __all__ = [
     "PortfolioSummary",
     "PortfolioView",
     "PositionRow",
+    "portfolio_view",
 ]
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,37 @@ class PortfolioView:
         if len(self.accounts) < 2:
             return self.accounts
         return (*self.accounts, ALL_ACCOUNTS) if self.all_convertible else self.accounts
+
+
+def portfolio_view(
+    account: str | None,
+    accounts: tuple[str, ...],
+    books: dict[str, AccountBook],
+    positions: list[Any],
+    items: dict[tuple[str, int], Any],
+    singles: dict[tuple[str, int], Any],
+    pnl: dict[str, Any],
+    now: datetime,
+) -> PortfolioView:
+    """The view of ``account`` (None: the only account, or all) from ib_async's state:
+    ``positions`` (reqPositions), the account window's items and reqPnLSingle values
+    keyed ``(account, conId)``, reqPnL per account and each account's book."""
+    for acct in accounts:
+        books.setdefault(acct, AccountBook(acct, None))
+    rows = build_rows(positions, items, singles, books)
+    per: dict[str, PortfolioSummary] = {}
+    weighted: dict[str, list[PositionRow]] = {}
+    for acct in accounts:
+        per[acct], weighted[acct] = build_summary(
+            books[acct], rows, items, singles, pnl.get(acct), now
+        )
+    all_summary, all_rows = combine(per, books, rows, now)
+    if account is None and len(accounts) == 1:
+        account = accounts[0]
+    if account in per:
+        summary = replace(per[account], per_account=per)
+        return PortfolioView(summary, weighted[account], accounts, all_summary.convertible)
+    return PortfolioView(all_summary, all_rows, accounts, all_summary.convertible)
 
 
 class PortfolioService:
@@ -257,29 +289,13 @@ class PortfolioService:
             raise ValueError(f"Account {account!r} is not managed by this login: {accounts}")
         await self._ensure_ledger(ib, accounts)
         now = datetime.now(UTC)
-        books = self._books(accounts)
+        books = self._books()
         items = {(i.account, i.contract.conId): i for i in ib.portfolio()}
         singles = {(s.account, s.conId): s for s in ib.pnlSingle() if not s.modelCode}
         pnl = {p.account: p for p in ib.pnl() if not p.modelCode}
-        rows = build_rows(ib.positions(), items, singles, books)
-        per: dict[str, PortfolioSummary] = {}
-        weighted: dict[str, list[PositionRow]] = {}
-        for acct in accounts:
-            per[acct], weighted[acct] = build_summary(
-                books[acct], rows, items, singles, pnl.get(acct), now
-            )
-        all_summary, all_rows = combine(per, books, rows, now)
-        if account is None and len(accounts) == 1:
-            account = accounts[0]
-        if account in per:
-            summary = replace(per[account], per_account=per)
-            return PortfolioView(summary, weighted[account], accounts, all_summary.convertible)
-        return PortfolioView(all_summary, all_rows, accounts, all_summary.convertible)
+        return portfolio_view(account, accounts, books, ib.positions(), items, singles, pnl, now)
 
-    def _books(self, accounts: tuple[str, ...]) -> dict[str, AccountBook]:
+    def _books(self) -> dict[str, AccountBook]:
         ib = self._ib
         # the account window first (reqAccountUpdates), then the summary's ledger
-        books = account_books(ib.accountValues(), list(ib.wrapper.acctSummary.values()))
-        for acct in accounts:
-            books.setdefault(acct, AccountBook(acct, None))
-        return books
+        return account_books(ib.accountValues(), list(ib.wrapper.acctSummary.values()))

@@ -14,6 +14,8 @@ Public API (stable; pages build on it)::
     fmt_time(dt) -> "14:03:12 UTC";  fmt_age(seconds) -> "12 s ago"
     source_label(QuoteSource.IBKR_DELAYED) -> "IBKR (delayed)"
     pnl_color(value) -> "green" | "red" | "gray"   (for st.badge / :color[...] markdown)
+    account_picker(services, allow_all=True) -> str | None  # sidebar "Account" (2+ accounts)
+    selected_account(services) -> str | None  # the picked account, never "All" (Trade)
 
 Pages never compute business values; they ask ``ibkr_core`` and lay out the answer.
 """
@@ -38,6 +40,7 @@ from ibkr_core.services import (
 )
 
 __all__ = [
+    "account_picker",
     "fmt_age",
     "fmt_money",
     "fmt_number",
@@ -47,6 +50,7 @@ __all__ = [
     "pnl_color",
     "render_sidebar",
     "require_services",
+    "selected_account",
     "source_label",
     "status_badge",
     "use_navigation_mode",
@@ -96,7 +100,15 @@ def require_services() -> Services:
 
 # -- formatting -------------------------------------------------------------------------------
 
-_CURRENCY_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+_CURRENCY_SIGNS = {
+    "USD": "$",
+    "EUR": "€",
+    "GBP": "£",
+    "JPY": "¥",
+    "HKD": "HK$",
+    "CAD": "C$",
+    "AUD": "A$",
+}
 
 
 def _missing(value: float | None) -> bool:
@@ -412,3 +424,53 @@ def render_sidebar(services: Services) -> None:
         )
         if ss.get("conn_input_error"):
             st.error(ss["conn_input_error"])
+
+
+# -- account picker -------------------------------------------------------------------------
+
+_ACCOUNT_CHOICE = "selected_account"  # survives pages that do not draw the picker
+ALL_ACCOUNTS = "All"
+
+
+def _keep_account_choice() -> None:
+    st.session_state[_ACCOUNT_CHOICE] = st.session_state["account_picker"]
+
+
+def account_picker(services: Services, allow_all: bool = True) -> str | None:
+    """The sidebar's **Account** selectbox when the login manages more than one account
+    (then the chosen account, or "All" where every account converts to one currency);
+    the only account otherwise; None when not connected."""
+    portfolio = services.portfolio
+    accounts = tuple(portfolio.accounts()) if portfolio is not None else ()
+    if not accounts:
+        return None
+    if len(accounts) == 1:
+        return accounts[0]
+    choices = list(accounts)
+    if allow_all and portfolio.view(ALL_ACCOUNTS).all_convertible:
+        choices.append(ALL_ACCOUNTS)
+    ss = st.session_state
+    current = ss.get(_ACCOUNT_CHOICE)
+    if current not in choices:
+        current = accounts[0]
+        ss[_ACCOUNT_CHOICE] = current
+    ss["account_picker"] = current
+    st.sidebar.selectbox(
+        "Account",
+        choices,
+        key="account_picker",
+        on_change=_keep_account_choice,
+        help="This login manages several accounts; each shows in its own base currency.",
+    )
+    return current
+
+
+def selected_account(services: Services) -> str | None:
+    """The account picked in the sidebar for pages that act on one account (Trade):
+    the only account, the picked one, or None (not connected, or "All" is picked)."""
+    portfolio = services.portfolio
+    accounts = tuple(portfolio.accounts()) if portfolio is not None else ()
+    if len(accounts) == 1:
+        return accounts[0]
+    chosen = st.session_state.get(_ACCOUNT_CHOICE)
+    return chosen if chosen in accounts else None

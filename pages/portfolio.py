@@ -1,8 +1,9 @@
-"""Portfolio: account metrics, positions table and allocation chart.
+"""Portfolio: account metrics, positions, cash per currency and allocation.
 
-Values come from ``services.portfolio`` (ibkr_core/portfolio.py); this page only lays
-them out. Everything lives in one fragment on a timer (``settings.refresh_interval``),
-so the numbers follow the market while connected without rerunning the whole app.
+Values come from ``services.portfolio`` (ibkr_core/portfolio.py, arithmetic in
+ibkr_core/holdings.py); this page only lays them out. Each row's money is shown in the
+instrument's currency; totals, weights and the allocation in the account's base
+currency. Everything lives in one fragment on a timer (``settings.refresh_interval``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import streamlit as st
 
 from ibkr_core.connection import ConnectionState
 from pages.components import (
+    account_picker,
     fmt_money,
+    fmt_number,
     fmt_pct,
     fmt_time,
     not_connected_hint,
@@ -25,8 +28,39 @@ from pages.components import (
 log = logging.getLogger(__name__)
 UP, DOWN, FLAT = "#26a69a", "#ef5350", "#9e9e9e"
 CASH_COLOR = "#78909c"
+PALETTE = ["#42a5f5", "#ab47bc", "#ffa726", "#26c6da", "#d4e157", "#ec407a", "#8d6e63"]
 
 services = require_services()
+
+# money in the instrument's currency / in the account's base currency
+LOCAL_MONEY = ["avg_price", "market_price", "market_value", "unrealized_pnl", "daily_pnl"]
+BASE_MONEY = ["market_value_base", "unrealized_pnl_base"]
+COLUMNS = [
+    "account",
+    "con_id",
+    "description",
+    "asset_class",
+    "exchange",
+    "currency",
+    "quantity",
+    "multiplier",
+    *LOCAL_MONEY[:3],
+    "notional",
+    "unrealized_pnl",
+    "unrealized_pnl_pct",
+    "daily_pnl",
+    *BASE_MONEY,
+    "weight_pct",
+]
+NUMERIC = [
+    "quantity",
+    "multiplier",
+    *LOCAL_MONEY,
+    "notional",
+    "unrealized_pnl_pct",
+    *BASE_MONEY,
+    "weight_pct",
+]
 
 
 def _pct_of(part: float | None, whole: float | None) -> float | None:
@@ -98,20 +132,8 @@ def metric_cards(s) -> None:
 
 
 def positions_frame(rows) -> pd.DataFrame:
-    columns = [
-        "account",
-        "symbol",
-        "quantity",
-        "avg_cost",
-        "market_price",
-        "market_value",
-        "unrealized_pnl",
-        "unrealized_pnl_pct",
-        "daily_pnl",
-        "weight_pct",
-    ]
-    frame = pd.DataFrame([{c: getattr(r, c) for c in columns} for r in rows], columns=columns)
-    return frame.astype({c: "float64" for c in columns[2:]})
+    frame = pd.DataFrame([{c: getattr(r, c) for c in COLUMNS} for r in rows], columns=COLUMNS)
+    return frame.astype({c: "float64" for c in NUMERIC})
 
 
 def _pnl_style(value: float) -> str:
@@ -120,50 +142,122 @@ def _pnl_style(value: float) -> str:
     return f"color: {UP if value > 0 else DOWN}"
 
 
-def positions_table(frame: pd.DataFrame, currency: str) -> None:
-    money = "dollar" if currency == "USD" else "%.2f"
-    show = frame if frame["account"].nunique() > 1 else frame.drop(columns="account")
-    pnl_columns = ["unrealized_pnl", "unrealized_pnl_pct", "daily_pnl"]
-    styled = show.style.map(_pnl_style, subset=pnl_columns)
+def _money_formatter(currency: str, signed: bool = False):
+    def fmt(value: float) -> str:
+        return "" if pd.isna(value) else fmt_money(value, currency, signed=signed)
+
+    return fmt
+
+
+def positions_table(frame: pd.DataFrame, base: str) -> None:
+    """Numbers stay numbers (the table sorts by value); each cell shows its currency."""
+    show = frame.drop(columns="con_id")
+    if show["account"].nunique() <= 1:
+        show = show.drop(columns="account")
+    if show["notional"].isna().all():
+        show = show.drop(columns="notional")
+    show = show.reset_index(drop=True)
+    styled = show.style.map(
+        _pnl_style, subset=["unrealized_pnl", "unrealized_pnl_pct", "daily_pnl"]
+    )
+    local = [c for c in (*LOCAL_MONEY, "notional") if c in show.columns]
+    for currency, index in show.groupby("currency").groups.items():
+        styled = styled.format(_money_formatter(str(currency)), subset=(list(index), local))
+    styled = styled.format(_money_formatter(base), subset=BASE_MONEY)
+    styled = styled.format(lambda v: "" if pd.isna(v) else f"{v:+.2f}%", "unrealized_pnl_pct")
+    styled = styled.format(lambda v: "" if pd.isna(v) else f"{v:g}", "multiplier")
+    styled = styled.format(lambda v: fmt_number(v, digits=8).rstrip("0").rstrip("."), "quantity")
     st.dataframe(
         styled,
         hide_index=True,
         width="stretch",
         column_config={
             "account": st.column_config.TextColumn("Account"),
-            "symbol": st.column_config.TextColumn("Symbol", pinned=True),
-            "quantity": st.column_config.NumberColumn("Qty", format="localized"),
-            "avg_cost": st.column_config.NumberColumn("Avg cost", format=money),
-            "market_price": st.column_config.NumberColumn("Price", format=money),
-            "market_value": st.column_config.NumberColumn("Value", format=money),
-            "unrealized_pnl": st.column_config.NumberColumn("Unrealized P&L", format=money),
-            "unrealized_pnl_pct": st.column_config.NumberColumn("P&L %", format="%+.2f%%"),
-            "daily_pnl": st.column_config.NumberColumn("Today", format=money),
+            "description": st.column_config.TextColumn("Instrument", pinned=True),
+            "asset_class": st.column_config.TextColumn("Type"),
+            "exchange": st.column_config.TextColumn("Exchange"),
+            "currency": st.column_config.TextColumn("Ccy"),
+            "quantity": st.column_config.NumberColumn("Qty"),
+            "multiplier": st.column_config.NumberColumn("Mult."),
+            "avg_price": st.column_config.NumberColumn(
+                "Avg price", help="IBKR's average cost per unit (per share, % of par)"
+            ),
+            "market_price": st.column_config.NumberColumn("Price"),
+            "market_value": st.column_config.NumberColumn(
+                "Value", help="IBKR's market value, in the instrument's currency"
+            ),
+            "notional": st.column_config.NumberColumn(
+                "Exposure", help="Futures: notional value. Only their P&L counts in the account."
+            ),
+            "unrealized_pnl": st.column_config.NumberColumn("Unrealized P&L"),
+            "unrealized_pnl_pct": st.column_config.NumberColumn("P&L %"),
+            "daily_pnl": st.column_config.NumberColumn("Today"),
+            "market_value_base": st.column_config.NumberColumn(
+                f"Value ({base})", help="Converted with the account's own IBKR exchange rates"
+            ),
+            "unrealized_pnl_base": st.column_config.NumberColumn(f"P&L ({base})"),
             "weight_pct": st.column_config.ProgressColumn(
-                "Weight", format="%.1f%%", min_value=0.0, max_value=100.0, color="blue"
+                "Weight",
+                format="%.1f%%",
+                min_value=0.0,
+                max_value=100.0,
+                color="blue",
+                help="Value in base / net liquidation (futures and FX cash not counted)",
             ),
         },
     )
 
 
+def cash_table(summary) -> None:
+    if not summary.cash:
+        st.caption("No cash balances reported yet.")
+        return
+    base = summary.currency
+    frame = pd.DataFrame(
+        [
+            {
+                "Currency": line.currency,
+                "Balance": fmt_money(line.balance, line.currency),
+                "IBKR rate": "1" if line.currency == base else fmt_number(line.rate, digits=6),
+                f"In {base}": fmt_money(line.base_value, base),
+            }
+            for line in summary.cash
+        ]
+    )
+    st.dataframe(frame, hide_index=True, width="stretch")
+    st.caption(f"Total cash (IBKR TotalCashValue): {fmt_money(summary.total_cash, base)}")
+
+
+def _labels(frame: pd.DataFrame) -> list[str]:
+    """One label per contract (and account): two contracts never share a slice or bar."""
+    names = frame["description"].tolist()
+    accounts = frame["account"].tolist()
+    counts = pd.Series(names).value_counts()
+    return [
+        f"{name} · {acct}" if counts[name] > 1 else name
+        for name, acct in zip(names, accounts, strict=True)
+    ]
+
+
 def allocation_chart(frame: pd.DataFrame, summary) -> None:
     labels, values, colors = [], [], []
-    for _, row in frame.iterrows():
-        value = row["market_value"]
-        if pd.isna(value) or value == 0:
-            continue
-        labels.append(row["symbol"] if value > 0 else f"{row['symbol']} (short)")
+    data = frame.assign(label=_labels(frame)) if not frame.empty else frame
+    for _, row in data.iterrows():
+        value = row["market_value_base"]
+        if pd.isna(value) or value == 0 or pd.isna(row["weight_pct"]):
+            continue  # unknown, futures (P&L only) and FX (shown as cash)
+        labels.append(row["label"] if value > 0 else f"{row['label']} (short)")
         values.append(abs(value))
         colors.append(None)
-    if summary.total_cash and summary.total_cash > 0:
-        labels.append("Cash")
-        values.append(summary.total_cash)
-        colors.append(CASH_COLOR)
+    for line in summary.cash:
+        if line.base_value and line.base_value > 0:
+            labels.append(f"Cash {line.currency}")
+            values.append(line.base_value)
+            colors.append(CASH_COLOR)
     if not values:
         st.caption("No positions or cash to chart.")
         return
-    palette = ["#42a5f5", "#ab47bc", "#ffa726", "#26c6da", "#d4e157", "#ec407a", "#8d6e63"]
-    marker_colors = [c or palette[i % len(palette)] for i, c in enumerate(colors)]
+    marker_colors = [c or PALETTE[i % len(PALETTE)] for i, c in enumerate(colors)]
     fig = go.Figure(
         go.Pie(
             labels=labels,
@@ -172,11 +266,12 @@ def allocation_chart(frame: pd.DataFrame, summary) -> None:
             sort=False,
             marker={"colors": marker_colors},
             textinfo="label+percent",
-            hovertemplate="%{label}: %{value:,.2f} (%{percent})<extra></extra>",
+            hovertemplate=f"%{{label}}: %{{value:,.2f}} {summary.currency} (%{{percent}})"
+            "<extra></extra>",
         )
     )
     fig.update_layout(
-        height=300,
+        height=320,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
         showlegend=False,
         annotations=[
@@ -191,15 +286,16 @@ def allocation_chart(frame: pd.DataFrame, summary) -> None:
 
 
 def pnl_chart(frame: pd.DataFrame, currency: str) -> None:
-    data = frame.dropna(subset=["unrealized_pnl"]).sort_values("unrealized_pnl")
+    data = frame.assign(label=_labels(frame)) if not frame.empty else frame
+    data = data.dropna(subset=["unrealized_pnl_base"]).sort_values("unrealized_pnl_base")
     if data.empty:
         st.caption("No P&L to chart yet.")
         return
-    values = data["unrealized_pnl"]
+    values = data["unrealized_pnl_base"]
     fig = go.Figure(
         go.Bar(
             x=values,
-            y=data["symbol"],
+            y=data["label"],
             orientation="h",
             marker={"color": [UP if v > 0 else DOWN if v < 0 else FLAT for v in values]},
             text=[fmt_money(v, currency, signed=True) for v in values],
@@ -208,18 +304,40 @@ def pnl_chart(frame: pd.DataFrame, currency: str) -> None:
         )
     )
     fig.update_layout(
-        height=300,
+        height=max(300, 28 * len(data) + 60),
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
         xaxis={"title": f"Unrealized P&L ({currency})", "zeroline": True},
     )
     st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key="pnl_by_position")
 
 
+def asset_class_filter(frame: pd.DataFrame) -> pd.DataFrame:
+    classes = sorted(frame["asset_class"].dropna().unique())
+    if len(classes) < 2:
+        return frame
+    chosen = st.pills(
+        "Asset class", classes, selection_mode="multi", default=classes, key="asset_classes"
+    )
+    return frame[frame["asset_class"].isin(chosen or classes)]
+
+
+def _header(summary) -> None:
+    status = services.connection.status()
+    if status.degraded:
+        badge = ":orange-badge[:material/warning: degraded: TWS lost its link to IBKR]"
+    else:
+        badge = ":green-badge[:material/bolt: live]"
+    accounts = ", ".join(summary.accounts)
+    st.markdown(
+        f"{badge} :gray[Account {accounts} · base currency {summary.currency} · "
+        f"as of {fmt_time(summary.as_of)}]"
+    )
+
+
 @st.fragment(run_every=services.settings.refresh_interval)
-def live_portfolio() -> None:
+def live_portfolio(account: str | None) -> None:
     try:
-        summary = services.portfolio.portfolio_summary()
-        rows = services.portfolio.positions() if summary.connected else []
+        view = services.portfolio.view(account)
     except Exception as exc:  # a slow or dropped TWS: say so plainly, retry next refresh
         log.warning("portfolio refresh failed: %r", exc)
         st.warning(
@@ -228,6 +346,7 @@ def live_portfolio() -> None:
             icon=":material/hourglass_empty:",
         )
         return
+    summary = view.summary
     if not summary.connected:
         if services.connection.status().state == ConnectionState.RECONNECTING:
             badge = ":orange-badge[:material/sync_problem: reconnecting]"
@@ -237,19 +356,31 @@ def live_portfolio() -> None:
         metric_cards(summary)
         not_connected_hint()
         return
-    st.markdown(
-        f":green-badge[:material/bolt: live] :gray[Account {', '.join(summary.accounts)} · "
-        f"base currency {summary.currency} · as of {fmt_time(summary.as_of)}]"
-    )
+    _header(summary)
     if summary.currency == "MIXED":
-        st.warning("The accounts have different base currencies: totals are not converted.")
+        st.warning(
+            "These accounts have different base currencies and IBKR sent no rate between "
+            "them: pick one account in the sidebar."
+        )
+    if summary.unconverted:
+        st.warning(
+            "No IBKR exchange rate yet for "
+            f"{', '.join(summary.unconverted)}: figures that need one show as —."
+        )
     metric_cards(summary)
-    frame = positions_frame(rows)
+    if summary.futures_exposure is not None:
+        st.caption(
+            "Futures count by their P&L; their notional exposure is "
+            f"{fmt_money(summary.futures_exposure, summary.currency)} (not in positions value)."
+        )
+    frame = positions_frame(view.rows)
     st.subheader("Positions")
     if frame.empty:
         st.caption("No open positions.")
     else:
-        positions_table(frame, summary.currency)
+        positions_table(asset_class_filter(frame), summary.currency)
+    st.subheader("Cash by currency")
+    cash_table(summary)
     left, right = st.columns(2, gap="large")
     with left:
         st.subheader("Allocation")
@@ -263,4 +394,4 @@ st.title("Portfolio")
 if services.portfolio is None:
     st.warning("The portfolio service is not available in this build.")
 else:
-    live_portfolio()
+    live_portfolio(account_picker(services))

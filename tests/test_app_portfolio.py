@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import pandas as pd
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -111,19 +112,30 @@ def test_connected_metrics_and_positions_match_the_simulator(services, gateway):
     expected = gateway.call(
         lambda: {i.symbol: qty for i, qty, _avg in gw.account.positions() if qty}
     )
-    assert dict(zip(table["symbol"], table["quantity"], strict=True)) == expected
+    symbols = [d.split(" · ")[0] for d in table["description"]]
+    assert dict(zip(symbols, table["quantity"], strict=True)) == expected
     assert list(table.columns) == [
-        "symbol",
+        "description",
+        "asset_class",
+        "exchange",
+        "currency",
         "quantity",
-        "avg_cost",
+        "multiplier",
+        "avg_price",
         "market_price",
         "market_value",
         "unrealized_pnl",
         "unrealized_pnl_pct",
         "daily_pnl",
+        "market_value_base",
+        "unrealized_pnl_base",
         "weight_pct",
     ]
+    assert set(table["currency"]) == {"USD"} and set(table["asset_class"]) == {"Stocks"}
     assert table["market_value"].sum() == pytest.approx(money(shown["Positions value"]), abs=0.01)
+    cash = at.dataframe[1].value
+    assert list(cash["Currency"]) == ["USD"]
+    assert money(cash["In USD"][0]) == pytest.approx(money(shown["Cash"]), abs=0.01)
     assert len(at.get("plotly_chart")) == 2  # allocation, P&L by position
 
 
@@ -142,7 +154,83 @@ def test_a_failing_refresh_is_a_plain_warning_not_a_traceback(services, gateway,
     def slow(*_args, **_kwargs):
         raise TimeoutError("no answer within 4 s")
 
-    monkeypatch.setattr(services.portfolio, "portfolio_summary", slow)
+    monkeypatch.setattr(services.portfolio, "view", slow)
     at = run_app()
     assert not at.exception
     assert any("did not arrive in time" in w.value for w in at.warning)
+
+
+@pytest.fixture
+def fixture_portfolio(services, monkeypatch):
+    """The page on a multi-currency, multi-asset advisor login as TWS sends it."""
+    from tests.tws_accounts import FixturePortfolio
+
+    fake = FixturePortfolio()
+    monkeypatch.setattr(services, "portfolio", fake)
+    return fake
+
+
+def test_foreign_holdings_show_in_their_currency_and_totals_in_base(fixture_portfolio):
+    from tests import tws_accounts as tws
+
+    at = run_app()
+    picker = at.sidebar.selectbox(key="account_picker")
+    assert picker.label == "Account"
+    assert picker.options == [tws.USD_ACCOUNT, tws.EUR_ACCOUNT, "All"]
+    assert picker.value == tws.USD_ACCOUNT
+    shown = metrics(at)
+    assert money(shown["Net liquidation"]) == pytest.approx(tws.USD_NLV, abs=0.01)
+    assert money(shown["Positions value"]) == pytest.approx(tws.USD_SECURITIES_BASE, abs=0.01)
+    assert money(shown["Cash"]) == pytest.approx(tws.USD_CASH_BASE, abs=0.01)
+    table = at.dataframe[0].value.set_index("description")
+    hk = table.loc["700 · SEHK · HKD"]
+    assert hk["currency"] == "HKD" and hk["market_value"] == 400000.0
+    assert hk["market_value_base"] == pytest.approx(51400.0)
+    assert hk["weight_pct"] < 25
+    es = table.loc["ES DEC 25"]
+    assert pd.isna(es["market_value"]) and es["notional"] == 252500.0 and pd.isna(es["weight_pct"])
+    call = table.loc["AAPL 17 JAN 25 200 Call"]
+    assert call["avg_price"] == pytest.approx(5.205) and call["market_price"] == 6.10
+    assert table.loc["UST 4.25% 2034"]["market_value"] == 9850.0
+    assert any("exposure is $252,500.00" in c.value for c in at.caption)
+    cash = at.dataframe[1].value.set_index("Currency")
+    assert list(cash.index) == ["USD", "EUR", "JPY"]
+    assert cash.loc["EUR", "Balance"] == "€20,000.00"
+    assert cash.loc["JPY", "In USD"] == "-$10,050.00"
+    assert not at.warning
+
+
+def test_account_picker_shows_each_account_in_its_own_base(fixture_portfolio):
+    from tests import tws_accounts as tws
+
+    at = run_app()
+    at.sidebar.selectbox(key="account_picker").select(tws.EUR_ACCOUNT).run()
+    assert not at.exception
+    shown = metrics(at)
+    assert shown["Net liquidation"] == "€54,608.50"
+    assert shown["Positions value"] == "€20,000.00"
+    assert any("base currency EUR" in m.value for m in at.main.markdown)
+    table = at.dataframe[0].value
+    assert list(table["description"]) == ["SAP · IBIS · EUR"]
+    at.sidebar.selectbox(key="account_picker").select("All").run()
+    shown = metrics(at)
+    # the EUR account converted with the USD account's own EUR rate (1.085)
+    expected = tws.USD_NLV + 54608.50 * 1.085
+    assert money(shown["Net liquidation"]) == pytest.approx(expected, abs=0.01)
+    assert "account" in at.dataframe[0].value.columns
+
+
+def test_all_is_not_offered_when_accounts_do_not_convert(services, monkeypatch):
+    from tests import tws_accounts as tws
+
+    class NoRates(tws.FixturePortfolio):
+        def view(self, account=None):
+            view = super().view(account)
+            return type(view)(view.summary, view.rows, view.accounts, False)
+
+    monkeypatch.setattr(services, "portfolio", NoRates())
+    at = run_app()
+    assert at.sidebar.selectbox(key="account_picker").options == [
+        tws.USD_ACCOUNT,
+        tws.EUR_ACCOUNT,
+    ]

@@ -152,3 +152,39 @@ def single(account: str, con_id: int, qty: float, value: float, unrealized: floa
 
 def account_pnl(account: str, daily: float, unrealized: float, realized: float = 0.0) -> PnL:
     return PnL(account, "", daily, unrealized, realized)
+
+
+def advisor_state():
+    """Two accounts of one login, as TWS sends them: the USD account above (all asset
+    types) and an EUR-base account holding SAP and USD cash."""
+    usd_pos, usd_items = holdings(USD_ACCOUNT, USD_HOLDINGS)
+    eur_pos, eur_items = holdings(EUR_ACCOUNT, [(SAP, 100.0, 200.0, 20000.0, 190.0, 1000.0)])
+    eur_values = account_values(
+        EUR_ACCOUNT, "EUR", {"EUR": "1.00", "USD": "0.9217"}, {"EUR": 30000.0, "USD": 5000.0},
+        nlv=50000.0 + 4608.5, cash_base=30000.0 + 4608.5,
+    )  # fmt: skip
+    return (usd_pos + eur_pos, {**usd_items, **eur_items}, usd_account_values() + eur_values)
+
+
+class FixturePortfolio:
+    """Stands in for PortfolioService with the state above (the page's only contract
+    with it: ``accounts()`` and ``view(account)``), through the real arithmetic."""
+
+    def __init__(self, accounts: tuple[str, ...] = (USD_ACCOUNT, EUR_ACCOUNT)) -> None:
+        self._accounts = accounts
+
+    def accounts(self) -> tuple[str, ...]:
+        return self._accounts
+
+    def view(self, account=None):
+        from datetime import UTC, datetime
+
+        from ibkr_core.money import account_books
+        from ibkr_core.portfolio import portfolio_view
+
+        positions, items, values = advisor_state()
+        positions = [p for p in positions if p.account in self._accounts]
+        books = account_books([v for v in values if v.account in self._accounts])
+        return portfolio_view(
+            account, self._accounts, books, positions, items, {}, {}, datetime.now(UTC)
+        )
