@@ -90,6 +90,8 @@ def portfolio_view(
     """The view of ``account`` (None: the only account, or all) from ib_async's state:
     ``positions`` (reqPositions), the account window's items and reqPnLSingle values
     keyed ``(account, conId)``, reqPnL per account and each account's book."""
+    if account not in (None, ALL_ACCOUNTS) and account not in accounts:
+        raise ValueError(f"Account {account!r} is not managed by this login: {accounts}")
     for acct in accounts:
         books.setdefault(acct, AccountBook(acct, None))
     rows = build_rows(positions, items, singles, books)
@@ -285,8 +287,6 @@ class PortfolioService:
         await self._wait_first_data(need_account_pnl=True)
         ib = self._ib
         accounts = tuple(ib.managedAccounts())
-        if account not in (None, ALL_ACCOUNTS) and account not in accounts:
-            raise ValueError(f"Account {account!r} is not managed by this login: {accounts}")
         await self._ensure_ledger(ib, accounts)
         now = datetime.now(UTC)
         books = self._books()
