@@ -148,6 +148,14 @@ def _factor(contract: Any, item: Any | None) -> float | None:
     return None
 
 
+_ORDER = ("STK", "OPT", "WAR", "FUT", "FOP", "BOND", "BILL", "FUND", "CRYPTO", "CASH")
+
+
+def _class_order(sec_type: str) -> int:
+    """Rows as TWS groups them: stocks, then derivatives, bonds, funds, crypto, FX."""
+    return _ORDER.index(sec_type) if sec_type in _ORDER else len(_ORDER)
+
+
 def _fresh(holder: Any | None, qty: float, attr: str = "position") -> bool:
     return holder is not None and num(getattr(holder, attr)) == qty
 
@@ -234,7 +242,7 @@ def build_rows(
                 in_cash=c.secType in CASH_LIKE,
             )
         )
-    rows.sort(key=lambda r: (r.account, r.asset_class, r.description))
+    rows.sort(key=lambda r: (r.account, _class_order(r.sec_type), r.description))
     return rows
 
 

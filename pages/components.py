@@ -121,12 +121,14 @@ def fmt_number(value: float | None, digits: int = 2, signed: bool = False) -> st
     return f"{value:+,.{digits}f}" if signed else f"{value:,.{digits}f}"
 
 
-def fmt_money(value: float | None, currency: str = "USD", signed: bool = False) -> str:
+def fmt_money(
+    value: float | None, currency: str = "USD", signed: bool = False, digits: int = 2
+) -> str:
     if _missing(value):
         return DASH
     sign = "-" if value < 0 else ("+" if signed and value > 0 else "")
     symbol = _CURRENCY_SIGNS.get((currency or "").upper())
-    body = f"{abs(value):,.2f}"
+    body = f"{abs(value):,.{digits}f}"
     return f"{sign}{symbol}{body}" if symbol else f"{sign}{body} {currency}".strip()
 
 

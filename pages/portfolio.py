@@ -16,6 +16,7 @@ import streamlit as st
 
 from ibkr_core.connection import ConnectionState
 from pages.components import (
+    DASH,
     account_picker,
     fmt_money,
     fmt_number,
@@ -34,10 +35,11 @@ services = require_services()
 
 # money in the instrument's currency / in the account's base currency
 LOCAL_MONEY = ["avg_price", "market_price", "market_value", "unrealized_pnl", "daily_pnl"]
-BASE_MONEY = ["market_value_base", "unrealized_pnl_base"]
+BASE_MONEY = ["market_value_base", "unrealized_pnl_base", "notional_base"]
 COLUMNS = [
     "account",
     "con_id",
+    "sec_type",
     "description",
     "asset_class",
     "exchange",
@@ -54,13 +56,20 @@ COLUMNS = [
 ]
 NUMERIC = [
     "quantity",
-    "multiplier",
     *LOCAL_MONEY,
     "notional",
     "unrealized_pnl_pct",
     *BASE_MONEY,
     "weight_pct",
 ]
+
+
+KINDS = {"FUT": "futures", "CASH": "fx"}
+TABLE_TITLES = {
+    "held": "",
+    "futures": "**Futures** :gray[· only their P&L counts in the account; exposure is notional]",
+    "fx": "**FX positions** :gray[· the foreign cash below, seen as positions: counted once]",
+}
 
 
 def _pct_of(part: float | None, whole: float | None) -> float | None:
@@ -142,35 +151,78 @@ def _pnl_style(value: float) -> str:
     return f"color: {UP if value > 0 else DOWN}"
 
 
-def _money_formatter(currency: str, signed: bool = False):
+def _unit_digits(value: float) -> int:
+    """Prices per unit keep IBKR's precision (an option's 5.205), at least cents."""
+    return 2 if round(value, 2) == round(value, 6) else 4
+
+
+def _money_formatter(currency: str, unit: bool = False):
     def fmt(value: float) -> str:
-        return "" if pd.isna(value) else fmt_money(value, currency, signed=signed)
+        if pd.isna(value):
+            return DASH
+        return fmt_money(value, currency, digits=_unit_digits(value) if unit else 2)
 
     return fmt
 
 
-def positions_table(frame: pd.DataFrame, base: str) -> None:
-    """Numbers stay numbers (the table sorts by value); each cell shows its currency."""
-    show = frame.drop(columns="con_id")
+def _plain(digits: int):
+    """Bond prices (% of par) and FX rates: numbers, not money."""
+
+    def fmt(value: float) -> str:
+        return DASH if pd.isna(value) else f"{value:,.{digits}f}"
+
+    return fmt
+
+
+def _blank_or(fmt_value):
+    def fmt(value: float) -> str:
+        return "" if pd.isna(value) else fmt_value(value)
+
+    return fmt
+
+
+# per table: the columns that do not apply (so no cell reads "None" by design)
+NOT_SHOWN = {
+    "held": ["notional", "notional_base"],
+    "futures": ["market_value", "market_value_base", "weight_pct"],
+    "fx": ["notional", "notional_base", "weight_pct", "multiplier", "exchange"],
+}
+
+
+def positions_table(frame: pd.DataFrame, base: str, kind: str) -> None:
+    """Numbers stay numbers (the table sorts by value); each cell shows its currency.
+    ``kind``: "held" (securities), "futures" (P&L and exposure), "fx" (cash as positions)."""
+    show = frame.drop(columns=["con_id", *NOT_SHOWN[kind]])
     if show["account"].nunique() <= 1:
         show = show.drop(columns="account")
-    if show["notional"].isna().all():
-        show = show.drop(columns="notional")
     show = show.reset_index(drop=True)
+    if "multiplier" in show:  # text: blank where the contract has none (a stock)
+        show["multiplier"] = [_blank_or(lambda v: f"{v:g}")(v) for v in show["multiplier"]]
+    groups = show.groupby(["currency", "sec_type"]).groups.items()
+    show = show.drop(columns="sec_type")
     styled = show.style.map(
         _pnl_style, subset=["unrealized_pnl", "unrealized_pnl_pct", "daily_pnl"]
     )
-    local = [c for c in (*LOCAL_MONEY, "notional") if c in show.columns]
-    for currency, index in show.groupby("currency").groups.items():
-        styled = styled.format(_money_formatter(str(currency)), subset=(list(index), local))
-    styled = styled.format(_money_formatter(base), subset=BASE_MONEY)
-    styled = styled.format(lambda v: "" if pd.isna(v) else f"{v:+.2f}%", "unrealized_pnl_pct")
-    styled = styled.format(lambda v: "" if pd.isna(v) else f"{v:g}", "multiplier")
+    money = [c for c in ("market_value", "notional", "unrealized_pnl", "daily_pnl") if c in show]
+    units = ["avg_price", "market_price"]
+    for (currency, sec_type), index in groups:
+        rows = list(index)
+        styled = styled.format(_money_formatter(str(currency)), subset=(rows, money))
+        if sec_type in ("BOND", "BILL"):
+            unit_fmt = _plain(3)
+        elif sec_type == "CASH":
+            unit_fmt = _plain(5)
+        else:
+            unit_fmt = _money_formatter(str(currency), unit=True)
+        styled = styled.format(unit_fmt, subset=(rows, units))
+    styled = styled.format(_money_formatter(base), subset=[c for c in BASE_MONEY if c in show])
+    styled = styled.format(lambda v: DASH if pd.isna(v) else f"{v:+.2f}%", "unrealized_pnl_pct")
     styled = styled.format(lambda v: fmt_number(v, digits=8).rstrip("0").rstrip("."), "quantity")
     st.dataframe(
         styled,
         hide_index=True,
         width="stretch",
+        key=f"positions_{kind}",
         column_config={
             "account": st.column_config.TextColumn("Account"),
             "description": st.column_config.TextColumn("Instrument", pinned=True),
@@ -178,17 +230,20 @@ def positions_table(frame: pd.DataFrame, base: str) -> None:
             "exchange": st.column_config.TextColumn("Exchange"),
             "currency": st.column_config.TextColumn("Ccy"),
             "quantity": st.column_config.NumberColumn("Qty"),
-            "multiplier": st.column_config.NumberColumn("Mult."),
+            "multiplier": st.column_config.TextColumn("Mult."),
             "avg_price": st.column_config.NumberColumn(
-                "Avg price", help="IBKR's average cost per unit (per share, % of par)"
+                "Avg price", help="IBKR's average cost per unit (per share; bonds: % of par)"
             ),
-            "market_price": st.column_config.NumberColumn("Price"),
+            "market_price": st.column_config.NumberColumn(
+                "Price", help="Per unit (per share; bonds: % of par; FX: the rate)"
+            ),
             "market_value": st.column_config.NumberColumn(
                 "Value", help="IBKR's market value, in the instrument's currency"
             ),
             "notional": st.column_config.NumberColumn(
-                "Exposure", help="Futures: notional value. Only their P&L counts in the account."
+                "Exposure", help="Notional value. Only a future's P&L counts in the account."
             ),
+            "notional_base": st.column_config.NumberColumn(f"Exposure ({base})"),
             "unrealized_pnl": st.column_config.NumberColumn("Unrealized P&L"),
             "unrealized_pnl_pct": st.column_config.NumberColumn("P&L %"),
             "daily_pnl": st.column_config.NumberColumn("Today"),
@@ -265,15 +320,17 @@ def allocation_chart(frame: pd.DataFrame, summary) -> None:
             hole=0.55,
             sort=False,
             marker={"colors": marker_colors},
-            textinfo="label+percent",
+            textinfo="percent",
+            textposition="inside",
             hovertemplate=f"%{{label}}: %{{value:,.2f}} {summary.currency} (%{{percent}})"
             "<extra></extra>",
         )
     )
     fig.update_layout(
-        height=320,
+        height=340,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
-        showlegend=False,
+        showlegend=True,
+        legend={"font": {"size": 11}},
         annotations=[
             {
                 "text": f"{fmt_money(summary.net_liquidation, summary.currency)}<br>net liq.",
@@ -378,7 +435,15 @@ def live_portfolio(account: str | None) -> None:
     if frame.empty:
         st.caption("No open positions.")
     else:
-        positions_table(asset_class_filter(frame), summary.currency)
+        shown = asset_class_filter(frame)
+        kinds = shown["sec_type"].map(lambda t: KINDS.get(t, "held"))
+        for kind, title in TABLE_TITLES.items():
+            part = shown[kinds == kind]
+            if part.empty:
+                continue
+            if title:
+                st.markdown(title)
+            positions_table(part, summary.currency, kind)
     st.subheader("Cash by currency")
     cash_table(summary)
     left, right = st.columns(2, gap="large")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import pandas as pd
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -187,13 +186,19 @@ def test_foreign_holdings_show_in_their_currency_and_totals_in_base(fixture_port
     assert hk["currency"] == "HKD" and hk["market_value"] == 400000.0
     assert hk["market_value_base"] == pytest.approx(51400.0)
     assert hk["weight_pct"] < 25
-    es = table.loc["ES DEC 25"]
-    assert pd.isna(es["market_value"]) and es["notional"] == 252500.0 and pd.isna(es["weight_pct"])
+    assert "ES DEC 25" not in table.index and "EUR.USD" not in table.index
+    futures = at.dataframe[1].value.set_index("description")
+    es = futures.loc["ES DEC 25"]
+    assert es["notional"] == 252500.0 and es["unrealized_pnl"] == 2500.0
+    assert "market_value" not in futures.columns and "weight_pct" not in futures.columns
+    fx = at.dataframe[2].value
+    assert list(fx["description"]) == ["EUR.USD"] and "weight_pct" not in fx.columns
     call = table.loc["AAPL 17 JAN 25 200 Call"]
     assert call["avg_price"] == pytest.approx(5.205) and call["market_price"] == 6.10
     assert table.loc["UST 4.25% 2034"]["market_value"] == 9850.0
     assert any("exposure is $252,500.00" in c.value for c in at.caption)
-    cash = at.dataframe[1].value.set_index("Currency")
+    assert any("counted once" in m.value for m in at.main.markdown)
+    cash = at.dataframe[3].value.set_index("Currency")
     assert list(cash.index) == ["USD", "EUR", "JPY"]
     assert cash.loc["EUR", "Balance"] == "€20,000.00"
     assert cash.loc["JPY", "In USD"] == "-$10,050.00"
