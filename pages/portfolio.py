@@ -195,6 +195,10 @@ def positions_table(frame: pd.DataFrame, base: str, kind: str) -> None:
     show = frame.drop(columns=["con_id", *NOT_SHOWN[kind]])
     if show["account"].nunique() <= 1:
         show = show.drop(columns="account")
+    if (show["currency"] == base).all():  # base columns would repeat the same numbers
+        show = show.drop(columns=[c for c in BASE_MONEY if c in show])
+    if "multiplier" in show and show["multiplier"].isna().all():
+        show = show.drop(columns="multiplier")
     show = show.reset_index(drop=True)
     if "multiplier" in show:  # text: blank where the contract has none (a stock)
         show["multiplier"] = [_blank_or(lambda v: f"{v:g}")(v) for v in show["multiplier"]]

@@ -119,17 +119,14 @@ def test_connected_metrics_and_positions_match_the_simulator(services, gateway):
         "exchange",
         "currency",
         "quantity",
-        "multiplier",
         "avg_price",
         "market_price",
         "market_value",
         "unrealized_pnl",
         "unrealized_pnl_pct",
         "daily_pnl",
-        "market_value_base",
-        "unrealized_pnl_base",
         "weight_pct",
-    ]
+    ]  # all in the base currency, no multipliers: no columns repeating the same numbers
     assert set(table["currency"]) == {"USD"} and set(table["asset_class"]) == {"Stocks"}
     assert table["market_value"].sum() == pytest.approx(money(shown["Positions value"]), abs=0.01)
     cash = at.dataframe[1].value
