@@ -58,6 +58,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+DETAILED = ("BOND", "BILL")  # sec types whose description needs ContractDetails
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ def portfolio_view(
     singles: dict[tuple[str, int], Any],
     pnl: dict[str, Any],
     now: datetime,
+    details: dict[int, Any] | None = None,
 ) -> PortfolioView:
     """The view of ``account`` (None: the only account, or all) from ib_async's state:
     ``positions`` (reqPositions), the account window's items and reqPnLSingle values
@@ -94,7 +96,7 @@ def portfolio_view(
         raise ValueError(f"Account {account!r} is not managed by this login: {accounts}")
     for acct in accounts:
         books.setdefault(acct, AccountBook(acct, None))
-    rows = build_rows(positions, items, singles, books)
+    rows = build_rows(positions, items, singles, books, details)
     per: dict[str, PortfolioSummary] = {}
     weighted: dict[str, list[PositionRow]] = {}
     for acct in accounts:
@@ -125,6 +127,9 @@ class PortfolioService:
         self._singles: dict[tuple[str, int], PnLSingle] = {}
         # when each subscription started (for the bounded first-data wait)
         self._started: dict[tuple[str, int] | str, float] = {}
+        # conId -> ContractDetails, for what positions do not carry (a bond's coupon)
+        self._details: dict[int, Any] = {}
+        self._details_pending: dict[int, asyncio.Task[None]] = {}
         connection.loop.call(self._attach, timeout=5)
 
     # ------------------------------------------------------------------ public API
@@ -236,8 +241,33 @@ class PortfolioService:
                     continue
                 self._singles[(account, con_id)] = ib.reqPnLSingle(account, "", con_id)
                 self._started[(account, con_id)] = time.monotonic()
+            self._fetch_details([p.contract for p in ib.positions() if p.position])
         except (NotConnectedError, ConnectionError, OSError) as exc:
             log.info("PnL subscriptions not synced (connection): %s", exc)
+
+    def _fetch_details(self, contracts: list[Any]) -> None:
+        """Ask once per bond for its contract details (coupon, maturity): positions and
+        portfolio updates do not carry them. In the background; rows read the cache."""
+        for c in contracts:
+            if c.secType not in DETAILED or c.conId in self._details:
+                continue
+            if c.conId in self._details_pending:
+                continue
+            self._details_pending[c.conId] = asyncio.ensure_future(self._load_details(c.conId))
+
+    async def _load_details(self, con_id: int) -> None:
+        from ib_async import Contract
+
+        try:
+            found = await asyncio.wait_for(
+                self._ib.reqContractDetailsAsync(Contract(conId=con_id)), self._timeout()
+            )
+            if found:
+                self._details[con_id] = found[0]
+        except Exception as exc:  # the description falls back to the contract's fields
+            log.info("contract details of %s not loaded: %r", con_id, exc)
+        finally:
+            self._details_pending.pop(con_id, None)
 
     def _ensure_account_pnl(self, ib: IB) -> None:
         have = {p.account for p in ib.pnl()}
@@ -293,7 +323,9 @@ class PortfolioService:
         items = {(i.account, i.contract.conId): i for i in ib.portfolio()}
         singles = {(s.account, s.conId): s for s in ib.pnlSingle() if not s.modelCode}
         pnl = {p.account: p for p in ib.pnl() if not p.modelCode}
-        return portfolio_view(account, accounts, books, ib.positions(), items, singles, pnl, now)
+        return portfolio_view(
+            account, accounts, books, ib.positions(), items, singles, pnl, now, self._details
+        )
 
     def _books(self) -> dict[str, AccountBook]:
         ib = self._ib
