@@ -145,11 +145,23 @@ def account_books(*sources: Iterable[Any]) -> dict[str, AccountBook]:
 
 
 def combine_rates(books: Iterable[AccountBook], base: str) -> dict[str, float]:
-    """Rates into ``base`` from every account whose base currency it is (same login,
-    same IBKR rates), for an all-accounts view in one currency."""
+    """Rates into ``base`` for an all-accounts view in one currency, from the login's
+    own IBKR rates only: those of accounts in ``base`` first; an account in another
+    base ``B`` then converts through its own rate for ``base`` (1 / rate: B per unit of
+    ``base`` inverted), and its other currencies through ``B``."""
+    books = list(books)
     rates: dict[str, float] = {base: 1.0}
     for book in books:
         if book.base_currency == base:
             for cur, rate in book.rates.items():
                 rates.setdefault(cur, rate)
+    for book in books:
+        other = book.base_currency
+        if not other or other == base:
+            continue
+        if other not in rates and book.rates.get(base):
+            rates[other] = 1.0 / book.rates[base]
+        if other in rates:
+            for cur, rate in book.rates.items():
+                rates.setdefault(cur, rate * rates[other])
     return rates

@@ -158,10 +158,12 @@ def test_each_account_in_its_own_base_currency():
 def test_all_accounts_convert_to_one_currency_or_say_mixed():
     per, books, rows = two_accounts()
     summary, all_rows = combine(per, books, rows, NOW)
-    # one USD and one EUR account: the first account's base (USD), but no USD-base
-    # account has an IBKR rate for EUR, so nothing is summed
-    assert summary.currency == "MIXED" and summary.net_liquidation is None
-    assert not summary.convertible
+    # one USD and one EUR account: the first account's base (USD); no USD account has
+    # a EUR rate, so the EUR account's own USD rate (0.9217 EUR per USD) is inverted
+    assert summary.currency == "USD" and summary.convertible
+    assert summary.net_liquidation == pytest.approx(100000.0 + 50000.0 / 0.9217)
+    sap = next(r for r in all_rows if r.symbol == "SAP")
+    assert sap.market_value_base == pytest.approx(20000.0 / 0.9217)
     # an EUR-first login: the EUR account's own USD rate converts the USD account
     per_eur_first = {tws.EUR_ACCOUNT: per[tws.EUR_ACCOUNT], tws.USD_ACCOUNT: per[tws.USD_ACCOUNT]}
     summary, all_rows = combine(per_eur_first, books, rows, NOW)
