@@ -4,9 +4,10 @@ Pages and the HTTP API both read these results, so a figure is computed once:
 
 - a row's money (price, value, P&L) is in the instrument's currency, as IBKR sends it:
   ``reqPnLSingle``'s value and P&L when they match the held quantity (live, about once
-  a second), else the account window's ``marketValue`` / ``unrealizedPNL`` (refreshed by
-  TWS every ~3 minutes and after fills). Never qty x price x multiplier: a bond's price is
-  in % of par, and IBKR knows its own value;
+  a second; in the account's base currency, like ``reqPnL``), else the account window's
+  ``marketValue`` / ``unrealizedPNL`` (in the contract's currency, refreshed by TWS every
+  ~3 minutes and after fills). Never qty x price x multiplier: a bond's price is in % of
+  par, and IBKR knows its own value;
 - its base-currency figures and weight use the account's own ``ExchangeRate`` values
   (``ibkr_core.money``); no rate means unknown;
 - a future's value is not part of the account's value (only its P&L is): it is shown as
@@ -160,6 +161,37 @@ def _fresh(holder: Any | None, qty: float, attr: str = "position") -> bool:
     return holder is not None and num(getattr(holder, attr)) == qty
 
 
+def _figures(
+    item: Any | None, single: Any | None, qty: float, rate: float | None
+) -> tuple[tuple[float | None, ...], tuple[float | None, ...]]:
+    """(value, unrealized, realized, daily) in the instrument's currency and
+    (value, unrealized, daily) in base.
+
+    reqPnLSingle reports in the account's base currency (like reqPnL); the account
+    window's portfolio update in the contract's currency. Live figures come from
+    reqPnLSingle when it is for the held quantity; each side is the other converted
+    with the account's own ExchangeRate, and stays unknown without one."""
+
+    def to_base(x: float | None) -> float | None:
+        return None if x is None or rate is None else x * rate
+
+    def to_local(x: float | None) -> float | None:
+        return None if x is None or not rate else x / rate
+
+    daily_b = num(single.dailyPnL) if _fresh(single, qty) else None
+    if _fresh(single, qty) and num(single.value) is not None:
+        value_b, unrealized_b = num(single.value), num(single.unrealizedPnL)
+        local = (to_local(value_b), to_local(unrealized_b), to_local(num(single.realizedPnL)))
+        if local[0] is None and _fresh(item, qty):  # no rate: the window's own figures
+            local = (num(item.marketValue), num(item.unrealizedPNL), num(item.realizedPNL))
+        return (*local, to_local(daily_b)), (value_b, unrealized_b, daily_b)
+    if _fresh(item, qty):
+        value, unrealized = num(item.marketValue), num(item.unrealizedPNL)
+        local = (value, unrealized, num(item.realizedPNL), to_local(daily_b))
+        return local, (to_base(value), to_base(unrealized), daily_b)
+    return (None, None, None, to_local(daily_b)), (None, None, daily_b)
+
+
 def build_rows(
     positions: Iterable[Any],
     items: Mapping[tuple[str, int], Any],
@@ -183,31 +215,21 @@ def build_rows(
         inst = instrument(item.contract if item is not None else c, details.get(c.conId))
         factor = _factor(c, item)
         avg = num(pos.avgCost)
-        value = unrealized = realized = daily = price = None
-        if _fresh(single, qty) and num(single.value) is not None:
-            value = num(single.value)
-            unrealized, realized = num(single.unrealizedPnL), num(single.realizedPnL)
-            daily = num(single.dailyPnL)
-            price = round(value / (qty * factor), 8) if factor else None
-        elif _fresh(item, qty):
-            value, unrealized = num(item.marketValue), num(item.unrealizedPNL)
-            realized, price = num(item.realizedPNL), num(item.marketPrice)
-            daily = num(single.dailyPnL) if _fresh(single, qty) else None
-        if price is None and item is not None:
-            price = num(item.marketPrice)
-        if realized is None and item is not None:
-            realized = num(item.realizedPNL)
-        basis = abs(qty) * avg if avg else None
         book = books.get(pos.account)
         base = book.base_currency if book else None
         rate = book.rate(c.currency) if book else None
-
-        def to_base(amount: float | None, _rate: float | None = rate) -> float | None:
-            return None if amount is None or _rate is None else amount * _rate
-
+        local, in_base = _figures(item, single, qty, rate)
+        value, unrealized, realized, daily = local
+        value_b, unrealized_b, daily_b = in_base
+        price = None
+        if value is not None and factor and _fresh(single, qty):
+            price = round(value / (qty * factor), 8)  # live, from reqPnLSingle's value
+        elif item is not None:
+            price = num(item.marketPrice)
+        basis = abs(qty) * avg if avg else None
         is_future = c.secType in NOT_IN_VALUE
-        notional = value if is_future else None
-        held = None if is_future else value
+        notional, notional_b = (value, value_b) if is_future else (None, None)
+        held, held_b = (None, None) if is_future else (value, value_b)
         rows.append(
             PositionRow(
                 account=pos.account,
@@ -235,10 +257,10 @@ def build_rows(
                 notional=notional,
                 base_currency=base,
                 fx_rate=rate,
-                market_value_base=to_base(held),
-                unrealized_pnl_base=to_base(unrealized),
-                daily_pnl_base=to_base(daily),
-                notional_base=to_base(notional),
+                market_value_base=held_b,
+                unrealized_pnl_base=unrealized_b,
+                daily_pnl_base=daily_b,
+                notional_base=notional_b,
                 in_cash=c.secType in CASH_LIKE,
             )
         )
@@ -253,10 +275,10 @@ def live_drift(
     singles: Mapping[tuple[str, int], Any],
 ) -> float:
     """How far live values moved since the account window computed NetLiquidation:
-    per position, reqPnLSingle's value minus the window's marketValue for the same
-    quantity, in base. Futures included (their move is P&L); FX cash left out (the
-    window's rates are what TWS used). A move that cannot be converted is left out:
-    the window's own figure stands for it."""
+    per position, reqPnLSingle's value (base) minus the window's marketValue for the
+    same quantity (converted), in base. Futures included (their move is P&L); FX cash
+    left out (the window's rates are what TWS used). A move that cannot be converted is
+    left out: the window's own figure stands for it."""
     drift = 0.0
     for (acct, con_id), item in items.items():
         if acct != account or item.contract.secType in CASH_LIKE:
@@ -265,12 +287,9 @@ def live_drift(
         qty = num(item.position)
         if not qty or not _fresh(single, qty):
             continue
-        live, old = num(single.value), num(item.marketValue)
-        if live is None or old is None:
-            continue
-        moved = book.convert(live - old, item.contract.currency)
-        if moved is not None:
-            drift += moved
+        live, old = num(single.value), book.convert(num(item.marketValue), item.contract.currency)
+        if live is not None and old is not None:  # reqPnLSingle's value is in base
+            drift += live - old
     return drift
 
 

@@ -128,7 +128,11 @@ def _bond(contract: Any, details: Any | None) -> str:
         parts.append(f"{coupon:.3f}".rstrip("0").rstrip(".") + "%")
     if year:
         parts.append(year)
-    return " ".join(parts)
+    name = " ".join(parts)
+    local = (contract.localSymbol or "").strip()
+    if coupon is None and local and not _BOND.match(local) and local != symbol:
+        name = f"{name} · {local}"  # no coupon known: the CUSIP tells the bond apart
+    return name
 
 
 def describe(contract: Any, details: Any | None = None) -> str:

@@ -127,7 +127,8 @@ class PortfolioService:
         self._singles: dict[tuple[str, int], PnLSingle] = {}
         # when each subscription started (for the bounded first-data wait)
         self._started: dict[tuple[str, int] | str, float] = {}
-        # conId -> ContractDetails, for what positions do not carry (a bond's coupon)
+        # conId -> ContractDetails (None: asked, not available), for what positions do
+        # not carry (a bond's coupon)
         self._details: dict[int, Any] = {}
         self._details_pending: dict[int, asyncio.Task[None]] = {}
         connection.loop.call(self._attach, timeout=5)
@@ -262,10 +263,12 @@ class PortfolioService:
             found = await asyncio.wait_for(
                 self._ib.reqContractDetailsAsync(Contract(conId=con_id)), self._timeout()
             )
-            if found:
-                self._details[con_id] = found[0]
+            self._details[con_id] = found[0] if found else None
         except Exception as exc:  # the description falls back to the contract's fields
+            # (ib_async 2.1 cannot decode a bond's details with a fractional coupon:
+            # ContractDetails.coupon defaults to int 0, so "4.25" fails; asked once)
             log.info("contract details of %s not loaded: %r", con_id, exc)
+            self._details[con_id] = None
         finally:
             self._details_pending.pop(con_id, None)
 

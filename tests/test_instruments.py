@@ -46,3 +46,9 @@ def test_bond_description_prefers_contract_details():
     assert describe(corp, details) == "IBM 7% 2025"
     bare = Contract(conId=10, symbol="XYZ", secType="BOND", lastTradeDateOrContractMonth="20300101")
     assert describe(bare) == "XYZ 2030"  # no coupon known: not invented
+    cusip = Contract(conId=11, symbol="US-T", secType="BOND", localSymbol="91282CLW9",
+                     lastTradeDateOrContractMonth="20341115")  # fmt: skip
+    assert describe(cusip) == "UST 2034 · 91282CLW9"
+    details = ContractDetails(contract=cusip, coupon=4.25, maturity="20341115",
+                              descAppend="T 4 1/4 11/15/34")  # fmt: skip
+    assert describe(cusip, details) == "UST 4.25% 2034"

@@ -91,19 +91,35 @@ def test_missing_rate_makes_the_figure_unknown_not_summed_raw():
 
 
 def test_live_pnl_single_moves_values_and_net_liquidation_in_base():
-    # 700 moves from 400 to 410 HKD: reqPnLSingle says 410,000 HKD
+    # 700 moves from 400 to 410 HKD: reqPnLSingle reports in the account's base (USD):
+    # value 410,000 HKD x 0.1285, unrealized 60,000 HKD x 0.1285, today 10,000 HKD x 0.1285
     singles = {
         (tws.USD_ACCOUNT, tws.TENCENT.conId): tws.single(
-            tws.USD_ACCOUNT, tws.TENCENT.conId, 1000.0, 410000.0, 60000.0, daily=10000.0
+            tws.USD_ACCOUNT, tws.TENCENT.conId, 1000.0, 52685.0, 7710.0, daily=1285.0
         )
     }
     pnl = tws.account_pnl(tws.USD_ACCOUNT, daily=1285.0, unrealized=70000.0)
     summary, rows = usd_view(singles=singles, pnl=pnl)
     hk = rows["700 · SEHK · HKD"]
-    assert hk.market_price == 410.0 and hk.market_value == 410000.0
-    assert hk.daily_pnl == 10000.0 and hk.daily_pnl_base == pytest.approx(1285.0)
+    assert hk.market_price == pytest.approx(410.0) and hk.market_value == pytest.approx(410000.0)
+    assert hk.market_value_base == 52685.0 and hk.unrealized_pnl_base == 7710.0
+    assert hk.unrealized_pnl == pytest.approx(60000.0)
+    assert hk.daily_pnl == pytest.approx(10000.0) and hk.daily_pnl_base == 1285.0
     assert summary.net_liquidation == pytest.approx(tws.USD_NLV + 10000.0 * 0.1285)
     assert summary.daily_pnl == 1285.0  # reqPnL, already in base
+
+
+def test_live_base_figures_stand_without_a_rate_local_ones_from_the_window():
+    rates = {k: v for k, v in tws.USD_RATES.items() if k != "HKD"}
+    singles = {
+        (tws.USD_ACCOUNT, tws.TENCENT.conId): tws.single(
+            tws.USD_ACCOUNT, tws.TENCENT.conId, 1000.0, 52685.0, 7710.0, daily=1285.0
+        )
+    }
+    _summary, rows = usd_view(rates, singles=singles)
+    hk = rows["700 · SEHK · HKD"]
+    assert hk.market_value_base == 52685.0  # IBKR's own base figure
+    assert hk.market_value == 400000.0  # the window's, not a conversion without a rate
 
 
 def test_stale_pnl_single_quantity_is_not_used():
