@@ -179,16 +179,20 @@ def _figures(
         return None if x is None or not rate else x / rate
 
     daily_b = num(single.dailyPnL) if _fresh(single, qty) else None
+    window = None
+    if _fresh(item, qty):
+        window = (num(item.marketValue), num(item.unrealizedPNL), num(item.realizedPNL))
     if _fresh(single, qty) and num(single.value) is not None:
         value_b, unrealized_b = num(single.value), num(single.unrealizedPnL)
-        local = (to_local(value_b), to_local(unrealized_b), to_local(num(single.realizedPnL)))
-        if local[0] is None and _fresh(item, qty):  # no rate: the window's own figures
-            local = (num(item.marketValue), num(item.unrealizedPNL), num(item.realizedPNL))
+        live = (to_local(value_b), to_local(unrealized_b), to_local(num(single.realizedPnL)))
+        # In the base currency the live figures are the local ones. In another currency
+        # the window's own figures win: converting back with the window's rate (up to
+        # 3 minutes old) would show prices IBKR never quoted (HK$500.3922).
+        local = live if rate == 1.0 or window is None else window
         return (*local, to_local(daily_b)), (value_b, unrealized_b, daily_b)
-    if _fresh(item, qty):
-        value, unrealized = num(item.marketValue), num(item.unrealizedPNL)
-        local = (value, unrealized, num(item.realizedPNL), to_local(daily_b))
-        return local, (to_base(value), to_base(unrealized), daily_b)
+    if window is not None:
+        value, unrealized, _realized = window
+        return (*window, to_local(daily_b)), (to_base(value), to_base(unrealized), daily_b)
     return (None, None, None, to_local(daily_b)), (None, None, daily_b)
 
 
@@ -222,10 +226,12 @@ def build_rows(
         value, unrealized, realized, daily = local
         value_b, unrealized_b, daily_b = in_base
         price = None
-        if value is not None and factor and _fresh(single, qty):
+        if rate == 1.0 and value is not None and factor and _fresh(single, qty):
             price = round(value / (qty * factor), 8)  # live, from reqPnLSingle's value
         elif item is not None:
             price = num(item.marketPrice)
+        elif value is not None and factor:  # no window for this account: via its rate
+            price = round(value / (qty * factor), 8)
         basis = abs(qty) * avg if avg else None
         is_future = c.secType in NOT_IN_VALUE
         notional, notional_b = (value, value_b) if is_future else (None, None)

@@ -226,6 +226,7 @@ def positions_table(frame: pd.DataFrame, base: str, kind: str) -> None:
         styled,
         hide_index=True,
         width="stretch",
+        height=min(36 * (len(show) + 1) + 3, 800),  # every row visible up to ~20
         key=f"positions_{kind}",
         column_config={
             "account": st.column_config.TextColumn("Account"),
@@ -360,13 +361,14 @@ def pnl_chart(frame: pd.DataFrame, currency: str) -> None:
             orientation="h",
             marker={"color": [UP if v > 0 else DOWN if v < 0 else FLAT for v in values]},
             text=[fmt_money(v, currency, signed=True) for v in values],
-            textposition="auto",
+            textposition="outside",
+            cliponaxis=False,
             hovertemplate="%{y}: %{x:,.2f}<extra></extra>",
         )
     )
     fig.update_layout(
         height=max(300, 28 * len(data) + 60),
-        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        margin={"l": 10, "r": 80, "t": 10, "b": 10},
         xaxis={"title": f"Unrealized P&L ({currency})", "zeroline": True},
     )
     st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key="pnl_by_position")

@@ -236,3 +236,72 @@ def test_all_is_not_offered_when_accounts_do_not_convert(services, monkeypatch):
         tws.USD_ACCOUNT,
         tws.EUR_ACCOUNT,
     ]
+
+
+@pytest.fixture(params=["multi-asset", "eur-base", "advisor"])
+def profile_gateway(request):
+    """The simulator on one of its account profiles (skipped until profiles exist)."""
+    pytest.importorskip("ibkr_core.simulator.profiles")
+    from ibkr_core.simulator import start_in_background
+
+    gw = start_in_background(
+        seed=3, port=0, config=SimConfig(profile=request.param, market_open=False)
+    )
+    try:
+        yield gw
+    finally:
+        gw.stop()
+
+
+def wire_values(services) -> dict:
+    """{account: {(tag, currency): value}} as TWS sent them to ib_async."""
+
+    def read(ib):
+        out: dict = {}
+        for v in [*ib.accountValues(), *ib.wrapper.acctSummary.values()]:
+            if not v.modelCode:
+                out.setdefault(v.account, {}).setdefault((v.tag, v.currency), v.value)
+        return out
+
+    return services.connection.run(read)
+
+
+def test_profiles_render_each_account_in_its_base_currency(services, profile_gateway):
+    from tests.conftest import wait_for
+
+    status = services.connect(profile_gateway.host, profile_gateway.port)
+    assert status.connected, status.last_error
+    accounts = status.accounts
+    assert wait_for(
+        lambda: all(
+            services.portfolio.view(a).summary.net_liquidation is not None for a in accounts
+        ),
+        10,
+    )
+    at = run_app()
+    values = wire_values(services)
+    if len(accounts) > 1:
+        picker = at.sidebar.selectbox(key="account_picker")
+        assert list(picker.options)[: len(accounts)] == list(accounts)
+    for account in accounts:
+        if len(accounts) > 1:
+            at.sidebar.selectbox(key="account_picker").select(account).run()
+        assert not at.exception
+        tags = values[account]
+        base = next(c for (t, c) in tags if t == "NetLiquidation" and c != "BASE")
+        nlv = float(tags[("NetLiquidation", base)])
+        shown = metrics(at)
+        assert any(f"base currency {base}" in m.value for m in at.main.markdown)
+        assert shown["Net liquidation"].replace(",", "").lstrip("$€") == f"{nlv:.2f}", (
+            account,
+            shown,
+        )
+        table = at.dataframe[0].value
+        assert len(table) > 0
+        currencies = set(table["currency"])
+        if currencies - {base}:  # foreign holdings: values in base next to their own
+            assert "market_value_base" in table.columns
+        cash = at.dataframe[-1].value
+        assert set(cash["Currency"]) == {
+            c for (t, c) in tags if t == "TotalCashBalance" and c != "BASE"
+        }

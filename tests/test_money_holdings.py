@@ -101,12 +101,24 @@ def test_live_pnl_single_moves_values_and_net_liquidation_in_base():
     pnl = tws.account_pnl(tws.USD_ACCOUNT, daily=1285.0, unrealized=70000.0)
     summary, rows = usd_view(singles=singles, pnl=pnl)
     hk = rows["700 · SEHK · HKD"]
-    assert hk.market_price == pytest.approx(410.0) and hk.market_value == pytest.approx(410000.0)
-    assert hk.market_value_base == 52685.0 and hk.unrealized_pnl_base == 7710.0
-    assert hk.unrealized_pnl == pytest.approx(60000.0)
+    assert hk.market_value_base == 52685.0 and hk.unrealized_pnl_base == 7710.0  # live
+    # in HKD: the window's own figures (not back-converted with a possibly older rate)
+    assert hk.market_price == 400.0 and hk.market_value == 400000.0
     assert hk.daily_pnl == pytest.approx(10000.0) and hk.daily_pnl_base == 1285.0
     assert summary.net_liquidation == pytest.approx(tws.USD_NLV + 10000.0 * 0.1285)
     assert summary.daily_pnl == 1285.0  # reqPnL, already in base
+
+
+def test_live_base_currency_rows_follow_pnl_single():
+    singles = {
+        (tws.USD_ACCOUNT, tws.AAPL.conId): tws.single(
+            tws.USD_ACCOUNT, tws.AAPL.conId, 100.0, 23000.0, 7975.0, daily=150.0
+        )
+    }
+    _summary, rows = usd_view(singles=singles)
+    aapl = rows["AAPL · NASDAQ · USD"]
+    assert aapl.market_price == 230.0 and aapl.market_value == 23000.0
+    assert aapl.unrealized_pnl == 7975.0 and aapl.daily_pnl == 150.0
 
 
 def test_live_base_figures_stand_without_a_rate_local_ones_from_the_window():

@@ -39,9 +39,9 @@ def portfolio(connection) -> Iterator:
         service.close()
 
 
-def wire(connection) -> tuple[dict, dict]:
+def wire(connection) -> tuple[dict, dict, dict]:
     """What TWS sent: {account: {(tag, currency): value}} (account window first, then
-    the account summary) and {(account, conId): PortfolioItem}."""
+    the account summary), {(account, conId): PortfolioItem} and reqPnLSingle values."""
 
     def read(ib):
         values: dict = {}
@@ -49,7 +49,8 @@ def wire(connection) -> tuple[dict, dict]:
             if not v.modelCode:
                 values.setdefault(v.account, {}).setdefault((v.tag, v.currency), v.value)
         items = {(i.account, i.contract.conId): i for i in ib.portfolio()}
-        return values, items
+        singles = {(p.account, p.conId): p for p in ib.pnlSingle()}
+        return values, items, singles
 
     return connection.run(read)
 
@@ -82,7 +83,7 @@ def views(portfolio) -> dict:
 
 def test_totals_are_the_accounts_own_in_its_base_currency(gateway, connection, portfolio):
     found = views(portfolio)
-    values, _items = wire(connection)
+    values, _items, _singles = wire(connection)
     for account, view in found.items():
         tags = values[account]
         base = base_of(tags)
@@ -105,14 +106,21 @@ def test_totals_are_the_accounts_own_in_its_base_currency(gateway, connection, p
 
 def test_rows_carry_ibkr_market_values_in_their_currency(gateway, connection, portfolio):
     found = views(portfolio)
-    values, items = wire(connection)
+    values, items, singles = wire(connection)
     checked = 0
     for account, view in found.items():
         tags = values[account]
         base = base_of(tags)
         for row in view.rows:
             item = items.get((account, row.con_id))
-            if item is None:  # an account outside the account window: reqPnLSingle only
+            if item is None:  # outside the account window (one account only): reqPnLSingle
+                single = singles[(account, row.con_id)]
+                in_base = row.notional_base if row.sec_type == "FUT" else row.market_value_base
+                assert in_base == pytest.approx(single.value, abs=0.01), row.description
+                local = row.notional if row.sec_type == "FUT" else row.market_value
+                fx = rate(tags, row.currency, base)
+                assert local == pytest.approx(single.value / fx, abs=0.01)
+                checked += 1
                 continue
             checked += 1
             c = item.contract
@@ -129,7 +137,7 @@ def test_rows_carry_ibkr_market_values_in_their_currency(gateway, connection, po
             mult = float(c.multiplier) if c.multiplier else None
             if mult:  # TWS's Avg price: averageCost per contract / multiplier
                 assert row.avg_price == pytest.approx(item.averageCost / mult)
-    assert checked > 0
+    assert checked == sum(len(v.rows) for v in found.values()) > 0
 
 
 def test_instruments_read_as_traders_read_them(gateway, connection, portfolio):
