@@ -152,8 +152,16 @@ def describe(contract: Any, details: Any | None = None) -> str:
         return _bond(contract, details)
     if sec == "CASH":
         return contract.localSymbol or f"{symbol}.{contract.currency}"
-    exchange = contract.primaryExchange or contract.exchange or ""
+    exchange = _exchange(contract, details)
     return " · ".join(p for p in (symbol, exchange, contract.currency) if p)
+
+
+def _exchange(contract: Any, details: Any | None) -> str:
+    """The listing exchange (SAP: IBIS), not the routing one (SMART), where known:
+    portfolio updates carry primaryExchange, positions only the routing exchange,
+    contract details both."""
+    listed = getattr(getattr(details, "contract", None), "primaryExchange", "") or ""
+    return contract.primaryExchange or listed or contract.exchange or ""
 
 
 def instrument(contract: Any, details: Any | None = None) -> Instrument:
@@ -165,7 +173,7 @@ def instrument(contract: Any, details: Any | None = None) -> Instrument:
         sec_type=sec,
         asset_class=asset_class(sec),
         description=describe(contract, details),
-        exchange=contract.primaryExchange or contract.exchange or "",
+        exchange=_exchange(contract, details),
         currency=contract.currency or "",
         multiplier=num(contract.multiplier),
     )

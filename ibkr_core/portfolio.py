@@ -58,7 +58,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-DETAILED = ("BOND", "BILL")  # sec types whose description needs ContractDetails
+UNDETAILED = ("CASH",)  # sec types whose description needs no ContractDetails
 
 
 @dataclass(frozen=True)
@@ -247,10 +247,11 @@ class PortfolioService:
             log.info("PnL subscriptions not synced (connection): %s", exc)
 
     def _fetch_details(self, contracts: list[Any]) -> None:
-        """Ask once per bond for its contract details (coupon, maturity): positions and
-        portfolio updates do not carry them. In the background; rows read the cache."""
+        """Ask once per held contract for its details (a bond's coupon and maturity, a
+        stock's listing exchange for accounts outside the account window): positions do
+        not carry them. In the background; rows read the cache."""
         for c in contracts:
-            if c.secType not in DETAILED or c.conId in self._details:
+            if c.secType in UNDETAILED or c.conId in self._details:
                 continue
             if c.conId in self._details_pending:
                 continue

@@ -361,7 +361,8 @@ def pnl_chart(frame: pd.DataFrame, currency: str) -> None:
             orientation="h",
             marker={"color": [UP if v > 0 else DOWN if v < 0 else FLAT for v in values]},
             text=[fmt_money(v, currency, signed=True) for v in values],
-            textposition="outside",
+            # gains outside their bar, losses inside theirs (outside would sit on the labels)
+            textposition=["outside" if v >= 0 else "inside" for v in values],
             cliponaxis=False,
             hovertemplate="%{y}: %{x:,.2f}<extra></extra>",
         )

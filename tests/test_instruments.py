@@ -52,3 +52,14 @@ def test_bond_description_prefers_contract_details():
     details = ContractDetails(contract=cusip, coupon=4.25, maturity="20341115",
                               descAppend="T 4 1/4 11/15/34")  # fmt: skip
     assert describe(cusip, details) == "UST 4.25% 2034"
+
+
+def test_listing_exchange_from_details_when_the_position_has_only_smart():
+    position_contract = Contract(conId=14204, symbol="SAP", secType="STK", currency="EUR",
+                                 exchange="SMART")  # fmt: skip
+    assert describe(position_contract) == "SAP · SMART · EUR"
+    listed = Contract(conId=14204, symbol="SAP", secType="STK", currency="EUR",
+                      exchange="SMART", primaryExchange="IBIS")  # fmt: skip
+    details = ContractDetails(contract=listed)
+    assert describe(position_contract, details) == "SAP · IBIS · EUR"
+    assert instrument(position_contract, details).exchange == "IBIS"
