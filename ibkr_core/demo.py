@@ -20,6 +20,7 @@ import atexit
 import contextlib
 import logging
 import threading
+from dataclasses import replace
 
 from ibkr_core.simulator import BackgroundGateway, SimConfig, start_in_background
 
@@ -42,9 +43,12 @@ class DemoGateway:
         seed: int = DEMO_SEED,
         config: SimConfig | None = None,
         host: str = "127.0.0.1",
+        profile: str | None = None,
     ) -> None:
         self.seed = seed
         self.config = config or DEMO_CONFIG
+        if profile is not None:  # "stocks", "multi-asset", "eur-base", "advisor"
+            self.config = replace(self.config, profile=profile)
         self.host = host
         self._lock = threading.Lock()
         self._gateway: BackgroundGateway | None = None

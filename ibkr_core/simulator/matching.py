@@ -38,6 +38,7 @@ import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from . import fees
 from .account import Account
 from .market import Market, on_tick, round_to_tick
 from .universe import EASTERN, Instrument
@@ -100,7 +101,9 @@ def is_unset(value: float | None) -> bool:
 
 
 def commission_for(instrument: Instrument, qty: float, price: float) -> float:
-    """IBKR Pro fixed commission in USD for one execution."""
+    """IBKR Pro fixed commission for one execution, in the contract's currency."""
+    if instrument.sec_type not in ("STK", "CASH") or instrument.currency != "USD":
+        return fees.commission(instrument, qty, price)
     value = abs(qty) * price
     if instrument.is_fx:
         return round(max(FX_MIN, value * FX_RATE), 6)
@@ -467,7 +470,7 @@ class MatchingEngine:
             instrument=inst,
             exchange="IDEALPRO"
             if inst.is_fx
-            else _EXEC_EXCHANGE.get(inst.primary_exchange, "NYSE"),
+            else _EXEC_EXCHANGE.get(inst.primary_exchange, fees.exec_exchange(inst)),
             side="BOT" if order.is_buy else "SLD",
             shares=qty,
             price=price,
@@ -481,7 +484,7 @@ class MatchingEngine:
         report = Commission(
             exec_id=exec_id,
             commission=commission,
-            currency=self.account.base_currency,
+            currency=self.account.commission_currency(inst),
             realized_pnl=realized if closes else self.opening_realized_pnl,
         )
         event = ExecutionEvent(order, execution, report)
@@ -552,7 +555,7 @@ class MatchingEngine:
         after = self.account.margin(
             self.market,
             extra={inst.con_id: (inst, signed)},
-            cash_delta=-signed * price - commission,
+            cash_delta=self.account.trade_cash(inst, signed, price, commission, self.market),
         )
         # The position is then valued at the mark, not at the hypothetical fill price.
         after_ewl = after.equity_with_loan
@@ -563,7 +566,7 @@ class MatchingEngine:
             commission=commission,
             min_commission=commission,
             max_commission=commission,
-            commission_currency=self.account.base_currency,
+            commission_currency=self.account.commission_currency(inst),
             init_margin_before=before.init,
             init_margin_change=after.init - before.init,
             init_margin_after=after.init,

@@ -37,10 +37,10 @@ def contract_fields(inst: Instrument, exchange: str | None = None) -> Fields:
         inst.con_id,
         inst.symbol,
         inst.sec_type,
-        "",
-        0.0,
-        "",
-        "",
+        inst.last_trade_date,
+        inst.strike,
+        inst.right,
+        inst.multiplier,
         inst.exchange if exchange is None else exchange,
         inst.currency,
         inst.local_symbol,
@@ -103,9 +103,9 @@ def contract_details(v: int, req_id: int, inst: Instrument) -> Fields:
         req_id,
         inst.symbol,
         inst.sec_type,
-        "",  # lastTradeDateOrContractMonth
-        0.0,  # strike
-        "",  # right
+        inst.last_trade_date,  # lastTradeDateOrContractMonth
+        inst.strike,
+        inst.right,
         inst.exchange,
         inst.currency,
         inst.local_symbol,
@@ -117,14 +117,14 @@ def contract_details(v: int, req_id: int, inst: Instrument) -> Fields:
     if v < MIN_SERVER_VER_SIZE_RULES:
         fields.append(1)  # mdSizeMultiplier (obsolete)
     fields += [
-        "",  # multiplier
+        inst.multiplier,
         inst.order_types,
         inst.valid_exchanges,
-        1,  # priceMagnifier
-        0,  # underConId
+        inst.price_magnifier,
+        inst.under_con_id,
         inst.long_name.encode("unicode-escape").decode(),
         inst.primary_exchange,
-        "",  # contractMonth
+        inst.contract_month,
         inst.industry,
         inst.category,
         "",  # subcategory
@@ -134,18 +134,103 @@ def contract_details(v: int, req_id: int, inst: Instrument) -> Fields:
         "",  # evRule
         "",  # evMultiplier
         0,  # secIdList count
-        1,  # aggGroup
-        "",  # underSymbol
-        "",  # underSecType
-        "26" if inst.sec_type == "STK" else "239",  # marketRuleIds
-        "",  # realExpirationDate
-        "COMMON" if inst.sec_type == "STK" else "",  # stockType
+        inst.agg_group,
+        inst.under_symbol,
+        inst.under_sec_type,
+        _market_rules(inst),
+        inst.real_expiration_date,
+        (inst.stock_type or "COMMON") if inst.sec_type == "STK" else "",  # stockType
     ]
     if v == MIN_SERVER_VER_SIZE_RULES - 1:
         fields.append("1")  # suggestedSizeIncrement
     if v >= MIN_SERVER_VER_SIZE_RULES:
-        fields += ["1", "1", "100" if inst.sec_type == "STK" else "1"]
+        fields += _size_rules(inst)
     return fields
+
+
+def _market_rules(inst: Instrument) -> str:
+    if inst.market_rule_ids:
+        return inst.market_rule_ids
+    return "26" if inst.sec_type == "STK" else "239"
+
+
+def _size_rules(inst: Instrument) -> list[str]:
+    """minSize, sizeIncrement, suggestedSizeIncrement."""
+    if inst.size_increment:
+        return [inst.size_increment, inst.size_increment, inst.size_increment]
+    return ["1", "1", "100" if inst.sec_type == "STK" else "1"]
+
+
+def bond_contract_details(v: int, req_id: int, inst: Instrument) -> Fields:
+    """BOND_CONTRACT_DATA (18), as ib_async's Decoder.bondContractDetails and ibapi's
+    processBondContractDataMsg read it."""
+    fields: Fields = [Out.BOND_CONTRACT_DATA]
+    if v < MIN_SERVER_VER_SIZE_RULES:
+        fields.append(6)  # message version
+    fields += [
+        req_id,
+        inst.symbol,
+        inst.sec_type,
+        inst.cusip,
+        inst.coupon,
+        inst.last_trade_date,  # maturity
+        inst.issue_date,
+        "",  # ratings
+        inst.bond_type,
+        inst.coupon_type,
+        0,  # convertible
+        0,  # callable
+        0,  # putable
+        inst.desc_append,
+        inst.exchange,
+        inst.currency,
+        inst.trading_class,  # marketName
+        inst.trading_class,
+        inst.con_id,
+        inst.min_tick,
+    ]
+    if v < MIN_SERVER_VER_SIZE_RULES:
+        fields.append(1)  # mdSizeMultiplier (obsolete)
+    fields += [
+        inst.order_types,
+        inst.valid_exchanges,
+        "",  # nextOptionDate
+        "",  # nextOptionType
+        0,  # nextOptionPartial
+        "",  # notes
+        inst.long_name,
+        "",  # evRule
+        "",  # evMultiplier
+        0,  # secIdList count
+        inst.agg_group,
+        _market_rules(inst),
+    ]
+    if v >= MIN_SERVER_VER_SIZE_RULES:
+        fields += _size_rules(inst)
+    return fields
+
+
+def tick_option_computation(
+    v: int,
+    req_id: int,
+    tick_type: int,
+    implied_vol: float,
+    delta: float,
+    opt_price: float,
+    pv_dividend: float,
+    gamma: float,
+    vega: float,
+    theta: float,
+    und_price: float,
+) -> Fields:
+    """TICK_OPTION_COMPUTATION (21): the version field goes and tickAttrib (0: return
+    based) comes at 156, MIN_SERVER_VER_PRICE_BASED_VOLATILITY (ibapi decoder)."""
+    head: Fields = [Out.TICK_OPTION_COMPUTATION]
+    if v < 156:
+        head += [6, req_id, tick_type]
+    else:
+        head += [req_id, tick_type, 0]
+    return [*head, implied_vol, delta, opt_price, pv_dividend, gamma, vega, theta, und_price]
 
 
 def contract_details_end(req_id: int) -> Fields:
@@ -186,11 +271,11 @@ def portfolio_value(
         inst.con_id,
         inst.symbol,
         inst.sec_type,
-        "",
-        0.0,
-        "",
-        "",
-        inst.primary_exchange,
+        inst.last_trade_date,
+        inst.strike,
+        inst.right,
+        inst.multiplier,
+        inst.primary_exchange or inst.exchange,
         inst.currency,
         inst.local_symbol,
         inst.trading_class,

@@ -81,6 +81,8 @@ class Out(IntEnum):
     EXECUTION_DATA = 11
     MANAGED_ACCTS = 15
     HISTORICAL_DATA = 17
+    BOND_CONTRACT_DATA = 18
+    TICK_OPTION_COMPUTATION = 21
     TICK_GENERIC = 45
     TICK_STRING = 46
     CURRENT_TIME = 49
@@ -120,6 +122,7 @@ class Tick(IntEnum):
     LOW = 7
     VOLUME = 8
     CLOSE = 9
+    MODEL_OPTION = 13  # tick option computation: the model's price and greeks
     OPEN = 14
     LAST_TIMESTAMP = 45
     DELAYED_BID = 66
@@ -133,6 +136,7 @@ class Tick(IntEnum):
     DELAYED_VOLUME = 74
     DELAYED_CLOSE = 75
     DELAYED_OPEN = 76
+    DELAYED_MODEL_OPTION = 83
     DELAYED_LAST_TIMESTAMP = 88
 
 
@@ -149,6 +153,7 @@ LIVE_TO_DELAYED = {
     Tick.CLOSE: Tick.DELAYED_CLOSE,
     Tick.OPEN: Tick.DELAYED_OPEN,
     Tick.LAST_TIMESTAMP: Tick.DELAYED_LAST_TIMESTAMP,
+    Tick.MODEL_OPTION: Tick.DELAYED_MODEL_OPTION,
 }
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from . import messages as msg
+from .faults import COMPETING_SESSION, HMDS_DOWN
 from .matching import OrderStatusEvent, SimOrder
 from .protocol import LIVE_TO_DELAYED, MAX_SERVER_VERSION, MIN_SERVER_VERSION, In, Tick
 from .protocol import MarketDataType as MDT
@@ -40,6 +41,7 @@ EASTERN = ZoneInfo("US/Eastern")
 
 # Texts as TWS / IB Gateway send them.
 TEXT_NO_SECURITY = "No security definition has been found for the request"
+TEXT_AMBIGUOUS = "The contract description specified for {name} is ambiguous."
 TEXT_CLIENT_ID_IN_USE = (
     "Unable to connect as the client id is already in use. Retry with a unique client id."
 )
@@ -112,8 +114,11 @@ class ClientSession:
         self.positions_subscribed = False
         self.summary_requests: dict[int, str] = {}
         self.account_multi_requests: dict[int, str] = {}  # reqId -> model code
+        self.account_multi_accounts: dict[int, str] = {}  # reqId -> account
+        self.account_updates_account = ""
         self.pnl_requests: dict[int, str] = {}
         self.pnl_single_requests: dict[int, int] = {}
+        self.pnl_single_accounts: dict[int, str] = {}
         self._outbox: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
         self._writer_task: asyncio.Task | None = None
         self.closed = False
@@ -211,7 +216,7 @@ class ClientSession:
             return
         self.client_id = client_id
         self.gateway.session_started(self)
-        self.send(msg.managed_accounts([self.gateway.account.account_id]))
+        self.send(msg.managed_accounts(self.gateway.account_ids()))
         self.send(msg.next_valid_id(self.gateway.next_order_id()))
         for code, text in FARM_NOTICES:
             self.error(-1, code, text)
@@ -240,7 +245,7 @@ class ClientSession:
             In.REQ_IDS: lambda r: self.send(msg.next_valid_id(self.gateway.next_order_id())),
             In.REQ_CURRENT_TIME: lambda r: self.send(msg.current_time(int(self.gateway.now()))),
             In.REQ_MANAGED_ACCTS: lambda r: self.send(
-                msg.managed_accounts([self.gateway.account.account_id])
+                msg.managed_accounts(self.gateway.account_ids())
             ),
             In.REQ_MARKET_DATA_TYPE: self._req_market_data_type,
             In.REQ_MKT_DATA: self._req_mkt_data,
@@ -278,10 +283,14 @@ class ClientSession:
         }
 
     def _resolve(self, req_id: int, spec: ContractSpec) -> Instrument | None:
-        inst = spec.instrument()
-        if inst is None:
+        found = self.gateway.resolve(spec)
+        if len(found) == 1:
+            return found[0]
+        if found:
+            self.error(req_id, 200, TEXT_AMBIGUOUS.format(name=spec.describe()))
+        else:
             self.error(req_id, 200, TEXT_NO_SECURITY)
-        return inst
+        return None
 
     # --- market data --------------------------------------------------------------------
 
@@ -306,7 +315,10 @@ class ClientSession:
         exchange = "9c0001" if inst.sec_type == "STK" else "a60001"
         self.send(msg.tick_req_params(req.req_id, inst.min_tick, exchange, 3))
         self.send(msg.market_data_type(req.req_id, data_type))
-        self.send_ticks(line, full=True)
+        if self.gateway.competing_session:
+            self.error(req.req_id, *COMPETING_SESSION)
+        elif self.gateway.data_flowing:
+            self.send_ticks(line, full=True)
         if req.snapshot:
             self.send(msg.tick_snapshot_end(req.req_id))
         else:
@@ -319,7 +331,7 @@ class ClientSession:
         wants_delayed = self.market_data_type in (MDT.DELAYED, MDT.DELAYED_FROZEN)
         live_ok = key not in cfg.not_entitled and key not in cfg.delayed_only
         delayed_ok = key not in cfg.no_delayed
-        frozen = not cfg.market_open
+        frozen = not self.gateway.market_open
         if live_ok:
             if frozen and self.market_data_type in (MDT.FROZEN, MDT.DELAYED_FROZEN):
                 return MDT.FROZEN
@@ -375,6 +387,19 @@ class ClientSession:
         if full or line.sent.get(Tick.LAST_TIMESTAMP, (None,))[0] != stamp:
             self.send(msg.tick_string(line.req_id, tick_id(Tick.LAST_TIMESTAMP), str(int(stamp))))
             line.sent[Tick.LAST_TIMESTAMP] = (stamp, 0.0)
+        if line.instrument.is_derivative:
+            g = self.gateway.market.greeks(line.instrument)
+            if full or line.sent.get(Tick.MODEL_OPTION, (None,))[0] != g.und_price:
+                self.send(
+                    msg.tick_option_computation(
+                        self.server_version,
+                        line.req_id,
+                        tick_id(Tick.MODEL_OPTION),
+                        *(g.implied_vol, g.delta, g.price, g.pv_dividend),
+                        *(g.gamma, g.vega, g.theta, g.und_price),
+                    )
+                )
+                line.sent[Tick.MODEL_OPTION] = (g.und_price, 0.0)
 
     def on_market_step(self, changed: set[str]) -> None:
         for line in self.lines.values():
@@ -389,11 +414,16 @@ class ClientSession:
 
     def _req_contract_data(self, r: FieldReader) -> None:
         req_id, spec = parse_contract_details(r)
-        inst = self._resolve(req_id, spec)
-        if inst is None:
+        found = self.gateway.resolve(spec)  # every match, as TWS answers
+        if not found:
+            self.error(req_id, 200, TEXT_NO_SECURITY)
             return
-        inst = with_hours(inst, self.gateway.now())
-        self.send(msg.contract_details(self.server_version, req_id, inst))
+        for inst in found:
+            inst = with_hours(inst, self.gateway.now())
+            if inst.sec_type == "BOND":
+                self.send(msg.bond_contract_details(self.server_version, req_id, inst))
+            else:
+                self.send(msg.contract_details(self.server_version, req_id, inst))
         self.send(msg.contract_details_end(req_id))
 
     def _req_matching_symbols(self, r: FieldReader) -> None:
@@ -406,6 +436,9 @@ class ClientSession:
         req = parse_historical(r, self.server_version)
         inst = self._resolve(req.req_id, req.contract)
         if inst is None:
+            return
+        if self.gateway.farms_broken.get("hmds"):
+            self.error(req.req_id, *HMDS_DOWN)
             return
         now = self.gateway.now()
         refusal = self.gateway.pacing.check(
@@ -466,15 +499,17 @@ class ClientSession:
         subscribe = r.bool()
         account = r.str()
         self.account_updates = subscribe
+        self.account_updates_account = account
         if subscribe:
-            self.send_account_updates(account or self.gateway.account.account_id)
+            self.send_account_updates(account)
 
     def send_account_updates(self, account: str | None = None) -> None:
         gw = self.gateway
-        account = account or gw.account.account_id
-        for value in gw.account.account_values(gw.market):
+        book = gw.account_for(account or getattr(self, "account_updates_account", ""))
+        account = book.account_id
+        for value in book.account_values(gw.market):
             self.send(msg.account_value(value.tag, value.value, value.currency, account))
-        for item in gw.account.portfolio(gw.market):
+        for item in book.portfolio(gw.market):
             self.send(
                 msg.portfolio_value(
                     item.instrument,
@@ -495,26 +530,29 @@ class ClientSession:
     def _req_account_updates_multi(self, r: FieldReader) -> None:
         r.skip()  # version
         req_id = r.int()
-        r.str()  # account
+        self.account_multi_accounts[req_id] = r.str()
         self.account_multi_requests[req_id] = r.str()
         self.send_account_updates_multi(req_id)
 
     def send_account_updates_multi(self, req_id: int) -> None:
         gw = self.gateway
-        account = gw.account.account_id
+        book = gw.account_for(self.account_multi_accounts.get(req_id, ""))
+        account = book.account_id
         model = self.account_multi_requests.get(req_id, "")
-        for v in gw.account.account_values(gw.market):
+        for v in book.account_values(gw.market):
             self.send(msg.account_update_multi(req_id, account, model, v.tag, v.value, v.currency))
         self.send(msg.account_update_multi_end(req_id))
 
     def _req_positions_multi(self, r: FieldReader) -> None:
         r.skip()  # version
         req_id = r.int()
-        r.str()  # account
+        wanted = r.str()
         model = r.str()
-        account = self.gateway.account.account_id
-        for inst, qty, avg_cost in self.gateway.account.positions():
-            self.send(msg.position_multi(req_id, account, inst, qty, avg_cost, model))
+        for book in self.gateway.accounts.values():
+            if wanted and wanted != book.account_id:
+                continue
+            for inst, qty, avg_cost in book.positions():
+                self.send(msg.position_multi(req_id, book.account_id, inst, qty, avg_cost, model))
         self.send(msg.position_multi_end(req_id))
 
     def _req_positions(self, r: FieldReader) -> None:
@@ -522,15 +560,16 @@ class ClientSession:
         self.send_positions()
 
     def send_positions(self) -> None:
-        account = self.gateway.account.account_id
-        for inst, qty, avg_cost in self.gateway.account.positions():
-            self.send(msg.position(account, inst, qty, avg_cost))
+        for book in self.gateway.accounts.values():
+            for inst, qty, avg_cost in book.positions():
+                self.send(msg.position(book.account_id, inst, qty, avg_cost))
         self.send(msg.position_end())
 
-    def send_position(self, inst: Instrument) -> None:
-        held = self.gateway.account.position(inst.con_id)
+    def send_position(self, inst: Instrument, account: str = "") -> None:
+        book = self.gateway.account_for(account)
+        held = book.position(inst.con_id)
         qty, avg_cost = (held.qty, held.avg_cost) if held else (0.0, 0.0)
-        self.send(msg.position(self.gateway.account.account_id, inst, qty, avg_cost))
+        self.send(msg.position(book.account_id, inst, qty, avg_cost))
 
     def _cancel_positions(self, r: FieldReader) -> None:
         self.positions_subscribed = False
@@ -546,9 +585,13 @@ class ClientSession:
     def send_account_summary(self, req_id: int) -> None:
         gw = self.gateway
         tags = self.summary_requests.get(req_id, "")
-        account = gw.account.account_id
-        for value in gw.account.summary(gw.market, tags):
-            self.send(msg.account_summary(req_id, account, value.tag, value.value, value.currency))
+        for book in gw.accounts.values():  # group "All": every managed account
+            for value in book.summary(gw.market, tags):
+                self.send(
+                    msg.account_summary(
+                        req_id, book.account_id, value.tag, value.value, value.currency
+                    )
+                )
         self.send(msg.account_summary_end(req_id))
 
     def _req_pnl(self, r: FieldReader) -> None:
@@ -559,20 +602,21 @@ class ClientSession:
 
     def _req_pnl_single(self, r: FieldReader) -> None:
         req_id = r.int()
-        r.str()  # account
+        account = r.str()
         r.str()  # model code
         con_id = r.int()
         self.pnl_single_requests[req_id] = con_id
+        self.pnl_single_accounts[req_id] = account
         self.send_pnl()
 
     def send_pnl(self) -> None:
         gw = self.gateway
-        if self.pnl_requests:
-            daily, unrealized, realized = gw.account.daily_pnl(gw.market)
-            for req_id in self.pnl_requests:
-                self.send(msg.pnl(req_id, daily, unrealized, realized))
+        for req_id, account in self.pnl_requests.items():
+            daily, unrealized, realized = gw.account_for(account).daily_pnl(gw.market)
+            self.send(msg.pnl(req_id, daily, unrealized, realized))
         for req_id, con_id in self.pnl_single_requests.items():
-            values = gw.account.pnl_single(con_id, gw.market)
+            book = gw.account_for(self.pnl_single_accounts.get(req_id, ""))
+            values = book.pnl_single(con_id, gw.market)
             if values is not None:
                 self.send(msg.pnl_single(req_id, *values))
 
@@ -635,7 +679,7 @@ class ClientSession:
                 order.instrument,
                 execution.exec_id,
                 ib_time(execution.time),
-                self.gateway.account.account_id,
+                execution.account,
                 execution.exchange,
                 execution.side,
                 execution.shares,
