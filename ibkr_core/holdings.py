@@ -31,10 +31,12 @@ from ibkr_core.quote import num
 
 __all__ = [
     "ALL_ACCOUNTS",
+    "ClassTotal",
     "PortfolioSummary",
     "PositionRow",
     "build_rows",
     "build_summary",
+    "by_asset_class",
     "combine",
 ]
 
@@ -447,3 +449,41 @@ def _combined_cash(parts: list[tuple[CashLine, ...]], book: AccountBook) -> tupl
     ]
     out.sort(key=lambda line: (line.currency != book.base_currency, line.currency))
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class ClassTotal:
+    """One asset class of an account: its value and weight in base (futures: their
+    notional exposure, which is not value), and its unrealized P&L in base."""
+
+    asset_class: str
+    positions: int
+    value_base: float | None
+    exposure_base: float | None
+    unrealized_pnl_base: float | None
+    weight_pct: float | None
+
+
+def by_asset_class(rows: list[PositionRow], net_liquidation: float | None) -> list[ClassTotal]:
+    """Totals per asset class, in the order rows are shown (FX left out: it is cash)."""
+    out: list[ClassTotal] = []
+    for name in dict.fromkeys(r.asset_class for r in rows if not r.in_cash):
+        part = [r for r in rows if r.asset_class == name]
+        futures = all(r.sec_type in NOT_IN_VALUE for r in part)
+        value = None if futures else _sum(r.market_value_base for r in part)
+        exposure = _sum(r.notional_base for r in part) if futures else None
+        out.append(
+            ClassTotal(
+                asset_class=name,
+                positions=len(part),
+                value_base=value,
+                exposure_base=exposure,
+                unrealized_pnl_base=_sum(r.unrealized_pnl_base for r in part),
+                weight_pct=(
+                    value / net_liquidation * 100.0
+                    if value is not None and net_liquidation
+                    else None
+                ),
+            )
+        )
+    return out

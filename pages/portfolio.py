@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ibkr_core.connection import ConnectionState
+from ibkr_core.holdings import by_asset_class
 from pages.components import (
     DASH,
     account_picker,
@@ -268,6 +269,28 @@ def positions_table(frame: pd.DataFrame, base: str, kind: str) -> None:
     )
 
 
+def class_table(rows, summary) -> None:
+    base = summary.currency
+    totals = by_asset_class(rows, summary.net_liquidation)
+    if len(totals) < 2:
+        return
+    frame = pd.DataFrame(
+        [
+            {
+                "Asset class": t.asset_class,
+                "Positions": t.positions,
+                f"Value ({base})": fmt_money(t.value_base, base)
+                if t.exposure_base is None
+                else f"exposure {fmt_money(t.exposure_base, base)}",
+                f"Unrealized P&L ({base})": fmt_money(t.unrealized_pnl_base, base, signed=True),
+                "Weight": DASH if t.weight_pct is None else f"{t.weight_pct:.1f}%",
+            }
+            for t in totals
+        ]
+    )
+    st.dataframe(frame, hide_index=True, width="stretch", key="by_asset_class")
+
+
 def cash_table(summary) -> None:
     if not summary.cash:
         st.caption("No cash balances reported yet.")
@@ -451,6 +474,8 @@ def live_portfolio(account: str | None) -> None:
             if title:
                 st.markdown(title)
             positions_table(part, summary.currency, kind)
+        with st.expander("By asset class", expanded=False):
+            class_table(view.rows, summary)
     st.subheader("Cash by currency")
     cash_table(summary)
     left, right = st.columns(2, gap="large")

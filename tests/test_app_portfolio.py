@@ -195,11 +195,25 @@ def test_foreign_holdings_show_in_their_currency_and_totals_in_base(fixture_port
     assert table.loc["UST 4.25% 2034"]["market_value"] == 9850.0
     assert any("exposure is $252,500.00" in c.value for c in at.caption)
     assert any("counted once" in m.value for m in at.main.markdown)
-    cash = at.dataframe[3].value.set_index("Currency")
+    classes = at.dataframe[3].value.set_index("Asset class")
+    assert classes.loc["Stocks", "Value (USD)"] == "$85,100.00"  # 22,850 + 10,850 + 51,400
+    assert classes.loc["Futures", "Value (USD)"] == "exposure $252,500.00"
+    assert "FX" not in classes.index  # it is cash
+    cash = at.dataframe[-1].value.set_index("Currency")
     assert list(cash.index) == ["USD", "EUR", "JPY"]
     assert cash.loc["EUR", "Balance"] == "€20,000.00"
     assert cash.loc["JPY", "In USD"] == "-$10,050.00"
     assert not at.warning
+
+
+def test_asset_class_filter_narrows_the_tables(fixture_portfolio):
+    at = run_app()
+    pills = at.get("button_group")[0]
+    pills.set_value(["Options", "Bonds"]).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert set(table["asset_class"]) == {"Options", "Bonds"}
+    assert not any("FX positions" in m.value for m in at.main.markdown)
 
 
 def test_account_picker_shows_each_account_in_its_own_base(fixture_portfolio):
