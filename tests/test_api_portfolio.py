@@ -99,3 +99,37 @@ def test_simulated_account_matches_the_page_model(connected):  # noqa: F811
     assert sum(c["base_value"] for c in summary["cash"]) == pytest.approx(
         summary["total_cash"], abs=0.01
     )
+
+
+def test_advisor_profile_each_account_in_its_base_over_http(client):
+    pytest.importorskip("ibkr_core.simulator.profiles")
+    from ibkr_core.simulator import SimConfig, start_in_background
+    from tests.conftest import wait_for
+
+    gw = start_in_background(seed=5, port=0, config=SimConfig(profile="advisor"))
+    try:
+        r = client.post("/api/trading/ibkr/connect", json={"host": gw.host, "port": gw.port})
+        assert r.json()["connected"], r.json()["last_error"]
+        accounts = client.get("/api/trading/portfolio/accounts").json()["accounts"]
+        assert len(accounts) == 3
+
+        def summaries():
+            out = {
+                a: client.get(f"/api/trading/portfolio/summary?account={a}").json()
+                for a in accounts
+            }
+            return out if all(s["net_liquidation"] for s in out.values()) else None
+
+        found = wait_for(summaries, 10)
+        assert found
+        for account, s in found.items():
+            sim = gw.gateway.accounts[account]
+            assert s["currency"] == sim.base_currency
+            positions = client.get(f"/api/trading/portfolio/positions?account={account}")
+            body = positions.json()
+            assert body["base_currency"] == sim.base_currency
+            assert {p["account"] for p in body["positions"]} == {account}
+            assert {c["currency"] for c in s["cash"]} >= {sim.base_currency}
+    finally:
+        client.post("/api/trading/ibkr/disconnect")
+        gw.stop()
