@@ -111,6 +111,8 @@ class PortfolioSummary:
     cash: tuple[CashLine, ...] = ()
     unconverted: tuple[str, ...] = ()  # currencies held without an IBKR rate to base
     account: str = ""  # the account, or ALL_ACCOUNTS
+    daily_pnl_pct: float | None = None  # of yesterday's net liquidation (nlv - daily)
+    securities_pnl_pct: float | None = None  # securities' unrealized P&L / their cost, base
 
     @property
     def convertible(self) -> bool:
@@ -301,6 +303,27 @@ def live_drift(
     return drift
 
 
+def _daily_pct(daily: float | None, nlv: float | None) -> float | None:
+    if daily is None or nlv is None or not (nlv - daily):
+        return None
+    return daily / (nlv - daily) * 100.0
+
+
+def _securities_pct(held: list[PositionRow]) -> float | None:
+    """Unrealized P&L of the securities over their cost, both in base (futures have no
+    cost to speak of; FX positions are cash)."""
+    pnl = _sum(r.unrealized_pnl_base for r in held)
+    cost = _sum(
+        None
+        if r.avg_cost is None or r.fx_rate is None
+        else abs(r.quantity) * r.avg_cost * r.fx_rate
+        for r in held
+    )
+    if not held or pnl is None or not cost:
+        return None
+    return pnl / cost * 100.0
+
+
 def build_summary(
     book: AccountBook,
     rows: list[PositionRow],
@@ -356,6 +379,8 @@ def build_summary(
         cash=cash,
         unconverted=tuple(unconverted),
         account=book.account,
+        daily_pnl_pct=_daily_pct(daily, nlv),
+        securities_pnl_pct=_securities_pct(held),
     )
     return summary, weighted
 
@@ -431,6 +456,12 @@ def combine(
         cash=cash,
         unconverted=tuple(unconverted),
         account=ALL_ACCOUNTS,
+        daily_pnl_pct=None if mixed else _daily_pct(total("daily_pnl"), nlv),
+        securities_pnl_pct=None
+        if mixed
+        else _securities_pct(
+            [r for r in combined_rows if r.sec_type not in NOT_IN_VALUE and not r.in_cash]
+        ),
     )
     return summary, combined_rows
 

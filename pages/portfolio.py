@@ -73,12 +73,6 @@ TABLE_TITLES = {
 }
 
 
-def _pct_of(part: float | None, whole: float | None) -> float | None:
-    if part is None or not whole:
-        return None
-    return 100.0 * part / whole
-
-
 def _signed_delta(value: float | None, currency: str, suffix: str = "") -> str | None:
     if value is None:
         return None
@@ -91,16 +85,6 @@ def metric_cards(s) -> None:
     cur = s.currency
     connected = s.connected
     help_text = None if connected else "Not connected: showing zeros."
-    cost_basis = (
-        s.positions_value - s.unrealized_pnl
-        if s.positions_value is not None and s.unrealized_pnl is not None
-        else None
-    )
-    previous_nlv = (
-        s.net_liquidation - s.daily_pnl
-        if s.net_liquidation is not None and s.daily_pnl is not None
-        else None
-    )
     cards = [
         (
             "Net liquidation",
@@ -118,13 +102,13 @@ def metric_cards(s) -> None:
         (
             "Daily P&L",
             fmt_money(s.daily_pnl, cur, signed=True),
-            fmt_pct(_pct_of(s.daily_pnl, previous_nlv)) if connected and s.daily_pnl else None,
+            fmt_pct(s.daily_pnl_pct) if connected and s.daily_pnl_pct is not None else None,
         ),
         (
             "Unrealized P&L",
             fmt_money(s.unrealized_pnl, cur, signed=True),
-            fmt_pct(_pct_of(s.unrealized_pnl, cost_basis))
-            if connected and s.unrealized_pnl
+            f"{fmt_pct(s.securities_pnl_pct)} on securities' cost"
+            if connected and s.securities_pnl_pct is not None
             else None,
         ),
         (

@@ -41,6 +41,10 @@ def test_foreign_holdings_keep_their_currency_and_weigh_in_base():
     assert summary.positions_value == pytest.approx(tws.USD_SECURITIES_BASE)
     assert summary.positions_value < summary.net_liquidation
     assert summary.unconverted == ()
+    # securities' P&L over their cost, both in base (not mixed with ES or EUR.USD)
+    pnl = 7825.0 + 179.0 + 1000.0 * 1.085 + 50000.0 * 0.1285 - 15.0 + 5000.0
+    cost = 15025.0 + 1041.0 + 9000.0 * 1.085 + 350000.0 * 0.1285 + 9865.0 + 25000.0
+    assert summary.securities_pnl_pct == pytest.approx(pnl / cost * 100)
 
 
 def test_a_future_counts_by_its_pnl_with_notional_as_exposure():
@@ -107,6 +111,8 @@ def test_live_pnl_single_moves_values_and_net_liquidation_in_base():
     assert hk.daily_pnl == pytest.approx(10000.0) and hk.daily_pnl_base == 1285.0
     assert summary.net_liquidation == pytest.approx(tws.USD_NLV + 10000.0 * 0.1285)
     assert summary.daily_pnl == 1285.0  # reqPnL, already in base
+    before = summary.net_liquidation - 1285.0  # yesterday's close
+    assert summary.daily_pnl_pct == pytest.approx(1285.0 / before * 100)
 
 
 def test_live_base_currency_rows_follow_pnl_single():

@@ -167,6 +167,10 @@ class PortfolioSummaryResponse(BaseModel):
     as_of: datetime
     account: str = Field("", description='The account, or "All"')
     futures_exposure: float | None = Field(None, description="Futures notional, in base")
+    daily_pnl_pct: float | None = Field(None, description="Of yesterday's net liquidation")
+    securities_pnl_pct: float | None = Field(
+        None, description="Securities' unrealized P&L over their cost, in base"
+    )
     cash: list[CashLineResponse] = Field(default_factory=list)
     unconverted: list[str] = Field(
         default_factory=list, description="Currencies held without an IBKR rate to base"
@@ -190,6 +194,8 @@ class PortfolioSummaryResponse(BaseModel):
             as_of=summary.as_of,
             account=summary.account,
             futures_exposure=summary.futures_exposure,
+            daily_pnl_pct=summary.daily_pnl_pct,
+            securities_pnl_pct=summary.securities_pnl_pct,
             cash=[CashLineResponse.model_validate(c, from_attributes=True) for c in summary.cash],
             unconverted=list(summary.unconverted),
             per_account={
