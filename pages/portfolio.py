@@ -296,14 +296,18 @@ def cash_table(summary) -> None:
 
 
 def _labels(frame: pd.DataFrame) -> list[str]:
-    """One label per contract (and account): two contracts never share a slice or bar."""
+    """One label per contract (conId) and account: two contracts never share a slice or
+    bar, even when they read alike (the account, then the conId, tells them apart)."""
     names = frame["description"].tolist()
-    accounts = frame["account"].tolist()
-    counts = pd.Series(names).value_counts()
-    return [
-        f"{name} · {acct}" if counts[name] > 1 else name
-        for name, acct in zip(names, accounts, strict=True)
-    ]
+    keys = list(zip(frame["account"], frame["con_id"], strict=True))
+    labels = []
+    for name, (account, con_id) in zip(names, keys, strict=True):
+        same = {k for n, k in zip(names, keys, strict=True) if n == name}
+        if len(same) > 1:
+            accounts = {a for a, _ in same}
+            name = f"{name} · {account}" if len(accounts) == len(same) else f"{name} · {con_id}"
+        labels.append(name)
+    return labels
 
 
 def allocation_chart(frame: pd.DataFrame, summary) -> None:

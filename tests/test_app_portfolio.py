@@ -319,3 +319,17 @@ def test_profiles_render_each_account_in_its_base_currency(services, profile_gat
         assert set(cash["Currency"]) == {
             c for (t, c) in tags if t == "TotalCashBalance" and c != "BASE"
         }
+
+
+def test_allocation_is_keyed_by_contract_and_counts_futures_and_fx_once(fixture_portfolio):
+    import json
+
+    at = run_app()
+    pie = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
+    labels = dict(zip(pie["labels"], pie["values"], strict=True))
+    assert len(labels) == len(pie["labels"])  # one slice per contract
+    assert "ES DEC 25" not in labels  # a future's value is its P&L, not its notional
+    assert "EUR.USD" not in labels and labels["Cash EUR"] == pytest.approx(21700.0)
+    assert labels["700 · SEHK · HKD"] == pytest.approx(51400.0)  # in base, not HK$400,000
+    bars = json.loads(at.get("plotly_chart")[1].proto.spec)["data"][0]
+    assert "ES DEC 25" in bars["y"] and len(set(bars["y"])) == len(bars["y"])
