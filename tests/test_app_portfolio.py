@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import pandas as pd
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -333,3 +334,26 @@ def test_allocation_is_keyed_by_contract_and_counts_futures_and_fx_once(fixture_
     assert labels["700 · SEHK · HKD"] == pytest.approx(51400.0)  # in base, not HK$400,000
     bars = json.loads(at.get("plotly_chart")[1].proto.spec)["data"][0]
     assert "ES DEC 25" in bars["y"] and len(set(bars["y"])) == len(bars["y"])
+
+
+def shown_cells(element) -> pd.DataFrame:
+    """The table as the user reads it: the Styler's display values (money with signs)."""
+    import pyarrow as pa
+
+    data = pa.ipc.open_stream(element.proto.arrow_data.data).read_all().to_pandas()
+    shown = pa.ipc.open_stream(element.proto.arrow_data.styler.display_values)
+    display = shown.read_all().to_pandas()
+    display.columns = data.columns
+    return display.set_index("description")
+
+
+def test_each_cell_reads_in_its_own_currency(fixture_portfolio):
+    at = run_app()
+    cells = shown_cells(at.dataframe[0])
+    assert cells.loc["SAP · IBIS · EUR", "market_value"] == "€10,000.00"  # not $10,000.00
+    assert cells.loc["700 · SEHK · HKD", "market_value"] == "HK$400,000.00"
+    assert cells.loc["700 · SEHK · HKD", "market_value_base"] == "$51,400.00"
+    assert cells.loc["AAPL 17 JAN 25 200 Call", "avg_price"] == "$5.2050"  # per share
+    assert cells.loc["AAPL 17 JAN 25 200 Call", "market_price"] == "$6.10"
+    assert cells.loc["UST 4.25% 2034", "market_price"] == "98.500"  # % of par, not $
+    assert cells.loc["UST 4.25% 2034", "market_value"] == "$9,850.00"
