@@ -357,3 +357,18 @@ def test_each_cell_reads_in_its_own_currency(fixture_portfolio):
     assert cells.loc["AAPL 17 JAN 25 200 Call", "market_price"] == "$6.10"
     assert cells.loc["UST 4.25% 2034", "market_price"] == "98.500"  # % of par, not $
     assert cells.loc["UST 4.25% 2034", "market_value"] == "$9,850.00"
+
+
+def test_header_says_degraded_not_live_while_tws_lost_ibkr(services, gateway):
+    from tests.conftest import wait_for
+
+    services.connect(gateway.host, gateway.port)
+    gateway.emit_connectivity(1100)
+    assert wait_for(lambda: services.connection.status().degraded, 5)
+    at = run_app()
+    header = [m.value for m in at.main.markdown if "base currency" in m.value]
+    assert header and "degraded" in header[0] and "live]" not in header[0]
+    gateway.emit_connectivity(1102)
+    assert wait_for(lambda: not services.connection.status().degraded, 5)
+    at = run_app()
+    assert any("bolt: live" in m.value for m in at.main.markdown if "base currency" in m.value)
