@@ -166,7 +166,7 @@ def _fresh(holder: Any | None, qty: float, attr: str = "position") -> bool:
 
 
 def _figures(
-    item: Any | None, single: Any | None, qty: float, rate: float | None
+    item: Any | None, single: Any | None, qty: float, rate: float | None, in_base: bool
 ) -> tuple[tuple[float | None, ...], tuple[float | None, ...]]:
     """(value, unrealized, realized, daily) in the instrument's currency and
     (value, unrealized, daily) in base.
@@ -192,7 +192,7 @@ def _figures(
         # In the base currency the live figures are the local ones. In another currency
         # the window's own figures win: converting back with the window's rate (up to
         # 3 minutes old) would show prices IBKR never quoted (HK$500.3922).
-        local = live if rate == 1.0 or window is None else window
+        local = live if in_base or window is None else window
         return (*local, to_local(daily_b)), (value_b, unrealized_b, daily_b)
     if window is not None:
         value, unrealized, _realized = window
@@ -226,11 +226,12 @@ def build_rows(
         book = books.get(pos.account)
         base = book.base_currency if book else None
         rate = book.rate(c.currency) if book else None
-        local, in_base = _figures(item, single, qty, rate)
+        same = base is not None and c.currency == base
+        local, in_base = _figures(item, single, qty, rate, same)
         value, unrealized, realized, daily = local
         value_b, unrealized_b, daily_b = in_base
         price = None
-        if rate == 1.0 and value is not None and factor and _fresh(single, qty):
+        if same and value is not None and factor and _fresh(single, qty):
             price = round(value / (qty * factor), 8)  # live, from reqPnLSingle's value
         elif item is not None:
             price = num(item.marketPrice)

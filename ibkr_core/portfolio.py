@@ -1,16 +1,19 @@
-"""Portfolio read model: account summary and positions with live value and P&L.
+"""Portfolio service: keeps the subscriptions the portfolio needs and reads ib_async's
+state into views (the arithmetic itself is ibkr_core/holdings.py, money.py).
 
 Sources (all streamed into ib_async's state by subscriptions; reads never request):
 
 - positions (quantity, average cost): ``reqPositions`` (ib_async subscribes at connect,
-  updated at once after fills);
-- live value and P&L per position: ``reqPnLSingle`` per held conId (about once a
-  second), kept in sync with the positions and re-established after a reconnect;
+  updated at once after fills), every account of the login;
+- live value and P&L per position: ``reqPnLSingle`` per held (account, conId), in the
+  account's base currency, about once a second, kept in sync with the positions and
+  re-established after a reconnect;
 - account P&L: ``reqPnL`` per account (subscribed once, restored by the connection);
-- cash and NetLiquidation: the account window (``reqAccountUpdates`` /
-  ``reqAccountSummary``), which TWS refreshes only every ~3 minutes and after fills.
-  NetLiquidation is moved with live prices: the account window's own quantities times
-  the change between its price and the live price.
+- cash per currency, exchange rates and NetLiquidation: the account window
+  (``reqAccountUpdates``, one account, refreshed by TWS every ~3 minutes and after
+  fills), and for the other accounts of an advisor login the account summary's ledger
+  (``reqAccountSummary`` with ``$LEDGER:ALL``), asked once per session;
+- contract details once per held contract (a bond's coupon, a listing exchange).
 
 Every public method is safe from any thread and returns within the settings' request
 timeout. Missing data is ``None`` ("no data yet"), never 0, while connected; when not
