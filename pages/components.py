@@ -438,6 +438,13 @@ def _keep_account_choice() -> None:
     st.session_state[_ACCOUNT_CHOICE] = st.session_state["account_picker"]
 
 
+def _all_converts(portfolio) -> bool:
+    try:
+        return bool(portfolio.view(ALL_ACCOUNTS).all_convertible)
+    except Exception:  # a slow TWS: no "All" this run; the page says why it waits
+        return False
+
+
 def account_picker(services: Services, allow_all: bool = True) -> str | None:
     """The sidebar's **Account** selectbox when the login manages more than one account
     (then the chosen account, or "All" where every account converts to one currency);
@@ -449,7 +456,7 @@ def account_picker(services: Services, allow_all: bool = True) -> str | None:
     if len(accounts) == 1:
         return accounts[0]
     choices = list(accounts)
-    if allow_all and portfolio.view(ALL_ACCOUNTS).all_convertible:
+    if allow_all and _all_converts(portfolio):
         choices.append(ALL_ACCOUNTS)
     ss = st.session_state
     current = ss.get(_ACCOUNT_CHOICE)

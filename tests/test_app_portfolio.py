@@ -372,3 +372,18 @@ def test_header_says_degraded_not_live_while_tws_lost_ibkr(services, gateway):
     assert wait_for(lambda: not services.connection.status().degraded, 5)
     at = run_app()
     assert any("bolt: live" in m.value for m in at.main.markdown if "base currency" in m.value)
+
+
+def test_a_slow_tws_does_not_break_the_account_picker(services, monkeypatch):
+    from tests import tws_accounts as tws
+
+    class Slow(tws.FixturePortfolio):
+        def view(self, account=None):
+            raise TimeoutError("no answer within 4 s")
+
+    monkeypatch.setattr(services, "portfolio", Slow())
+    at = run_app()
+    assert not at.exception
+    picker = at.sidebar.selectbox(key="account_picker")
+    assert picker.options == [tws.USD_ACCOUNT, tws.EUR_ACCOUNT]  # no "All" while unsure
+    assert any("did not arrive in time" in w.value for w in at.warning)
