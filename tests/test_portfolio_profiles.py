@@ -158,15 +158,21 @@ def test_instruments_read_as_traders_read_them(gateway, connection, portfolio):
     assert len({(r.account, r.con_id) for r in rows}) == len(rows)
 
 
+@pytest.mark.parametrize("gateway_config", ["advisor"], indirect=True)
 def test_advisor_accounts_each_in_their_own_base(gateway, connection, portfolio):
-    if gateway.gateway.config.profile != "advisor":
-        pytest.skip("advisor profile only")
     found = views(portfolio)
     assert len(found) == 3
     assert {v.summary.currency for v in found.values()} == {"USD", "EUR"}
     view = next(iter(found.values()))
-    assert len(view.choices) >= 3
-    if "All" in view.choices:
-        combined = portfolio.view("All").summary
-        assert combined.convertible and combined.currency == "USD"
-        assert combined.net_liquidation > max(v.summary.net_liquidation for v in found.values())
+    assert view.choices == (*found, "All")
+    values, _items, _singles = wire(connection)
+    # All in USD (two of three accounts): the EUR account through its own USD rate
+    expected = 0.0
+    for account, tags in values.items():
+        base = base_of(tags)
+        nlv = float(tags[("NetLiquidation", base)])
+        expected += nlv if base == "USD" else nlv / float(tags[("ExchangeRate", "USD")])
+    combined = portfolio.view("All").summary
+    assert combined.convertible and combined.currency == "USD"
+    assert combined.net_liquidation == pytest.approx(expected, abs=0.05)
+    assert {r.account for r in portfolio.view("All").rows} == set(found)
