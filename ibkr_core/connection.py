@@ -51,6 +51,7 @@ from ibkr_core.connection_errors import (
 from ibkr_core.loop_thread import LoopThread, get_loop_thread
 from ibkr_core.quote import clean
 from ibkr_core.settings import Settings
+from ibkr_core.symbols import normalize_symbol
 
 if TYPE_CHECKING:
     from ibkr_core.ibkr_market_data import MarketDataRegistry
@@ -62,6 +63,7 @@ __all__ = [
     "IBKRError",
     "NotConnectedError",
     "UnknownSymbolError",
+    "normalize_symbol",
 ]
 
 T = TypeVar("T")
@@ -99,6 +101,7 @@ class ConnectionStatus:
     market_data_type: int = 1  # 1 live, 2 frozen, 3 delayed, 4 delayed-frozen
     reconnect_attempts: int = 0
     next_retry_at: datetime | None = None
+    session_id: int = 0  # new on every (re)connect: what a preview / an order belongs to
 
     @property
     def connected(self) -> bool:
@@ -180,6 +183,7 @@ class IBKRConnection:
         self._reconnect_task: asyncio.Task | None = None
         self._connect_lock: asyncio.Lock | None = None
         self._handshake_done = False
+        self._session_id = 0
         self._new_port: int | None = None
         self._market_data_type = 1
         self._pnl_accounts: set[str] = set()
@@ -247,6 +251,12 @@ class IBKRConnection:
         if callable(fn):
             return self.loop.call(fn, self.ib, timeout=timeout)
         return self.loop.run(fn, timeout)
+
+    @property
+    def session_id(self) -> int:
+        """The API session being opened or open: a new id on every (re)connect attempt, set
+        before ib_async's startup fetch, so what that fetch reports belongs to it."""
+        return self._session_id
 
     def ib_ready(self) -> bool:
         return self._status.connected and self.ib.isConnected()
@@ -466,6 +476,7 @@ class IBKRConnection:
                 )
 
         self._handshake_done = False
+        self._session_id += 1
         self.ib.errorEvent += on_error
         self.ib.client.apiError += on_api_error
         task = asyncio.ensure_future(
@@ -519,6 +530,7 @@ class IBKRConnection:
             is_paper=account_is_paper(accounts),
             server_version=self.ib.client.serverVersion(),
             connected_since=_now(),
+            session_id=self._session_id,
             last_error=None,
             warnings=tuple(warnings),
             connectivity="ok",
@@ -705,15 +717,6 @@ class IBKRConnection:
             )
         rows.sort(key=lambda r: (r["account"], r["symbol"]))
         return rows
-
-
-def normalize_symbol(symbol: str | None) -> str:
-    """ "aapl " -> "AAPL"; "BRK.B" -> "BRK B" (IBKR's spelling of share classes)."""
-    key = (symbol or "").strip().upper()
-    head, dot, tail = key.partition(".")
-    if dot and head and len(tail) == 1:
-        key = f"{head} {tail}"
-    return key
 
 
 def summarize_account_values(values: list[Any]) -> dict[str, dict[str, Any]]:

@@ -36,6 +36,7 @@ from ibkr_core.connection_errors import (
     is_pacing_violation,
 )
 from ibkr_core.quote import Quote, QuoteSource, clean
+from ibkr_core.symbols import normalize_symbol
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -78,6 +79,7 @@ class _Line:
     retry_at: float = 0.0
     delayed_tried: bool = False
     task: asyncio.Task | None = None
+    first_tick_waited: bool = False  # a reader already waited once for its first tick
 
 
 def ticker_quote(symbol: str, ticker: Ticker) -> Quote:
@@ -218,6 +220,34 @@ class MarketDataRegistry:
                 return quote
             await asyncio.sleep(0.05)
         return self.quotes([symbol])[symbol]
+
+    async def wait_first_ticks(self, symbols: list[str], timeout: float) -> None:
+        """Wait (at most ``timeout``) until every cold line among ``symbols`` has its
+        first priced tick or has failed. A line is waited for once: one that never
+        ticks (a closed market) doesn't slow every later read."""
+        deadline = time.monotonic() + timeout
+        cold = [
+            line
+            for s in symbols
+            if (line := self._lines.get(_key(s))) is not None
+            and not line.first_tick_waited
+            and line.state != "failed"
+        ]
+        while cold and time.monotonic() < deadline:
+            if line_task := [ln.task for ln in cold if ln.task is not None and not ln.task.done()]:
+                await asyncio.wait(line_task, timeout=max(0.0, deadline - time.monotonic()))
+            quotes = self.quotes([ln.symbol for ln in cold])
+            cold = [
+                ln
+                for ln in cold
+                if ln.state != "failed" and not _has_price(quotes[ln.symbol]) and not ln.error
+            ]
+            if cold:
+                await asyncio.sleep(0.02)
+        for s in symbols:
+            line = self._lines.get(_key(s))
+            if line is not None:
+                line.first_tick_waited = True
 
     def _start(self, line: _Line) -> None:
         if line.task is not None and not line.task.done():
@@ -367,8 +397,6 @@ class MarketDataRegistry:
 
 
 def _key(symbol: str) -> str:
-    from ibkr_core.connection import normalize_symbol
-
     return normalize_symbol(symbol)
 
 
@@ -394,22 +422,31 @@ class IBKRQuoteProvider:
     def is_available(self) -> bool:
         return self._conn.ib_ready()
 
-    def fetch(self, symbols: list[str]) -> dict[str, Quote]:
+    def fetch(self, symbols: list[str], first_tick_wait: float = 0.0) -> dict[str, Quote]:
         """Snapshots of the streaming lines; new symbols are subscribed on the way.
 
-        A symbol without data yet (or not entitled, unknown, ...) comes back as a Quote
-        with ``error`` set, so the manager can fall back to another provider."""
+        With ``first_tick_wait`` (a caller that asked for one quote and will wait), a new
+        symbol's first read waits for its first tick (at most that long, once per line),
+        so a connected session answers a cold quote itself instead of "no data yet";
+        without it the read returns within ``subscribe_wait``. A symbol still without
+        data (or not entitled, unknown, ...) comes back as a Quote with ``error`` set, so
+        the manager can fall back."""
         symbols = list(dict.fromkeys(symbols))
         if not self.is_available():
             return {s: Quote.failed(s, "not connected to IBKR") for s in symbols}
         registry = self._conn.market_data
 
         async def _fetch() -> dict[str, Quote]:
+            started = time.monotonic()
             await registry.ensure(symbols, wait=self.subscribe_wait)
+            left = first_tick_wait - (time.monotonic() - started)
+            if left > 0:
+                await registry.wait_first_ticks(symbols, left)
             return registry.quotes(symbols)
 
+        budget = max(self.subscribe_wait, first_tick_wait) + 1.0
         try:
-            return self._conn.run(_fetch(), timeout=self.subscribe_wait + 1.0)
+            return self._conn.run(_fetch(), timeout=budget)
         except (TimeoutError, IBKRError) as exc:
             message = str(exc) or "IBKR did not answer in time"
             return {s: Quote.failed(s, message) for s in symbols}

@@ -14,6 +14,9 @@ Public API (stable; pages build on it)::
     fmt_time(dt) -> "14:03:12 UTC";  fmt_age(seconds) -> "12 s ago"
     source_label(QuoteSource.IBKR_DELAYED) -> "IBKR (delayed)"
     pnl_color(value) -> "green" | "red" | "gray"   (for st.badge / :color[...] markdown)
+    plain("**AAPL**") -> "\\*\\*AAPL\\*\\*"   # any text not written by us (symbols,
+                                          # hosts, IBKR / provider messages) goes through
+                                          # it before st.error / warning / toast / caption
     account_picker(services, allow_all=True) -> str | None  # sidebar "Account" (2+ accounts)
     selected_account(services) -> str | None  # the picked account, never "All" (Trade)
 
@@ -23,6 +26,7 @@ Pages never compute business values; they ask ``ibkr_core`` and lay out the answ
 from __future__ import annotations
 
 import math
+import string
 from datetime import UTC, datetime
 
 import streamlit as st
@@ -47,6 +51,7 @@ __all__ = [
     "fmt_pct",
     "fmt_time",
     "not_connected_hint",
+    "plain",
     "pnl_color",
     "render_sidebar",
     "require_services",
@@ -93,12 +98,25 @@ def require_services() -> Services:
     try:
         return _cached_services()
     except Exception as exc:  # a broken settings file, no free port...: say it plainly
-        st.error(f"The dashboard could not start its services: {exc}")
+        st.error(f"The dashboard could not start its services: {plain(exc)}")
         st.stop()
         raise  # unreachable; keeps type checkers happy
 
 
 # -- formatting -------------------------------------------------------------------------------
+
+_MARKDOWN_ESCAPES = str.maketrans({c: "\\" + c for c in string.punctuation})
+
+
+def plain(text: object) -> str:
+    """``text`` as literal text inside Streamlit markdown (st.error, st.toast, captions...).
+
+    Every ASCII punctuation character is backslash-escaped (CommonMark allows it for all
+    of them), so nothing becomes bold, a link (``[x](http://…)``, ``WWW.EVIL.COM``,
+    ``http://…``), a ``:color[…]`` / ``:material/…:`` directive, an emoji shortcode or
+    LaTeX (``$``). Streamlit never renders HTML here. Newlines are kept."""
+    return str(text).translate(_MARKDOWN_ESCAPES)
+
 
 _CURRENCY_SIGNS = {
     "USD": "$",
@@ -206,8 +224,9 @@ MARKET_DATA_NOTES = {
 }
 
 
-def status_badge(status: ConnectionStatus) -> None:
-    """The state badge, the paper/LIVE badge and, when connected, the session details."""
+def status_badge(status: ConnectionStatus, show_error: bool = True) -> None:
+    """The state badge, the paper/LIVE badge and, when connected, the session details.
+    ``show_error=False`` hides the last failure (a newer message replaces it)."""
     label, color, icon = _state_badge(status)
     badges = [f":{color}-badge[{icon} {label}]"]
     session = status.connected or status.state == ConnectionState.RECONNECTING
@@ -222,14 +241,14 @@ def status_badge(status: ConnectionStatus) -> None:
         accounts = ", ".join(status.accounts) or DASH
         kind = f" ({status.port_kind})" if status.port_kind else ""
         st.markdown(
-            f"**Account:** {accounts}  \n"
-            f"**Host:** {status.host}:{status.port}{kind}  \n"
+            f"**Account:** {plain(accounts)}  \n"
+            f"**Host:** {plain(status.host)}:{status.port}{plain(kind)}  \n"
             f"**Client id:** {status.client_id}  \n"
             f"**Server version:** {status.server_version or DASH}  \n"
             f"**Connected since:** {fmt_time(status.connected_since)}"
         )
         if status.degraded and status.connectivity_message:
-            st.warning(status.connectivity_message)
+            st.warning(plain(status.connectivity_message))
         if status.market_data_type in MARKET_DATA_NOTES:
             st.caption(MARKET_DATA_NOTES[status.market_data_type])
     elif status.state == ConnectionState.RECONNECTING:
@@ -238,15 +257,15 @@ def status_badge(status: ConnectionStatus) -> None:
             wait = (status.next_retry_at - datetime.now(UTC)).total_seconds()
             retry = f" Next try in {max(0.0, wait):.0f} s."
         st.warning(
-            f"{status.last_error or 'Connection lost'}. Reconnecting to "
-            f"{status.host}:{status.port} automatically.{retry}"
+            f"{plain(status.last_error or 'Connection lost')}. Reconnecting to "
+            f"{plain(status.host)}:{status.port} automatically.{retry}"
         )
     elif status.state == ConnectionState.CONNECTING:
-        st.caption(f"Connecting to {status.host}:{status.port}…")
-    elif status.last_error:
-        st.error(status.last_error)
+        st.caption(f"Connecting to {plain(status.host)}:{status.port}…")
+    elif status.last_error and show_error:
+        st.error(plain(status.last_error))
     for warning in status.warnings:
-        st.warning(warning)
+        st.warning(plain(warning))
 
 
 @st.fragment(run_every=STATUS_REFRESH_SECONDS)
@@ -258,7 +277,8 @@ def _live_status(services: Services) -> None:
     key = (status.state, status.connectivity)
     if seen is not None and seen != key:
         st.rerun()
-    status_badge(status)
+    # An input error of the latest try replaces the failure of the try before it.
+    status_badge(status, show_error=not st.session_state.get("conn_input_error"))
 
 
 def not_connected_hint() -> None:
@@ -266,13 +286,13 @@ def not_connected_hint() -> None:
     status = _cached_services().connection.status()
     if status.state == ConnectionState.RECONNECTING:
         st.warning(
-            f"The connection to {status.host}:{status.port} was lost: reconnecting "
+            f"The connection to {plain(status.host)}:{status.port} was lost: reconnecting "
             "automatically. Account data comes back with it.",
             icon=":material/sync_problem:",
         )
         return
     if status.state == ConnectionState.CONNECTING:
-        st.info(f"Connecting to {status.host}:{status.port}…", icon=":material/sync:")
+        st.info(f"Connecting to {plain(status.host)}:{status.port}…", icon=":material/sync:")
         return
     st.info(
         f"Not connected to Interactive Brokers. Choose **{DEMO_PRESET}** in the sidebar and "
@@ -425,7 +445,7 @@ def render_sidebar(services: Services) -> None:
             width="stretch",
         )
         if ss.get("conn_input_error"):
-            st.error(ss["conn_input_error"])
+            st.error(plain(ss["conn_input_error"]))
 
 
 # -- account picker -------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from plotly.subplots import make_subplots
 from ibkr_core.history import RANGE_KEYS
 from ibkr_core.providers.base import UNKNOWN_SYMBOL
 from ibkr_core.quote import Quote, QuoteSource
-from pages.components import fmt_age, require_services, source_label
+from pages.components import fmt_age, plain, require_services, source_label
 
 PRICE_COLUMNS = ("last", "bid", "ask", "high", "low")
 UP, DOWN = "#26a69a", "#ef5350"
@@ -130,11 +130,11 @@ def provider_summary(services) -> str:
             text = "answering without prices (offline?)"
         elif p.backing_off_until is not None:
             wait = (p.backing_off_until - datetime.now(UTC)).total_seconds()
-            text = f"backing off {max(0, wait):.0f}s ({p.last_error})"
+            text = f"backing off {max(0, wait):.0f}s ({plain(p.last_error)})"
         elif p.last_error and "not configured" in p.last_error:
             text = "off (no API key)"
         else:
-            text = f"off: {p.last_error}"
+            text = f"off: {plain(p.last_error)}"
         idle = text.startswith("off (no") or text in ("not connected", "standby")  # not faults
         color = "gray" if idle else ("green" if text in ("ok", "connected") else "orange")
         parts.append(f":{color}[●] {name}: {text}")
@@ -156,7 +156,7 @@ def add_symbol() -> None:
 def remove_symbol() -> None:
     symbol = st.session_state.get("md_remove_symbol")
     if symbol and services.watchlist.remove(symbol):
-        st.session_state.md_add_message = ("info", f"Removed {symbol}.")
+        st.session_state.md_add_message = ("info", f"Removed {symbol}.")  # shown via plain
 
 
 # -- page ------------------------------------------------------------------------------------
@@ -164,6 +164,8 @@ services = require_services()
 settings = services.settings
 
 st.title("Market data")
+if services.watchlist.problem:  # e.g. a hand-edited file that was not valid JSON
+    st.warning(plain(services.watchlist.problem), icon=":material/warning:")
 
 add_col, remove_col = st.columns(2, vertical_alignment="top")
 with add_col, st.form("md_add_form", border=False, enter_to_submit=True):
@@ -175,7 +177,7 @@ with add_col, st.form("md_add_form", border=False, enter_to_submit=True):
     message = st.session_state.get("md_add_message")
     if message:
         kind, text = message
-        {"error": st.error, "success": st.success, "info": st.info}[kind](text)
+        {"error": st.error, "success": st.success, "info": st.info}[kind](plain(text))
 with remove_col:
     pick_col, go_col = st.columns([3, 1], vertical_alignment="bottom")
     pick_col.selectbox(
@@ -286,14 +288,14 @@ if symbols:
         "Range", RANGE_KEYS, default="1M", required=True, key="md_chart_range"
     )
     try:
-        with st.spinner(f"Loading {symbol} {range_key}…"):
+        with st.spinner(f"Loading {plain(symbol)} {range_key}…"):
             bars, source = services.history.bars(symbol, range_key)
     except Exception as exc:  # provider down / rate-limited: say so, keep the page
-        st.warning(f"No price history for {symbol} right now: {exc}")
+        st.warning(plain(f"No price history for {symbol} right now: {exc}"))
     else:
         label = "IBKR" if source == QuoteSource.IBKR_LIVE else source_label(source)
         if bars.empty:
-            st.info(f"No price history for {symbol} ({range_key}) from {label}.")
+            st.info(plain(f"No price history for {symbol} ({range_key}) from {label}."))
         else:
             title = f"{symbol} · {range_key} · source: {label}"
             st.plotly_chart(candle_figure(bars, title), key="md_chart")

@@ -24,6 +24,7 @@ from pages.components import (
     fmt_pct,
     fmt_time,
     not_connected_hint,
+    plain,
     require_services,
 )
 
@@ -150,7 +151,7 @@ def _money_formatter(currency: str, unit: bool = False):
     return fmt
 
 
-def _plain(digits: int):
+def _number_fmt(digits: int):
     """Bond prices (% of par) and FX rates: numbers, not money."""
 
     def fmt(value: float) -> str:
@@ -198,9 +199,9 @@ def positions_table(frame: pd.DataFrame, base: str, kind: str) -> None:
         rows = list(index)
         styled = styled.format(_money_formatter(str(currency)), subset=(rows, money))
         if sec_type in ("BOND", "BILL"):
-            unit_fmt = _plain(3)
+            unit_fmt = _number_fmt(3)
         elif sec_type == "CASH":
-            unit_fmt = _plain(5)
+            unit_fmt = _number_fmt(5)
         else:
             unit_fmt = _money_formatter(str(currency), unit=True)
         styled = styled.format(unit_fmt, subset=(rows, units))
@@ -402,7 +403,7 @@ def _header(summary) -> None:
         badge = ":orange-badge[:material/warning: degraded: TWS lost its link to IBKR]"
     else:
         badge = ":green-badge[:material/bolt: live]"
-    accounts = ", ".join(summary.accounts)
+    accounts = plain(", ".join(summary.accounts))
     st.markdown(
         f"{badge} :gray[Account {accounts} · base currency {summary.currency} · "
         f"as of {fmt_time(summary.as_of)}]"
@@ -416,7 +417,7 @@ def live_portfolio(account: str | None) -> None:
     except Exception as exc:  # a slow or dropped TWS: say so plainly, retry next refresh
         log.warning("portfolio refresh failed: %r", exc)
         st.warning(
-            f"Account data did not arrive in time ({type(exc).__name__}: {exc}). "
+            f"Account data did not arrive in time ({type(exc).__name__}: {plain(exc)}). "
             "Retrying automatically.",
             icon=":material/hourglass_empty:",
         )

@@ -168,7 +168,7 @@ def test_advisor_accounts_each_in_their_own_base(gateway, connection, portfolio)
     values, _items, _singles = wire(connection)
     # All in USD (two of three accounts): the EUR account through its own USD rate
     expected = 0.0
-    for account, tags in values.items():
+    for tags in values.values():
         base = base_of(tags)
         nlv = float(tags[("NetLiquidation", base)])
         expected += nlv if base == "USD" else nlv / float(tags[("ExchangeRate", "USD")])

@@ -264,9 +264,10 @@ class QuoteResponse(BaseModel):
 # ------------------------------------------------------------------- orders
 class OrderTicketRequest(BaseModel):
     """An order as the trader enters it. Checked here for shape; OrderService checks the
-    business rules (known symbol, tick size, max order value, buying power)."""
+    business rules (known symbol, tick size, max order value, buying power). NaN and
+    Infinity (which JSON parsers accept) are refused with 422 like any bad number."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     symbol: str = Field(pattern=SYMBOL_PATTERN)
     action: Literal["BUY", "SELL"]
@@ -322,6 +323,9 @@ class OrderPreviewResponse(BaseModel):
     equity_with_loan_change: float | None
     equity_with_loan_after: float | None
     warning: str
+    position: float | None = Field(None, description="The account's position in the symbol.")
+    short_warning: str = Field("", description="Set when a SELL exceeds the position.")
+    account: str = Field("", description="The account the preview was made for.")
     trading: TradingStatusResponse = Field(description="Whether placing it is allowed now.")
 
 
