@@ -82,7 +82,17 @@ def _signed_delta(value: float | None, currency: str, suffix: str = "") -> str |
     return f"{fmt_money(value, currency, signed=True)}{suffix}"
 
 
-def metric_cards(s) -> None:
+def _count_text(s, rows) -> str:
+    """ "13 positions", or "11 securities · 1 future · 1 FX" when some are not value."""
+    kinds = [KINDS.get(r.sec_type, "held") for r in rows]
+    if all(k == "held" for k in kinds):
+        return f"{s.positions_count} position{'s' if s.positions_count != 1 else ''}"
+    parts = [(kinds.count("held"), "security", "securities")]
+    parts += [(kinds.count("futures"), "future", "futures"), (kinds.count("fx"), "FX", "FX")]
+    return " · ".join(f"{n} {one if n == 1 else many}" for n, one, many in parts if n)
+
+
+def metric_cards(s, rows=()) -> None:
     cur = s.currency
     connected = s.connected
     help_text = None if connected else "Not connected: showing zeros."
@@ -96,9 +106,7 @@ def metric_cards(s) -> None:
         (
             "Positions value",
             fmt_money(s.positions_value, cur),
-            f"{s.positions_count} position{'s' if s.positions_count != 1 else ''}"
-            if connected
-            else None,
+            _count_text(s, rows) if connected else None,
         ),
         (
             "Daily P&L",
@@ -443,7 +451,7 @@ def live_portfolio(account: str | None) -> None:
             "No IBKR exchange rate yet for "
             f"{', '.join(summary.unconverted)}: figures that need one show as —."
         )
-    metric_cards(summary)
+    metric_cards(summary, view.rows)
     if summary.futures_exposure is not None:
         st.caption(
             "Futures count by their P&L; their notional exposure is "

@@ -179,6 +179,8 @@ def test_foreign_holdings_show_in_their_currency_and_totals_in_base(fixture_port
     assert money(shown["Net liquidation"]) == pytest.approx(tws.USD_NLV, abs=0.01)
     assert money(shown["Positions value"]) == pytest.approx(tws.USD_SECURITIES_BASE, abs=0.01)
     assert money(shown["Cash"]) == pytest.approx(tws.USD_CASH_BASE, abs=0.01)
+    value_card = next(m for m in at.metric if m.label == "Positions value")
+    assert value_card.delta == "6 securities · 1 future · 1 FX"
     table = at.dataframe[0].value.set_index("description")
     hk = table.loc["700 · SEHK · HKD"]
     assert hk["currency"] == "HKD" and hk["market_value"] == 400000.0
