@@ -176,8 +176,9 @@ def _blank_or(fmt_value):
 
 
 # per table: the columns that do not apply (so no cell reads "None" by design)
+# (the exchange reads in the instrument's name where it tells stocks apart: SAP · IBIS)
 NOT_SHOWN = {
-    "held": ["notional", "notional_base"],
+    "held": ["notional", "notional_base", "exchange"],
     "futures": ["market_value", "market_value_base", "weight_pct"],
     "fx": ["notional", "notional_base", "weight_pct", "multiplier", "exchange"],
 }

@@ -117,7 +117,6 @@ def test_connected_metrics_and_positions_match_the_simulator(services, gateway):
     assert list(table.columns) == [
         "description",
         "asset_class",
-        "exchange",
         "currency",
         "quantity",
         "avg_price",
