@@ -50,12 +50,14 @@ COLUMNS = [
     "multiplier",
     *LOCAL_MONEY[:3],
     "notional",
+    "market_value_base",
+    "notional_base",
+    "weight_pct",
     "unrealized_pnl",
     "unrealized_pnl_pct",
     "daily_pnl",
-    *BASE_MONEY,
-    "weight_pct",
-]
+    "unrealized_pnl_base",
+]  # value, then in base and its weight; then P&L
 NUMERIC = [
     "quantity",
     *LOCAL_MONEY,

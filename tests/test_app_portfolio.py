@@ -122,10 +122,10 @@ def test_connected_metrics_and_positions_match_the_simulator(services, gateway):
         "avg_price",
         "market_price",
         "market_value",
+        "weight_pct",
         "unrealized_pnl",
         "unrealized_pnl_pct",
         "daily_pnl",
-        "weight_pct",
     ]  # all in the base currency, no multipliers: no columns repeating the same numbers
     assert set(table["currency"]) == {"USD"} and set(table["asset_class"]) == {"Stocks"}
     assert table["market_value"].sum() == pytest.approx(money(shown["Positions value"]), abs=0.01)
