@@ -415,8 +415,10 @@ def _header(summary) -> None:
     else:
         badge = ":green-badge[:material/bolt: live]"
     accounts = plain(", ".join(summary.accounts))
+    # "?": TWS has not sent the account's values yet (its base currency comes with them)
+    base = "not known yet" if summary.currency == "?" else summary.currency
     st.markdown(
-        f"{badge} :gray[Account {accounts} · base currency {summary.currency} · "
+        f"{badge} :gray[Account {accounts} · base currency {base} · "
         f"as of {fmt_time(summary.as_of)}]"
     )
 
