@@ -136,9 +136,20 @@ def metric_cards(s, rows=()) -> None:
             col.metric(label, value, delta, border=True, help=help_text, **kwargs)
 
 
+# cents for money, IBKR's precision for prices per unit, hundredths for percentages: the
+# grid's accessible table (screen readers, tests) reads these numbers as they are
+ROUNDING = {
+    **{c: 2 for c in ("market_value", "notional", "unrealized_pnl", "daily_pnl")},
+    **{c: 2 for c in BASE_MONEY},
+    **{c: 6 for c in ("avg_price", "market_price")},
+    "unrealized_pnl_pct": 2,
+    "weight_pct": 2,
+}
+
+
 def positions_frame(rows) -> pd.DataFrame:
     frame = pd.DataFrame([{c: getattr(r, c) for c in COLUMNS} for r in rows], columns=COLUMNS)
-    return frame.astype({c: "float64" for c in NUMERIC})
+    return frame.astype({c: "float64" for c in NUMERIC}).round(ROUNDING)
 
 
 def _pnl_style(value: float) -> str:
