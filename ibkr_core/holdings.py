@@ -200,6 +200,48 @@ def _figures(
     return (None, None, None, to_local(daily_b)), (None, None, daily_b)
 
 
+def pnl_single_in_base(
+    account: str,
+    items: Mapping[tuple[str, int], Any],
+    singles: Mapping[tuple[str, int], Any],
+    book: AccountBook | None,
+) -> bool:
+    """Whether this TWS reports reqPnLSingle in the account's base currency (as reqPnL
+    is) or in the contract's. IBKR's docs do not say; the account's own figures do: a
+    foreign holding's reqPnLSingle value against its portfolio update's marketValue for
+    the same quantity is either its exchange rate (base) or 1 (local). Base when there is
+    no such holding to tell (then both conventions give the same numbers)."""
+    if book is None:
+        return True
+    for (acct, con_id), item in items.items():
+        single = singles.get((acct, con_id))
+        rate = book.rate(item.contract.currency)
+        qty = num(item.position)
+        if acct != account or not qty or not rate or abs(rate - 1.0) < 0.05:
+            continue
+        value, local = num(single.value) if _fresh(single, qty) else None, num(item.marketValue)
+        if value and local:
+            ratio = value / local
+            return abs(ratio - rate) <= abs(ratio - 1.0)
+    return True
+
+
+def _as_base(single: Any, rate: float | None) -> Any:
+    """A reqPnLSingle reported in the contract's currency, expressed in base."""
+
+    def conv(x: Any) -> float:
+        v = num(x)
+        return float("nan") if v is None or rate is None else v * rate
+
+    return replace(
+        single,
+        value=conv(single.value),
+        unrealizedPnL=conv(single.unrealizedPnL),
+        realizedPnL=conv(single.realizedPnL),
+        dailyPnL=conv(single.dailyPnL),
+    )
+
+
 def build_rows(
     positions: Iterable[Any],
     items: Mapping[tuple[str, int], Any],
@@ -211,6 +253,11 @@ def build_rows(
     ``PortfolioItem`` and ``PnLSingle`` (both keyed ``(account, conId)``) and each
     account's book. Weights are left empty (see ``build_summary``)."""
     details = details or {}
+    positions = list(positions)
+    in_base_convention = {
+        a: pnl_single_in_base(a, items, singles, books.get(a))
+        for a in {p.account for p in positions}
+    }
     rows: list[PositionRow] = []
     for pos in positions:
         qty = num(pos.position)
@@ -227,6 +274,8 @@ def build_rows(
         base = book.base_currency if book else None
         rate = book.rate(c.currency) if book else None
         same = base is not None and c.currency == base
+        if single is not None and not in_base_convention[pos.account]:
+            single = _as_base(single, rate)
         local, in_base = _figures(item, single, qty, rate, same)
         value, unrealized, realized, daily = local
         value_b, unrealized_b, daily_b = in_base
@@ -291,6 +340,7 @@ def live_drift(
     left out (the window's rates are what TWS used). A move that cannot be converted is
     left out: the window's own figure stands for it."""
     drift = 0.0
+    in_base = pnl_single_in_base(account, items, singles, book)
     for (acct, con_id), item in items.items():
         if acct != account or item.contract.secType in CASH_LIKE:
             continue
@@ -298,8 +348,10 @@ def live_drift(
         qty = num(item.position)
         if not qty or not _fresh(single, qty):
             continue
-        live, old = num(single.value), book.convert(num(item.marketValue), item.contract.currency)
-        if live is not None and old is not None:  # reqPnLSingle's value is in base
+        currency = item.contract.currency
+        live = num(single.value) if in_base else book.convert(num(single.value), currency)
+        old = book.convert(num(item.marketValue), currency)
+        if live is not None and old is not None:
             drift += live - old
     return drift
 

@@ -214,3 +214,30 @@ def test_all_accounts_convert_to_one_currency_or_say_mixed():
     )[0]  # fmt: skip
     assert summary.currency == "MIXED" and summary.net_liquidation is None
     assert summary.positions_value is None  # never "150,000.00 MIXED"
+
+
+def test_a_tws_reporting_pnl_single_in_the_contracts_currency_is_read_right():
+    """IBKR's docs do not say which currency reqPnLSingle uses; the account's own
+    figures tell (a foreign holding's value against its portfolio update's)."""
+    from ibkr_core.holdings import pnl_single_in_base
+
+    local = {  # 700 at 410 HKD, reported in HKD
+        (tws.USD_ACCOUNT, tws.TENCENT.conId): tws.single(
+            tws.USD_ACCOUNT, tws.TENCENT.conId, 1000.0, 410000.0, 60000.0, daily=10000.0
+        )
+    }
+    base = {  # the same, in USD
+        (tws.USD_ACCOUNT, tws.TENCENT.conId): tws.single(
+            tws.USD_ACCOUNT, tws.TENCENT.conId, 1000.0, 52685.0, 7710.0, daily=1285.0
+        )
+    }
+    _positions, items = tws.holdings(tws.USD_ACCOUNT, tws.USD_HOLDINGS)
+    book = account_books(tws.usd_account_values())[tws.USD_ACCOUNT]
+    assert pnl_single_in_base(tws.USD_ACCOUNT, items, base, book) is True
+    assert pnl_single_in_base(tws.USD_ACCOUNT, items, local, book) is False
+    for singles in (local, base):
+        summary, rows = usd_view(singles=singles)
+        hk = rows["700 · SEHK · HKD"]
+        assert hk.market_value_base == pytest.approx(52685.0)
+        assert hk.daily_pnl_base == pytest.approx(1285.0)
+        assert summary.net_liquidation == pytest.approx(tws.USD_NLV + 1285.0)
