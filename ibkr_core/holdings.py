@@ -4,7 +4,9 @@ Pages and the HTTP API both read these results, so a figure is computed once:
 
 - a row's money (price, value, P&L) is in the instrument's currency, as IBKR sends it:
   ``reqPnLSingle``'s value and P&L when they match the held quantity (live, about once
-  a second; in the account's base currency, like ``reqPnL``), else the account window's
+  a second; in the account's base currency like ``reqPnL`` on the simulator, told apart
+  from the contract's currency by the account's own figures: ``pnl_single_in_base``),
+  else the account window's
   ``marketValue`` / ``unrealizedPNL`` (in the contract's currency, refreshed by TWS every
   ~3 minutes and after fills). Never qty x price x multiplier: a bond's price is in % of
   par, and IBKR knows its own value;
@@ -171,8 +173,8 @@ def _figures(
     """(value, unrealized, realized, daily) in the instrument's currency and
     (value, unrealized, daily) in base.
 
-    reqPnLSingle reports in the account's base currency (like reqPnL); the account
-    window's portfolio update in the contract's currency. Live figures come from
+    ``single`` is in the account's base currency (see ``pnl_single_in_base``); the
+    account window's portfolio update is in the contract's currency. Live figures come from
     reqPnLSingle when it is for the held quantity; each side is the other converted
     with the account's own ExchangeRate, and stays unknown without one."""
 
