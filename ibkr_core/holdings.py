@@ -6,10 +6,9 @@ Pages and the HTTP API both read these results, so a figure is computed once:
   ``reqPnLSingle``'s value and P&L when they match the held quantity (live, about once
   a second; in the account's base currency like ``reqPnL`` on the simulator, told apart
   from the contract's currency by the account's own figures: ``pnl_single_in_base``),
-  else the account window's
-  ``marketValue`` / ``unrealizedPNL`` (in the contract's currency, refreshed by TWS every
-  ~3 minutes and after fills). Never qty x price x multiplier: a bond's price is in % of
-  par, and IBKR knows its own value;
+  else the account window's ``marketValue`` / ``unrealizedPNL`` (in the contract's
+  currency, refreshed by TWS every ~3 minutes and after fills). Never qty x price x
+  multiplier: a bond's price is in % of par, and IBKR knows its own value;
 - its base-currency figures and weight use the account's own ``ExchangeRate`` values
   (``ibkr_core.money``); no rate means unknown;
 - a future's value is not part of the account's value (only its P&L is): it is shown as
