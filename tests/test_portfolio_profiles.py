@@ -99,9 +99,12 @@ def test_totals_are_the_accounts_own_in_its_base_currency(gateway, connection, p
             assert cash[cur].balance == pytest.approx(float(raw), abs=0.01), (account, cur)
             expected = float(raw) * rate(tags, cur, base)
             assert cash[cur].base_value == pytest.approx(expected, abs=0.01), (account, cur)
-        # the positions value leaves out futures (P&L only) and FX (in the cash already),
-        # so it is below net liquidation even with ES's notional in the account
-        assert s.positions_value is not None and s.positions_value < s.net_liquidation
+        # IBKR: net liquidation = total cash (futures P&L included) + stocks + options +
+        # bonds (+ accrued cash): the positions value is what is not cash, so nothing
+        # (ES's notional, EUR.USD's EUR) is counted twice or left out
+        accrued = float(tags.get(("AccruedCash", base), 0) or 0)
+        not_cash = s.net_liquidation - s.total_cash - accrued
+        assert s.positions_value == pytest.approx(not_cash, abs=0.05), account
 
 
 def test_rows_carry_ibkr_market_values_in_their_currency(gateway, connection, portfolio):
