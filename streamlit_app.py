@@ -18,6 +18,7 @@ PAGES = (
     ("pages/portfolio.py", "Portfolio", ":material/account_balance_wallet:"),
     ("pages/market_data.py", "Market data", ":material/monitoring:"),
     ("pages/trade.py", "Trade", ":material/swap_horiz:"),
+    ("pages/explore.py", "Explore", ":material/query_stats:"),
 )
 
 use_navigation_mode()  # before anything: pages/ holds st.navigation pages, not legacy ones

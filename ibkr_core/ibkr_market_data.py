@@ -486,6 +486,25 @@ class IBKRQuoteProvider:
         self._history_cache[key] = (time.monotonic(), frame)
         return frame.copy()
 
+    def history_bars(self, symbol: str, duration: str, bar_size: str) -> pd.DataFrame | None:
+        """Bars of any IBKR duration ("30 D", "2 Y") and bar size ending now (the history
+        store asks for its missing tail with this). None when not connected; raises
+        ``IBKRError`` / ``TimeoutError`` with a plain reason otherwise (unknown symbol,
+        pacing back-off shared with ``ibkr_history``, no answer)."""
+        if not self.is_available():
+            return None
+        if time.monotonic() < self._pacing_until:
+            raise IBKRError("IBKR historical data pacing: requests paused for a while")
+        timeout = self.history_timeout or self._conn.settings.request_timeout * 2
+        bars, pacing = self._conn.run(
+            self._history_async(symbol, duration, bar_size, timeout), timeout + 2.0
+        )
+        if pacing:
+            self._pacing_backoff = min(max(15.0, self._pacing_backoff * 2), 600.0)
+            self._pacing_until = time.monotonic() + self._pacing_backoff
+            raise IBKRError("IBKR refused: historical data pacing violation (162)")
+        return _bars_frame(bars) if bars else None
+
     async def _history_async(
         self, symbol: str, duration: str, bar_size: str, timeout: float
     ) -> tuple[list[Any], bool]:

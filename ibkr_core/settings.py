@@ -73,6 +73,15 @@ class Settings:
     dashboard_password: str = field(default="", repr=False)
     api_token: str = field(default="", repr=False)
     watchlist_file: str = str(PROJECT_ROOT / "data" / "watchlist.json")
+    # The history store (DuckDB); "" = history.duckdb beside the watchlist file.
+    history_store_file: str = ""
+    snapshot_interval: float = 60.0  # seconds between account snapshots while connected
+
+    @property
+    def history_store_path(self) -> Path:
+        if self.history_store_file:
+            return Path(self.history_store_file)
+        return Path(self.watchlist_file).parent / "history.duckdb"
 
     def __post_init__(self) -> None:
         for name in POSITIVE_FIELDS:

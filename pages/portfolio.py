@@ -505,3 +505,4 @@ if services.portfolio is None:
     st.warning("The portfolio service is not available in this build.")
 else:
     live_portfolio(account_picker(services))
+__import__("pages.account_history").account_history.render_account_history(services)

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
-from ib_async import IB, Contract, Forex, Future, LimitOrder, MarketOrder, Stock
+from ib_async import IB, Contract, ExecutionFilter, Forex, Future, LimitOrder, MarketOrder, Stock
 
 from ibkr_core.simulator import BackgroundGateway, SimConfig, start_in_background
 
@@ -117,10 +117,22 @@ def test_multi_asset_holds_every_asset_class_with_tws_shapes(multi):
         vals = check_consistency(ib, account, "USD")
         items = by_local_symbol(ib, account)
         positions = {p.contract.localSymbol: p for p in ib.positions()}
+        singles = {
+            name: ib.reqPnLSingle(account, "", items[name].contract.conId)
+            for name in ("SAP", "700", "ESZ6")
+        }
+        await wait_until(lambda: all(not math.isnan(p.value) for p in singles.values()), 3)
         ib.disconnect()
-        return vals, items, positions
+        return vals, items, positions, singles
 
-    vals, items, positions = run(scenario())
+    vals, items, positions, singles = run(scenario())
+    # reqPnLSingle reports in the base currency: marketValue converted at ExchangeRate.
+    for name, cur in (("SAP", "EUR"), ("700", "HKD"), ("ESZ6", "USD")):
+        rate = num(vals, "ExchangeRate", cur)
+        assert singles[name].value == pytest.approx(items[name].marketValue * rate, abs=0.01)
+        assert singles[name].unrealizedPnL == pytest.approx(
+            items[name].unrealizedPNL * rate, abs=0.01
+        )
     assert currencies(vals) == ["EUR", "HKD", "JPY", "USD"]
     assert 0.5 < num(vals, "ExchangeRate", "EUR") < 2 and num(vals, "ExchangeRate", "JPY") < 0.02
     assert {i.contract.secType for i in items.values()} == {
@@ -155,6 +167,11 @@ def test_multi_asset_holds_every_asset_class_with_tws_shapes(multi):
     assert num(vals, "Cryptocurrency", "USD") == pytest.approx(btc.marketValue, abs=0.01)
     # FuturesPNL is the future's change since the last settlement, and part of cash.
     assert num(vals, "FuturesPNL", "USD") != 0
+    # Securities (-S) and commodities (-C) segments add up to the totals.
+    for tag in ("NetLiquidation", "InitMarginReq", "AvailableFunds"):
+        parts = num(vals, f"{tag}-S", "USD") + num(vals, f"{tag}-C", "USD")
+        assert parts == pytest.approx(num(vals, tag, "USD"), abs=0.02)
+    assert num(vals, "InitMarginReq-C", "USD") > 0
     assert positions[CALL].avgCost == pytest.approx(1520.65)
     assert positions["ESZ6"].contract.multiplier == "50"
 
@@ -342,7 +359,7 @@ def test_eur_base_account_converts_into_euros():
             before = check_consistency(ib, account, "EUR")
             [aapl] = await ib.qualifyContractsAsync(Stock("AAPL", "SMART", "USD"))
             trade = ib.placeOrder(aapl, MarketOrder("SELL", 20))
-            await wait_until(lambda: trade.isDone() and trade.fills, 3)
+            await wait_until(lambda: trade.isDone() and trade.fills, 5)
             await asyncio.sleep(0.2)
             after = check_consistency(ib, account, "EUR")
             summary = await ib.accountSummaryAsync(account)
@@ -388,14 +405,18 @@ def test_advisor_login_manages_separate_accounts():
             positions = ib.positions()
             [spy] = await ib.qualifyContractsAsync(Stock("SPY", "SMART", "USD"))
             no_account = ib.placeOrder(spy, MarketOrder("BUY", 1))
-            await asyncio.sleep(0.3)
+            await wait_until(lambda: (no_account.order.orderId, 436) in errors, 3)
             order = MarketOrder("BUY", 5)
             order.account = accounts[1]
             trade = ib.placeOrder(spy, order)
-            await wait_until(lambda: trade.isDone() and trade.fills, 3)
+            await wait_until(lambda: trade.isDone() and trade.fills, 5)
             await ib.reqAccountUpdatesAsync(accounts[1])
             after = check_consistency(ib, accounts[1], "EUR")
             first_after = values(ib, accounts[0])
+            mine = await ib.reqExecutionsAsync(ExecutionFilter(acctCode=accounts[1]))
+            others = await ib.reqExecutionsAsync(ExecutionFilter(acctCode=accounts[0]))
+            assert [f.execution.execId for f in mine] == [trade.fills[0].execution.execId]
+            assert others == []
             pnls = [ib.reqPnL(acc) for acc in accounts]
             await wait_until(lambda: all(not math.isnan(p.dailyPnL) for p in pnls), 3)
             ib.disconnect()
@@ -433,3 +454,140 @@ def test_advisor_login_manages_separate_accounts():
     )
     assert first_after["CashBalance", "USD"] == checked[accounts[0]]["CashBalance", "USD"]
     assert len({round(p.unrealizedPnL, 2) for p in pnls}) == 3
+
+
+def test_official_ibapi_client_reads_the_multi_asset_account(multi):
+    """IBKR's own decoder (ibapi 9.81, server version 157) reads derivatives' contract
+    details, portfolio rows with expiry/strike/multiplier, and model greeks (tick 13)."""
+    ibapi_client = pytest.importorskip("ibapi.client")
+    import threading
+
+    from ibapi.contract import Contract as IbContract
+    from ibapi.wrapper import EWrapper
+
+    class App(EWrapper, ibapi_client.EClient):
+        def __init__(self) -> None:
+            EWrapper.__init__(self)
+            ibapi_client.EClient.__init__(self, self)
+            self.next_id: int | None = None
+            self.details: list = []
+            self.details_done = False
+            self.portfolio: dict[str, tuple] = {}
+            self.download_done = False
+            self.greeks: dict[int, tuple] = {}
+            self.errors: list[int] = []
+
+        def nextValidId(self, orderId: int) -> None:
+            self.next_id = orderId
+
+        def contractDetails(self, reqId, contractDetails) -> None:
+            self.details.append(contractDetails)
+
+        def contractDetailsEnd(self, reqId) -> None:
+            self.details_done = True
+
+        def updatePortfolio(self, contract, position, marketPrice, marketValue, *rest) -> None:
+            self.portfolio[contract.localSymbol] = (contract, position, marketValue, rest[0])
+
+        def accountDownloadEnd(self, accountName) -> None:
+            self.download_done = True
+
+        def tickOptionComputation(self, reqId, tickType, *values) -> None:
+            self.greeks[tickType] = values
+
+        def error(self, reqId, errorCode, errorString) -> None:
+            self.errors.append(errorCode)
+
+    def wait(check, seconds: float = 5.0) -> bool:
+        deadline = time.monotonic() + seconds
+        while not check() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return check()
+
+    app = App()
+    app.connect(multi.host, multi.port, clientId=32)
+    reader = threading.Thread(target=app.run, daemon=True)
+    reader.start()
+    try:
+        assert wait(lambda: app.next_id is not None)
+        assert app.serverVersion() == 157
+        es = IbContract()
+        es.symbol = "ES"
+        app.reqContractDetails(1, es)
+        assert wait(lambda: app.details_done)
+        app.reqAccountUpdates(True, multi.account_id)
+        assert wait(lambda: app.download_done)
+        opt = IbContract()
+        opt.secType, opt.localSymbol, opt.exchange = "OPT", CALL, "SMART"
+        app.reqMktData(2, opt, "", False, False, [])
+        assert wait(lambda: 13 in app.greeks)
+    finally:
+        app.disconnect()
+        reader.join(3)
+    kinds = {d.contract.secType: d for d in app.details}
+    assert set(kinds) == {"STK", "FUT", "FOP"}
+    assert kinds["FUT"].contract.multiplier == "50" and kinds["FUT"].contractMonth == "202612"
+    assert kinds["FOP"].contract.strike == 7000 and kinds["FOP"].underConId > 0
+    contract, position, value, avg_cost = app.portfolio[CALL]
+    assert value == pytest.approx(position * 100 * multi.quote(CALL).mid)
+    assert (contract.right, contract.multiplier, position) == ("C", "100", 5)
+    assert avg_cost == pytest.approx(1520.65)
+    _attrib, implied_vol, delta, opt_price, *_ = app.greeks[13]  # 9.81 passes tickAttrib
+    assert implied_vol == pytest.approx(0.27) and 0 < delta < 1 and opt_price > 0
+    assert not [code for code in app.errors if code < 2100]
+
+
+def test_command_line_profile_option_starts_that_world():
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ibkr_core.simulator", "--port", str(port), "--profile", "advisor"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        banner = proc.stdout.readline()
+
+        async def scenario():
+            ib = IB()
+            await ib.connectAsync("127.0.0.1", port, clientId=1, timeout=5)
+            accounts = ib.managedAccounts()
+            ib.disconnect()
+            return accounts
+
+        accounts = run(scenario())
+    finally:
+        proc.terminate()
+        proc.wait(5)
+    assert "profile advisor" in banner
+    assert accounts == ["DU1234567", "DU1234568", "DU1234569"]
+
+
+def test_exchange_rates_move_and_the_books_follow_them():
+    gw = start(
+        "multi-asset", SimConfig(tick_interval=0.05, account_update_interval=0.5, pnl_interval=9)
+    )
+    try:
+
+        async def scenario():
+            ib = await connected(gw)
+            account = ib.managedAccounts()[0]
+            first = values(ib, account)["ExchangeRate", "EUR"]
+            moved = await wait_until(
+                lambda: values(ib, account)["ExchangeRate", "EUR"] != first, 10
+            )
+            gw.close_market()  # freeze, so every refresh from now on is the same snapshot
+            await asyncio.sleep(1.5)
+            vals = check_consistency(ib, account, "USD")
+            ib.disconnect()
+            return first, moved, vals
+
+        first, moved, vals = run(scenario())
+    finally:
+        gw.stop()
+    assert moved and vals["ExchangeRate", "EUR"] != first

@@ -73,12 +73,20 @@ SUMMARY_TAGS = (
     "LookAheadExcessLiquidity",
     "HighestSeverity",
     "DayTradesRemaining",
+    "DayTradesRemainingT+1",
+    "DayTradesRemainingT+2",
+    "DayTradesRemainingT+3",
+    "DayTradesRemainingT+4",
     "Leverage",
 )
 _NO_CURRENCY_TAGS = {
     "AccountType",
     "Cushion",
     "DayTradesRemaining",
+    "DayTradesRemainingT+1",
+    "DayTradesRemainingT+2",
+    "DayTradesRemainingT+3",
+    "DayTradesRemainingT+4",
     "Leverage",
     "LookAheadNextChange",
     "HighestSeverity",
@@ -562,7 +570,7 @@ class Account:
         cur = "" if tag in _NO_CURRENCY_TAGS else self.base_currency
         if tag == "AccountType":
             return AccountValue(tag, self.account_type, "", self.account_id)
-        if tag == "DayTradesRemaining":
+        if tag.startswith("DayTradesRemaining"):  # -1: no pattern-day-trader limit
             return AccountValue(tag, "-1", "", self.account_id)
         if tag == "LookAheadNextChange":
             return AccountValue(tag, "0", "", self.account_id)
@@ -610,10 +618,53 @@ class Account:
             v = self._summary_value(tag, t)
             if v is not None:
                 out.append(v)
+        out += self._segment_rows(market, t, ledgers["BASE"], rates)
         out += self._ledger_rows(ledgers, currencies)
         head, rest = out[:1], out[1:]
         rest.sort(key=lambda v: (v.tag, v.currency))
         return head + rest
+
+    def _segment_rows(
+        self, market: Market, t: dict[str, float], base: Ledger, rates: dict[str, float]
+    ) -> list[AccountValue]:
+        """The "-S" (securities) and, once the account trades futures, "-C" (commodities)
+        variants TWS sends next to the totals: until a commodity is traded the -S value
+        equals the total; after, -C holds the futures' part (their P&L, future options'
+        value and margin) and -S the rest."""
+        a, cur = self.account_id, self.base_currency
+        commodities = [
+            p for p in self._positions.values() if p.instrument.sec_type in ("FUT", "FOP")
+        ]
+        c_init = c_maint = 0.0
+        for p in commodities:
+            i, m = margin_requirement(market, p.instrument, p.qty)
+            c_init += i * rates[p.instrument.currency]
+            c_maint += m * rates[p.instrument.currency]
+        c_ewl = base.values["FuturesPNL"]
+        c_nlv = c_ewl + base.values["FutureOptionValue"]
+        c = {
+            "AccruedCash": 0.0,
+            "TotalCashValue": c_ewl,
+            "NetLiquidation": c_nlv,
+            "EquityWithLoanValue": c_ewl,
+            "PreviousDayEquityWithLoanValue": 0.0,
+            "InitMarginReq": c_init,
+            "MaintMarginReq": c_maint,
+            "AvailableFunds": c_ewl - c_init,
+            "ExcessLiquidity": c_ewl - c_maint,
+        }
+        for prefix in ("Full", "LookAhead"):
+            for tag in ("InitMarginReq", "MaintMarginReq", "AvailableFunds", "ExcessLiquidity"):
+                c[prefix + tag] = c[tag]
+        out = []
+        for tag, c_value in c.items():
+            out.append(AccountValue(f"{tag}-S", _money(t[tag] - c_value), cur, a))
+            if commodities:
+                out.append(AccountValue(f"{tag}-C", _money(c_value), cur, a))
+        for tag in ("GrossPositionValue", "RegTEquity", "RegTMargin", "SMA"):
+            out.append(AccountValue(f"{tag}-S", _money(t[tag]), cur, a))
+        out.append(AccountValue("Leverage-S", f"{t['Leverage']:.2f}", "", a))
+        return out
 
     def summary(self, market: Market, tags: str = "All") -> list[AccountValue]:
         """reqAccountSummary: "All" or a comma list of tags; "$LEDGER" (base currency),

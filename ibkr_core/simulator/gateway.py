@@ -221,7 +221,7 @@ class SimulatedGateway:
 
     def place_order(self, session: ClientSession, request: OrderRequest) -> None:
         inst = self.resolve_one(request.contract)
-        if not request.account and len(self.accounts) > 1 and not request.what_if:
+        if not request.account and len(self.accounts) > 1:  # what-if too
             session.error(request.order_id, 436, TEXT_NO_ALLOCATION)
             return
         if request.account and request.account not in self.accounts:

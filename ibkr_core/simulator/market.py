@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from . import history_model
 from .pricing import Greeks, greeks
 from .universe import EASTERN, UNIVERSE, Instrument, Universe
 
@@ -393,25 +394,40 @@ class Market:
     def _walk_back(
         self, inst: Instrument, slots: list, bar_size: str, what: str, end: float
     ) -> list[Bar]:
-        rng = random.Random(f"{self.seed}:{inst.key}:{int(end)}:{bar_size}")
+        """Bars of `slots` from the seeded factor model (history_model.py), anchored so the
+        last close is the live last (or midpoint); a daily bar for today is today's session
+        so far and the days before it end at the previous close."""
         midpoint = what in ("MIDPOINT", "BID_ASK") or inst.is_fx
         # Midpoints can sit half-way between ticks.
         tick = inst.min_tick / 2 if midpoint else inst.min_tick
         seconds = BAR_SIZES[bar_size]
         if bar_size in _DAILY_OR_LONGER:
             seconds = {"1 day": 1, "1W": 5, "1 week": 5}.get(bar_size, 21) * RTH_SECONDS
-        sigma = inst.daily_volatility * math.sqrt(min(seconds, 21 * RTH_SECONDS) / RTH_SECONDS)
+        scale = math.sqrt(min(seconds, 21 * RTH_SECONDS) / RTH_SECONDS)
+        sigma = inst.daily_volatility * scale
         per_bar_volume = inst.avg_daily_volume * seconds / RTH_SECONDS
         q = self._quotes[inst.key]
-        close = q.mid if what in ("MIDPOINT", "BID", "ASK", "BID_ASK") or inst.is_fx else q.last
+        quoted = what in ("MIDPOINT", "BID", "ASK", "BID_ASK") or inst.is_fx
+        last = q.mid if quoted else q.last
+        keys = history_model.slot_numbers(slots, BAR_SIZES[bar_size])
+        rets = history_model.log_returns(self.seed, inst, keys, bar_size, scale)
+        shape = history_model.BarShape.of(self.seed, inst, keys, bar_size)
+        today = datetime.fromtimestamp(end, EASTERN).date()
+        live_day = bar_size == "1 day" and bool(slots) and slots[-1] == today and q.close > 0
+        if live_day:  # today's bar is the session so far; earlier days end at the close
+            closes = [*history_model.closes_back(q.close, rets[:-1]).tolist(), last]
+            rets[-1] = math.log(last / q.close) if last > 0 else 0.0
+        else:
+            closes = history_model.closes_back(last, rets).tolist()
         half_spread = (q.ask - q.bid) / 2
         out: list[Bar] = []
-        for slot in reversed(slots):
-            ret = rng.gauss(0.0, sigma)
-            open_ = close * math.exp(-ret)
-            hi = max(open_, close) * (1 + abs(rng.gauss(0.0, 0.4 * sigma)))
-            lo = min(open_, close) * (1 - abs(rng.gauss(0.0, 0.4 * sigma)))
-            vol_noise = rng.lognormvariate(0.0, 0.35)
+        for i, slot in enumerate(slots):
+            close = closes[i]
+            open_ = close * math.exp(-rets[i] + 0.15 * sigma * shape.gap[i])
+            if live_day and i == len(slots) - 1 and q.open > 0:
+                open_ = q.open
+            hi = max(open_, close) * (1 + abs(0.4 * sigma * shape.high[i]))
+            lo = min(open_, close) * (1 - abs(0.4 * sigma * shape.low[i]))
             o, h, low, c = (round_to_tick(x, tick) for x in (open_, hi, lo, close))
             if what == "BID":
                 o, h, low, c = (round_to_tick(x - half_spread, tick) for x in (o, h, low, c))
@@ -420,14 +436,14 @@ class Market:
             h = max(h, o, c)
             low = max(tick, min(low, o, c))
             if (what == "TRADES" and not inst.is_fx) or what == "ADJUSTED_LAST":
+                busy = 1.0 + 0.5 * min(abs(rets[i]) / sigma, 4.0) if sigma else 1.0
+                vol_noise = math.exp(0.35 * shape.volume[i]) * busy
                 volume = float(max(100, round(per_bar_volume * vol_noise, -2)))
                 wap = round((h + low + c) / 3, 4)
-                count = max(1, int(volume / rng.uniform(80, 160)))
+                count = max(1, int(volume / (120.0 * math.exp(0.15 * shape.count[i]))))
             else:
                 volume, wap, count = -1.0, -1.0, -1
             out.append(Bar(slot, o, h, low, c, volume, wap, count))
-            close = open_
-        out.reverse()
         return out
 
 

@@ -189,7 +189,7 @@ def bond_contract_details(v: int, req_id: int, inst: Instrument) -> Fields:
         inst.con_id,
         inst.min_tick,
     ]
-    if v < MIN_SERVER_VER_SIZE_RULES:
+    if 110 <= v < MIN_SERVER_VER_SIZE_RULES:  # MIN_SERVER_VER_MD_SIZE_MULTIPLIER = 110
         fields.append(1)  # mdSizeMultiplier (obsolete)
     fields += [
         inst.order_types,
@@ -202,9 +202,11 @@ def bond_contract_details(v: int, req_id: int, inst: Instrument) -> Fields:
         "",  # evRule
         "",  # evMultiplier
         0,  # secIdList count
-        inst.agg_group,
-        _market_rules(inst),
     ]
+    if v >= 121:  # MIN_SERVER_VER_AGG_GROUP (ibapi server_versions.py)
+        fields.append(inst.agg_group)
+    if v >= 126:  # MIN_SERVER_VER_MARKET_RULES
+        fields.append(_market_rules(inst))
     if v >= MIN_SERVER_VER_SIZE_RULES:
         fields += _size_rules(inst)
     return fields

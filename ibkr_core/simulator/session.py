@@ -666,6 +666,8 @@ class ClientSession:
                 continue
             if f.side and execution.side != f.side.upper():
                 continue
+            if f.account and execution.account != f.account:
+                continue
             self.send_execution(f.req_id, order, execution)
             self.send_commission(commission)
         self.send(msg.execution_end(f.req_id))

@@ -645,8 +645,3 @@ def find_instrument(
         con_id=con_id,
         local_symbol=local_symbol,
     )
-
-
-def instrument_by_key(key: str) -> Instrument:
-    """The `stocks` instrument whose `key` (symbol; "EUR.USD" for FX) is `key`."""
-    return STOCKS_UNIVERSE.by_key(key)
