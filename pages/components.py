@@ -7,6 +7,8 @@ Public API (stable; pages build on it)::
     use_navigation_mode()                 # entry point only, first thing
     render_sidebar(services)              # connection panel + live status badge
     status_badge(status)                  # the coloured state badge (+ paper/LIVE)
+    state_banner(services)                # one line under a page title: degraded, data
+                                          # farm broken, competing session (+ what to do)
     not_connected_hint()                  # "choose the Demo preset and click Connect"
                                           # (or "reconnecting automatically" while it is)
     fmt_money(1234.5, "USD") -> "$1,234.50";  fmt_money(-3, "USD", signed=True) -> "-$3.00"
@@ -33,6 +35,7 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from ibkr_core.connection import ConnectionState, ConnectionStatus
+from ibkr_core.data_state import ConnectionView, LinkState
 from ibkr_core.quote import QuoteSource
 from ibkr_core.services import (
     DEMO_PRESET,
@@ -57,6 +60,7 @@ __all__ = [
     "require_services",
     "selected_account",
     "source_label",
+    "state_banner",
     "status_badge",
     "use_navigation_mode",
 ]
@@ -203,22 +207,32 @@ def pnl_color(value: float | None) -> str:
 # -- status badge ---------------------------------------------------------------------------
 
 
+_BADGE_STYLE = {  # level -> (color, icon)
+    "ok": ("green", ":material/check_circle:"),
+    "info": ("blue", ":material/sync:"),
+    "warning": ("orange", ":material/warning:"),
+    "error": ("red", ":material/error:"),
+    "idle": ("gray", ":material/link_off:"),
+}
+_STATE_ICONS = {
+    LinkState.DEGRADED: ":material/cloud_off:",
+    LinkState.RECONNECTING: ":material/sync_problem:",
+    LinkState.CONNECTING: ":material/sync:",
+}
+_CLOSED_ICON = ":material/schedule:"  # connected, market closed (info)
+
+
 def _state_badge(status: ConnectionStatus) -> tuple[str, str, str]:
-    """(label, color, icon) for the connection state."""
-    if status.state == ConnectionState.CONNECTED:
-        if status.degraded:
-            return "Degraded: TWS lost its link to IBKR", "orange", ":material/warning:"
-        return "Connected", "green", ":material/check_circle:"
-    if status.state == ConnectionState.CONNECTING:
-        return "Connecting…", "blue", ":material/sync:"
-    if status.state == ConnectionState.RECONNECTING:
-        attempt = f" (attempt {status.reconnect_attempts})" if status.reconnect_attempts else ""
-        return f"Reconnecting{attempt}", "orange", ":material/sync_problem:"
-    return "Disconnected", "gray", ":material/link_off:"
+    """(label, color, icon) for the connection state, from ibkr_core's state model."""
+    view = status.view
+    color, icon = _BADGE_STYLE.get(view.level, _BADGE_STYLE["idle"])
+    if view.market_closed and view.level == "info":
+        icon = _CLOSED_ICON
+    return view.label, color, _STATE_ICONS.get(view.state, icon)
 
 
 MARKET_DATA_NOTES = {
-    2: "Market data: frozen (last values of the closed market).",
+    2: "Market data: live while the market is open; its last values (frozen) after the close.",
     3: "Market data: live where subscribed, delayed otherwise.",
     4: "Market data: live where subscribed, delayed otherwise; frozen after the close.",
 }
@@ -247,8 +261,7 @@ def status_badge(status: ConnectionStatus, show_error: bool = True) -> None:
             f"**Server version:** {status.server_version or DASH}  \n"
             f"**Connected since:** {fmt_time(status.connected_since)}"
         )
-        if status.degraded and status.connectivity_message:
-            st.warning(plain(status.connectivity_message))
+        _notices(status.view)
         if status.market_data_type in MARKET_DATA_NOTES:
             st.caption(MARKET_DATA_NOTES[status.market_data_type])
     elif status.state == ConnectionState.RECONNECTING:
@@ -268,13 +281,35 @@ def status_badge(status: ConnectionStatus, show_error: bool = True) -> None:
         st.warning(plain(warning))
 
 
+_SHOW = {"error": st.error, "warning": st.warning, "info": st.info}
+
+
+def _notices(view: ConnectionView) -> None:
+    for notice in view.notices:
+        _SHOW.get(notice.level, st.warning)(plain(notice.text))
+
+
+def state_banner(services: Services) -> None:
+    """One line under a page's title when the data is not what it seems: TWS lost IBKR
+    (1100), a data farm is broken, a competing session holds the data. Nothing while
+    everything is live, or when not connected (the page's own hint says so)."""
+    view = services.connection.status().view
+    if not view.notices or view.state in (LinkState.RECONNECTING, LinkState.DISCONNECTED):
+        return  # not_connected_hint() / the sidebar say it
+    levels = {n.level for n in view.notices}
+    worst = next(level for level in ("error", "warning", "info") if level in levels)
+    text = " · ".join(plain(n.text) for n in view.notices)
+    label, _, icon = _state_badge(services.connection.status())
+    _SHOW[worst](f"**{plain(label)}:** {text}", icon=icon)
+
+
 @st.fragment(run_every=STATUS_REFRESH_SECONDS)
 def _live_status(services: Services) -> None:
     """Re-reads the connection every few seconds; a change of state reruns the whole
     page so everything on it (buttons, portfolio, quotes) follows the connection."""
     status = services.connection.status()
     seen = st.session_state.get("_conn_state_seen")
-    key = (status.state, status.connectivity)
+    key = (status.state, status.connectivity, status.view.key)
     if seen is not None and seen != key:
         st.rerun()
     # An input error of the latest try replaces the failure of the try before it.
@@ -404,7 +439,7 @@ def render_sidebar(services: Services) -> None:
         st.subheader("Interactive Brokers")
         _run_pending_action(services)
         status = services.connection.status()
-        ss["_conn_state_seen"] = (status.state, status.connectivity)
+        ss["_conn_state_seen"] = (status.state, status.connectivity, status.view.key)
         _live_status(services)
 
         chosen = preset(ss["conn_preset"])

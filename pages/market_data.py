@@ -15,10 +15,11 @@ import streamlit as st
 from pandas.io.formats.style import Styler
 from plotly.subplots import make_subplots
 
+from ibkr_core.data_state import ConnectionView, QuoteView, quote_view
 from ibkr_core.history import RANGE_KEYS
 from ibkr_core.providers.base import UNKNOWN_SYMBOL
 from ibkr_core.quote import Quote, QuoteSource
-from pages.components import fmt_age, plain, require_services, source_label
+from pages.components import fmt_age, plain, require_services, source_label, state_banner
 
 PRICE_COLUMNS = ("last", "bid", "ask", "high", "low")
 UP, DOWN = "#26a69a", "#ef5350"
@@ -43,7 +44,9 @@ def problem_text(error: str) -> str:
     return "✖ No data — " + ("; ".join(reasons) if reasons else error)
 
 
-def row_status(quote: Quote, age: float | None, stale_after: float) -> str:
+def row_status(quote: Quote, age: float | None, stale_after: float, view: QuoteView) -> str:
+    if view.status_text:  # ibkr_core's own words: competing session, market closed, ...
+        return view.status_text
     if not quote.ok:
         return problem_text(quote.error or "")
     if age is not None and age > stale_after:
@@ -51,11 +54,14 @@ def row_status(quote: Quote, age: float | None, stale_after: float) -> str:
     return "✓ OK"
 
 
-def quotes_frame(quotes: dict[str, Quote], stale_after: float) -> pd.DataFrame:
+def quotes_frame(
+    quotes: dict[str, Quote], stale_after: float, session: ConnectionView | None = None
+) -> pd.DataFrame:
     now = datetime.now(UTC)
     rows = []
     for symbol, q in quotes.items():
         age = q.age_seconds(now)
+        view = quote_view(q, now, session)
         rows.append(
             {
                 "symbol": symbol,
@@ -66,9 +72,9 @@ def quotes_frame(quotes: dict[str, Quote], stale_after: float) -> pd.DataFrame:
                 "volume": q.volume,
                 "high": q.high,
                 "low": q.low,
-                "source": source_label(q.source) if q.ok else "—",
+                "source": view.source_text if q.ok or view.state else "—",
                 "age": fmt_age(age) if q.ok else None,
-                "status": row_status(q, age, stale_after),
+                "status": row_status(q, age, stale_after, view),
             }
         )
     frame = pd.DataFrame(rows, columns=[*QUOTE_COLUMNS])
@@ -106,10 +112,11 @@ QUOTE_COLUMNS = {
     "source": st.column_config.TextColumn(
         "Source",
         width="medium",
-        help="Where the quote came from: IBKR live / delayed / frozen, or a fallback",
+        help="Where the quote came from: IBKR live / delayed / frozen (market closed, with "
+        "the last trade's time) / not updating, or a fallback",
     ),
     "age": st.column_config.TextColumn(
-        "Age", help="Time since the provider's own timestamp of this quote"
+        "Age", help="Time since the quote's own timestamp (IBKR: the last trade)"
     ),
     "status": st.column_config.TextColumn("Status", width="large"),
 }
@@ -164,6 +171,7 @@ services = require_services()
 settings = services.settings
 
 st.title("Market data")
+state_banner(services)
 if services.watchlist.problem:  # e.g. a hand-edited file that was not valid JSON
     st.warning(plain(services.watchlist.problem), icon=":material/warning:")
 
@@ -194,7 +202,7 @@ def quotes_table() -> None:
         return
     # Wait about one refresh at most: a slow fallback fills the cache for the next one.
     quotes = services.quotes.get_quotes(symbols, max_wait=max(1.0, settings.refresh_interval))
-    frame = quotes_frame(quotes, settings.stale_after)
+    frame = quotes_frame(quotes, settings.stale_after, services.connection.status().view)
     fmt = price_format(frame)
     config = dict(QUOTE_COLUMNS)
     for column, title in PRICE_TITLES.items():

@@ -26,6 +26,7 @@ from pages.components import (
     not_connected_hint,
     plain,
     require_services,
+    state_banner,
 )
 
 log = logging.getLogger(__name__)
@@ -501,6 +502,7 @@ def live_portfolio(account: str | None) -> None:
 
 
 st.title("Portfolio")
+state_banner(services)
 if services.portfolio is None:
     st.warning("The portfolio service is not available in this build.")
 else:

@@ -25,6 +25,7 @@ from pages.components import (
     plain,
     require_services,
     source_label,
+    state_banner,
 )
 
 ORDER_TYPES = {"MKT": "Market", "LMT": "Limit", "STP": "Stop", "STP LMT": "Stop limit"}  # labels
@@ -144,6 +145,7 @@ def field_errors(field: str) -> None:
 
 # -- page ------------------------------------------------------------------------------------
 st.title("Trade")
+state_banner(services)
 
 status = services.connection.status()
 trading = orders.trading_status() if orders is not None and status.connected else None

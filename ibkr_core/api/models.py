@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ibkr_core.data_state import quote_view
 from ibkr_core.orders import OrderTicket
 
 # A symbol as IBKR and the fallback providers spell it: letters, digits, '.', '-', ' '.
@@ -42,6 +43,13 @@ class ConnectRequest(BaseModel):
     )
 
 
+class StateNotice(BaseModel):
+    level: str = Field(description='"info", "warning" or "error"')
+    message: str
+    advice: str = Field(description="What the user can do about it ('' when nothing).")
+    code: int | None = Field(description="The TWS code behind it (1100, 2103, 10197, ...).")
+
+
 class ConnectionStatusResponse(BaseModel):
     state: str
     connected: bool
@@ -62,10 +70,25 @@ class ConnectionStatusResponse(BaseModel):
     market_data_type: str
     reconnect_attempts: int
     next_retry_at: datetime | None
+    link_state: str = Field(
+        description="connected, degraded (1100), reconnecting, connecting, disconnected"
+    )
+    state_label: str = Field(description="The sidebar badge's text, e.g. 'Data farm broken'.")
+    live: bool = Field(description="IBKR prices are live right now (no 1100 / farm / 10197).")
+    broken_farms: list[str] = Field(description="e.g. 'usfarm (market data)' after 2103.")
+    competing_session: bool = Field(description="10197: another live session holds the data.")
+    notices: list[StateNotice] = Field(description="What to tell the user, with advice.")
 
     @classmethod
     def from_core(cls, status: Any) -> ConnectionStatusResponse:
+        view = status.view
         return cls(
+            link_state=str(view.state),
+            state_label=view.label,
+            live=view.live,
+            broken_farms=list(view.broken_farms),
+            competing_session=view.competing_session,
+            notices=[StateNotice(**n) for n in view.as_dict()["notices"]],
             state=str(status.state),
             connected=status.connected,
             host=status.host,
@@ -237,11 +260,26 @@ class QuoteResponse(BaseModel):
     fetched_at: datetime = Field(description="When the server obtained it.")
     age_seconds: float | None
     stale: bool | None = Field(description="Older than settings.stale_after (None: no time).")
+    line_state: str | None = Field(
+        None,
+        description="IBKR line: live, delayed, frozen (market closed), delayed-frozen, "
+        "stalled (1100 / data farm broken), competing-session (10197), waiting",
+    )
+    source_text: str = Field("", description='As the page shows it: "IBKR (frozen, ...)".')
+    live: bool = Field(False, description="True only for a live, updating IBKR line.")
+    problem: str | None = Field(None, description="Why there is no data and what to do.")
+    last_trade_time: datetime | None = Field(None, description="The last trade's own time.")
 
     @classmethod
     def from_core(cls, quote: Any, stale_after: float) -> QuoteResponse:
         age = quote.age_seconds()
+        view = quote_view(quote)
         return cls(
+            line_state=str(view.state) if view.state else None,
+            source_text=view.source_text,
+            live=view.live,
+            problem=view.problem,
+            last_trade_time=quote.last_trade_time,
             symbol=quote.symbol,
             source=str(quote.source),
             price=quote.price,
