@@ -179,3 +179,31 @@ def test_advisor_accounts_each_in_their_own_base(gateway, connection, portfolio)
     assert combined.convertible and combined.currency == "USD"
     assert combined.net_liquidation == pytest.approx(expected, abs=0.05)
     assert {r.account for r in portfolio.view("All").rows} == set(found)
+
+
+def test_demo_profile_setting_picks_the_demo_account(tmp_path):
+    from ibkr_core.services import build_services
+    from ibkr_core.settings import Settings
+
+    def demo(profile: str):
+        return build_services(
+            Settings(watchlist_file=str(tmp_path / "w.json"), demo_profile=profile)
+        )
+
+    services = demo("")
+    try:
+        assert services.demo.config.profile == "multi-asset"  # the Demo preset's default
+    finally:
+        services.close()
+    services = demo("advisor")
+    try:
+        status = services.connect_demo()
+        assert status.connected and len(status.accounts) == 3
+    finally:
+        services.close()
+    services = demo("nonsense")
+    try:
+        status = services.connect_demo()
+        assert not status.connected and "nonsense" in (status.last_error or "")
+    finally:
+        services.close()
