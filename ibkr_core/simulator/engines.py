@@ -33,14 +33,14 @@ class EngineGroup:
     def engine_for(self, account: str) -> MatchingEngine:
         return self.engines.get(account) or next(iter(self.engines.values()))
 
-    def _owner(self, order_id: int) -> MatchingEngine | None:
-        found = [e for e in self.engines.values() if e.order(order_id) is not None]
-        working = [e for e in found if e.order(order_id).is_working]
+    def _owner(self, order_id: int, client_id: int | None = None) -> MatchingEngine | None:
+        found = [e for e in self.engines.values() if e.order(order_id, client_id) is not None]
+        working = [e for e in found if e.order(order_id, client_id).is_working]
         return (working or found or [None])[0]
 
-    def order(self, order_id: int) -> SimOrder | None:
-        engine = self._owner(order_id)
-        return engine.order(order_id) if engine else None
+    def order(self, order_id: int, client_id: int | None = None) -> SimOrder | None:
+        engine = self._owner(order_id, client_id)
+        return engine.order(order_id, client_id) if engine else None
 
     def open_orders(self) -> list[SimOrder]:
         return [o for e in self.engines.values() for o in e.open_orders()]
@@ -55,9 +55,11 @@ class EngineGroup:
     def submit(self, order: SimOrder, now: float) -> list[Event] | Rejection:
         return self.engine_for(order.account).submit(order, now)
 
-    def cancel(self, order_id: int, now: float) -> list[Event] | Rejection:
-        engine = self._owner(order_id) or next(iter(self.engines.values()))
-        return engine.cancel(order_id, now)
+    def cancel(self, order: SimOrder | int, now: float) -> list[Event] | Rejection:
+        if isinstance(order, SimOrder):
+            return self.engine_for(order.account).cancel(order, now)
+        engine = self._owner(order) or next(iter(self.engines.values()))
+        return engine.cancel(order, now)
 
     def on_market(self, now: float) -> list[Event]:
         return [x for e in self.engines.values() for x in e.on_market(now)]

@@ -14,25 +14,15 @@ from .account import Account
 from .config import SimConfig
 from .engines import EngineGroup
 from .market import Market
-from .matching import (
-    Event,
-    ExecutionEvent,
-    MatchingEngine,
-    OrderStateEvent,
-    OrderStatusEvent,
-    Rejection,
-    SimOrder,
-    WhatIfEvent,
-)
+from .matching import Event, MatchingEngine
+from .notices import FARM_BROKEN, FARM_NOTICES, TEXT_CONNECTIVITY
+from .order_desk import OrderDesk
 from .pacing import HistoricalPacing
 from .profiles import build_profile
 from .protocol import MarketDataType as MDT
-from .requests import ContractSpec, OrderRequest
-from .session import EASTERN, FARM_BROKEN, FARM_NOTICES, TEXT_CONNECTIVITY, ClientSession
-from .universe import Instrument
-
-# TWS's answer to an advisor's order without an account (IBKR message codes page).
-TEXT_NO_ALLOCATION = "You must specify an allocation (either a single account, group, or profile)."
+from .requests import ContractSpec
+from .session import ClientSession
+from .universe import EASTERN, Instrument
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +54,7 @@ class SimulatedGateway:
             if len(self.accounts) == 1
             else EngineGroup(self.profile.accounts, self.market)
         )
+        self.desk = OrderDesk(self)
         self.pacing = HistoricalPacing()
         self.sessions: list[ClientSession] = []
         self.response_delay = 0.0
@@ -217,142 +208,20 @@ class SimulatedGateway:
             for req_id in session.account_multi_requests:
                 session.send_account_updates_multi(req_id)
 
-    # --- orders -------------------------------------------------------------------------
-
-    def place_order(self, session: ClientSession, request: OrderRequest) -> None:
-        inst = self.resolve_one(request.contract)
-        if not request.account and len(self.accounts) > 1:  # what-if too
-            session.error(request.order_id, 436, TEXT_NO_ALLOCATION)
-            return
-        if request.account and request.account not in self.accounts:
-            session.error(
-                request.order_id,
-                321,
-                "Error validating request:-'bN' : cause - "
-                f"The account code {request.account} is not valid",
-            )
-            return
-        order = SimOrder(
-            order_id=request.order_id,
-            client_id=session.client_id or 0,
-            instrument=inst,
-            action=request.action.upper(),
-            total_qty=request.total_quantity,
-            order_type=request.order_type.upper(),
-            lmt_price=request.lmt_price,
-            aux_price=request.aux_price,
-            tif=(request.tif or "DAY").upper(),
-            account=request.account or self.account.account_id,
-            what_if=request.what_if,
-            order_ref=request.order_ref,
-        )
-        result = self.engine.submit(order, self.now())
-        if isinstance(result, Rejection):
-            session.error(result.order_id, result.code, result.message, result.advanced_reject_json)
-            return
-        self._next_order_id = max(self._next_order_id, request.order_id + 1)
-        self._dispatch_events(result)
-
-    def cancel_order(self, session: ClientSession, order_id: int) -> None:
-        order = self.engine.order(order_id)
-        if order is not None and order.client_id != session.client_id:
-            # Only the client that placed an order sees it to cancel.
-            session.error(
-                order_id, 10147, f"OrderId {order_id} that needs to be cancelled is not found."
-            )
-            return
-        result = self.engine.cancel(order_id, self.now())
-        if isinstance(result, Rejection):
-            session.error(order_id, result.code, result.message)
-            return
-        self._dispatch_events(result)
-
-    def cancel_all(self) -> None:
-        for order in list(self.engine.open_orders()):
-            result = self.engine.cancel(order.order_id, self.now())
-            if not isinstance(result, Rejection):
-                self._dispatch_events(result)
+    # --- orders (routing in order_desk.py) ----------------------------------------------
 
     def _dispatch_events(self, events: list[Event]) -> None:
-        """Order events to the order's client; fills also move positions and account."""
-        filled: list[tuple[Instrument, str]] = []
-        for event in events:
-            owner = self._session_of(event.order.client_id)
-            if isinstance(event, WhatIfEvent):
-                if owner:
-                    view = self.order_view(event.order, event.result)
-                    owner.send(msg.open_order(owner.server_version, view))
-            elif isinstance(event, OrderStatusEvent):
-                if owner:
-                    owner.send_order_state(event.order, event)
-            elif isinstance(event, OrderStateEvent):
-                if owner:
-                    owner.send_order_state(event.order)
-            elif isinstance(event, ExecutionEvent):
-                if owner:
-                    owner.send_execution(-1, event.order, event.execution)
-                    owner.send_commission(event.commission)
-                filled.append((event.order.instrument, event.order.account))
-        for inst, account in filled:
-            for session in self.sessions:
-                if session.positions_subscribed:
-                    session.send_position(inst, account)
-        if filled:
-            self._on_account()
+        self.desk.dispatch(events)
 
-    def _session_of(self, client_id: int) -> ClientSession | None:
-        return next((s for s in self.sessions if s.client_id == client_id), None)
+    def note_order_id(self, order_id: int) -> None:
+        self._next_order_id = max(self._next_order_id, order_id + 1)
 
-    def order_view(self, order, what_if=None) -> msg.OpenOrderView:
-        margin: tuple[str, ...] = ("",) * 9
-        commission = min_c = max_c = None
-        currency = warning = ""
-        status = order.status
-        if what_if is not None:
-            margin = tuple(
-                f"{v:.2f}"
-                for v in (
-                    what_if.init_margin_before,
-                    what_if.maint_margin_before,
-                    what_if.equity_with_loan_before,
-                    what_if.init_margin_change,
-                    what_if.maint_margin_change,
-                    what_if.equity_with_loan_change,
-                    what_if.init_margin_after,
-                    what_if.maint_margin_after,
-                    what_if.equity_with_loan_after,
-                )
-            )
-            commission, min_c, max_c = (
-                what_if.commission,
-                what_if.min_commission,
-                what_if.max_commission,
-            )
-            currency = what_if.commission_currency
-            warning = what_if.warning_text
-            status = what_if.status
-        return msg.OpenOrderView(
-            order_id=order.order_id,
-            instrument=order.instrument,
-            action=order.action,
-            total_qty=order.total_qty,
-            order_type=order.order_type,
-            lmt_price=order.lmt_price,
-            aux_price=order.aux_price,
-            tif=order.tif,
-            account=order.account,
-            order_ref=order.order_ref,
-            client_id=order.client_id,
-            perm_id=order.perm_id,
-            status=status,
-            what_if=order.what_if,
-            margin_fields=margin,
-            commission=commission,
-            min_commission=min_c,
-            max_commission=max_c,
-            commission_currency=currency,
-            warning_text=warning,
-        )
+    def refresh_account_windows(self) -> None:
+        self._on_account()
+
+    def enter_order_in_tws(self, symbol: str, action: str, quantity: float, **kw) -> int:
+        """Fault control: an order typed into TWS by hand (order id 0); its permId."""
+        return self.desk.enter_in_tws(symbol, action, quantity, **kw)
 
     # --- lookups ------------------------------------------------------------------------
 
