@@ -223,7 +223,7 @@ def build_services(settings: Settings | None = None) -> Services:
         portfolio=_optional("ibkr_core.portfolio", "PortfolioService", connection),
         orders=_optional("ibkr_core.orders", "OrderService", connection, settings),
         watchlist=Watchlist(settings.watchlist_file),
-        demo=DemoGateway(),
+        demo=DemoGateway(profile=settings.demo_profile or None),
     )
     services.watchlist.validator = services.validate_symbol
     _wire_history(services)

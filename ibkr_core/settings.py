@@ -76,6 +76,8 @@ class Settings:
     # The history store (DuckDB); "" = history.duckdb beside the watchlist file.
     history_store_file: str = ""
     snapshot_interval: float = 60.0  # seconds between account snapshots while connected
+    # The Demo preset's simulated account ("" = multi-asset; stocks, eur-base, advisor).
+    demo_profile: str = ""
 
     @property
     def history_store_path(self) -> Path:

@@ -19,6 +19,8 @@ Public API (stable; pages build on it)::
     plain("**AAPL**") -> "\\*\\*AAPL\\*\\*"   # any text not written by us (symbols,
                                           # hosts, IBKR / provider messages) goes through
                                           # it before st.error / warning / toast / caption
+    account_picker(services, allow_all=True) -> str | None  # sidebar "Account" (2+ accounts)
+    selected_account(services) -> str | None  # the picked account, never "All" (Trade)
 
 Pages never compute business values; they ask ``ibkr_core`` and lay out the answer.
 """
@@ -45,6 +47,7 @@ from ibkr_core.services import (
 )
 
 __all__ = [
+    "account_picker",
     "fmt_age",
     "fmt_money",
     "fmt_number",
@@ -55,6 +58,7 @@ __all__ = [
     "pnl_color",
     "render_sidebar",
     "require_services",
+    "selected_account",
     "source_label",
     "state_banner",
     "status_badge",
@@ -118,7 +122,15 @@ def plain(text: object) -> str:
     return str(text).translate(_MARKDOWN_ESCAPES)
 
 
-_CURRENCY_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+_CURRENCY_SIGNS = {
+    "USD": "$",
+    "EUR": "€",
+    "GBP": "£",
+    "JPY": "¥",
+    "HKD": "HK$",
+    "CAD": "C$",
+    "AUD": "A$",
+}
 
 
 def _missing(value: float | None) -> bool:
@@ -131,12 +143,14 @@ def fmt_number(value: float | None, digits: int = 2, signed: bool = False) -> st
     return f"{value:+,.{digits}f}" if signed else f"{value:,.{digits}f}"
 
 
-def fmt_money(value: float | None, currency: str = "USD", signed: bool = False) -> str:
+def fmt_money(
+    value: float | None, currency: str = "USD", signed: bool = False, digits: int = 2
+) -> str:
     if _missing(value):
         return DASH
     sign = "-" if value < 0 else ("+" if signed and value > 0 else "")
     symbol = _CURRENCY_SIGNS.get((currency or "").upper())
-    body = f"{abs(value):,.2f}"
+    body = f"{abs(value):,.{digits}f}"
     return f"{sign}{symbol}{body}" if symbol else f"{sign}{body} {currency}".strip()
 
 
@@ -467,3 +481,60 @@ def render_sidebar(services: Services) -> None:
         )
         if ss.get("conn_input_error"):
             st.error(plain(ss["conn_input_error"]))
+
+
+# -- account picker -------------------------------------------------------------------------
+
+_ACCOUNT_CHOICE = "selected_account"  # survives pages that do not draw the picker
+ALL_ACCOUNTS = "All"
+
+
+def _keep_account_choice() -> None:
+    st.session_state[_ACCOUNT_CHOICE] = st.session_state["account_picker"]
+
+
+def _all_converts(portfolio) -> bool:
+    try:
+        return bool(portfolio.view(ALL_ACCOUNTS).all_convertible)
+    except Exception:  # a slow TWS: no "All" this run; the page says why it waits
+        return False
+
+
+def account_picker(services: Services, allow_all: bool = True) -> str | None:
+    """The sidebar's **Account** selectbox when the login manages more than one account
+    (then the chosen account, or "All" where every account converts to one currency);
+    the only account otherwise; None when not connected."""
+    portfolio = services.portfolio
+    accounts = tuple(portfolio.accounts()) if portfolio is not None else ()
+    if not accounts:
+        return None
+    if len(accounts) == 1:
+        return accounts[0]
+    choices = list(accounts)
+    if allow_all and _all_converts(portfolio):
+        choices.append(ALL_ACCOUNTS)
+    ss = st.session_state
+    current = ss.get(_ACCOUNT_CHOICE)
+    if current not in choices:
+        current = accounts[0]
+        ss[_ACCOUNT_CHOICE] = current
+    ss["account_picker"] = current
+    st.sidebar.selectbox(
+        "Account",
+        choices,
+        key="account_picker",
+        on_change=_keep_account_choice,
+        help="This login manages several accounts; each shows in its own base currency.",
+    )
+    return current
+
+
+def selected_account(services: Services) -> str | None:
+    """The account picked in the sidebar for pages that act on one account (Trade):
+    the only account, the picked one, or None (not connected, or "All" is picked)."""
+    portfolio = services.portfolio
+    accounts = tuple(portfolio.accounts()) if portfolio is not None else ()
+    if len(accounts) == 1:
+        return accounts[0]
+    chosen = st.session_state.get(_ACCOUNT_CHOICE)
+    return chosen if chosen in accounts else None

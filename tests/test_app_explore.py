@@ -85,7 +85,10 @@ def test_disconnected_compares_the_watchlist_from_yahoo(tmp_path, monkeypatch, d
 
 
 def test_connected_to_the_simulator_reads_the_seeded_store(tmp_path, monkeypatch):
+    from ibkr_core.demo import DemoGateway
+
     with fresh_services(tmp_path, monkeypatch) as services:
+        services.demo = DemoGateway(profile="stocks")  # the replay values US stocks only
         assert services.connect_demo().connected
         assert services.recorder.flush(60)  # the demo's year replayed, bars stored
         calls_before = len(FakeTicker.calls)
@@ -234,6 +237,7 @@ def browser_page(tmp_path) -> Iterator:
         "IBKR_CONNECT_TIMEOUT": "5",
         "IBKR_PROVIDER_TIMEOUT": "2",
         "IBKR_DASHBOARD_PASSWORD": "",
+        "IBKR_DEMO_PROFILE": "stocks",  # the four US stocks this journey explores
     }
     with StreamlitServer(env=env) as server, sync_api.sync_playwright() as pw:
         browser = launch_chromium(pw)

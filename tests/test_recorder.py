@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from ibkr_core.demo import DemoGateway
 from ibkr_core.orders import OrderTicket
 from ibkr_core.recorder import Recorder
 from ibkr_core.services import build_services
@@ -34,6 +35,9 @@ def settings(tmp_path, **overrides) -> Settings:
 
 def test_fills_commissions_and_snapshots_are_recorded_and_survive_a_restart(tmp_path):
     services = build_services(settings(tmp_path))
+    # the stocks demo: the replay values US stocks only (it replays nothing, rightly,
+    # for the multi-asset Demo preset: futures, options and foreign stocks)
+    services.demo = DemoGateway(profile="stocks")
     try:
         assert services.store.path == tmp_path / "history.duckdb"
         assert services.connect_demo().connected

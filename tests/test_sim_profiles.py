@@ -591,3 +591,29 @@ def test_exchange_rates_move_and_the_books_follow_them():
     finally:
         gw.stop()
     assert moved and vals["ExchangeRate", "EUR"] != first
+
+
+@pytest.mark.parametrize("profile", ["multi-asset", "eur-base", "advisor"])
+def test_every_holding_costs_about_what_it_is_worth_per_unit(profile):
+    """averageCost is per contract (multiplier in), as TWS sends it: a seeded cost far
+    from the unit value would show the user a P&L no real book has (e.g. a total cost
+    entered as a per-contract one)."""
+    gw = start(profile)
+    try:
+
+        async def scenario():
+            ib = await connected(gw)
+            items = []
+            for account in ib.managedAccounts():
+                await ib.reqAccountUpdatesAsync(account)
+                items += ib.portfolio(account)
+            ib.disconnect()
+            return items
+
+        items = run(scenario())
+    finally:
+        gw.stop()
+    assert items
+    for item in (i for i in items if i.contract.secType not in ("OPT", "FOP")):  # may decay
+        ratio = item.averageCost / abs(item.marketValue / item.position)
+        assert 1 / 1.8 < ratio < 1.8, item.contract.localSymbol  # gains, not a x2 mix-up

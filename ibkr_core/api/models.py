@@ -119,20 +119,42 @@ class AccountSummaryResponse(BaseModel):
 
 
 class IbkrPosition(BaseModel):
+    """One held contract. Money without ``_base`` is in ``currency`` (the instrument's),
+    ``_base`` money in ``base_currency`` (the account's), converted with the account's
+    own IBKR exchange rates; null means unknown (no data yet, or no rate)."""
+
     account: str
     symbol: str
     sec_type: str
     con_id: int
     currency: str
     quantity: float
-    avg_cost: float | None
-    market_price: float | None
-    market_value: float | None
+    avg_cost: float | None = Field(description="IBKR's averageCost: per contract, multiplier in")
+    market_price: float | None = Field(description="Per unit (per share; bonds: % of par)")
+    market_value: float | None = Field(
+        description="IBKR's market value; null for futures (see notional)"
+    )
     unrealized_pnl: float | None
     unrealized_pnl_pct: float | None = None
     realized_pnl: float | None
     daily_pnl: float | None = None
-    weight_pct: float | None = None
+    weight_pct: float | None = Field(
+        None, description="market_value_base / net liquidation; null for futures and FX"
+    )
+    description: str = ""
+    asset_class: str = ""
+    exchange: str = ""
+    local_symbol: str = ""
+    multiplier: float | None = None
+    avg_price: float | None = Field(None, description="Per unit, like market_price")
+    notional: float | None = Field(None, description="Futures: notional exposure")
+    base_currency: str | None = None
+    fx_rate: float | None = Field(None, description="base per unit of currency (IBKR's)")
+    market_value_base: float | None = None
+    unrealized_pnl_base: float | None = None
+    daily_pnl_base: float | None = None
+    notional_base: float | None = None
+    in_cash: bool = Field(False, description="An FX position: counted in the cash balances")
 
 
 class PositionsResponse(BaseModel):
@@ -142,19 +164,40 @@ class PositionsResponse(BaseModel):
 
 
 # ------------------------------------------------------------------- portfolio
+class CashLineResponse(BaseModel):
+    currency: str
+    balance: float | None = Field(description="In the currency itself")
+    rate: float | None = Field(description="IBKR's ExchangeRate: base per unit")
+    base_value: float | None = Field(description="In the account's base currency")
+
+
 class PortfolioSummaryResponse(BaseModel):
     net_liquidation: float | None
     total_cash: float | None
     positions_count: int
-    positions_value: float | None
+    positions_value: float | None = Field(
+        description="In base; futures (P&L only) and FX cash (in total_cash) left out"
+    )
     daily_pnl: float | None
     unrealized_pnl: float | None
     realized_pnl: float | None
-    currency: str
+    currency: str = Field(
+        description='The base currency; "MIXED" (values null) when accounts do not convert'
+    )
     source: str = Field(description='"ibkr", or "not connected" (then every value is 0).')
     connected: bool
     accounts: list[str]
     as_of: datetime
+    account: str = Field("", description='The account, or "All"')
+    futures_exposure: float | None = Field(None, description="Futures notional, in base")
+    daily_pnl_pct: float | None = Field(None, description="Of yesterday's net liquidation")
+    securities_pnl_pct: float | None = Field(
+        None, description="Securities' unrealized P&L over their cost, in base"
+    )
+    cash: list[CashLineResponse] = Field(default_factory=list)
+    unconverted: list[str] = Field(
+        default_factory=list, description="Currencies held without an IBKR rate to base"
+    )
     per_account: dict[str, PortfolioSummaryResponse] = Field(default_factory=dict)
 
     @classmethod
@@ -172,12 +215,31 @@ class PortfolioSummaryResponse(BaseModel):
             connected=summary.connected,
             accounts=list(summary.accounts),
             as_of=summary.as_of,
+            account=summary.account,
+            futures_exposure=summary.futures_exposure,
+            daily_pnl_pct=summary.daily_pnl_pct,
+            securities_pnl_pct=summary.securities_pnl_pct,
+            cash=[CashLineResponse.model_validate(c, from_attributes=True) for c in summary.cash],
+            unconverted=list(summary.unconverted),
             per_account={
                 account: cls.from_core(part)
                 for account, part in (summary.per_account or {}).items()
-                if part is not summary
+                if part is not summary and part.account != summary.account
             },
         )
+
+
+class PortfolioPositionsResponse(BaseModel):
+    account: str = Field(description='The account, or "All"')
+    base_currency: str
+    positions: list[IbkrPosition]
+    count: int
+    as_of: datetime
+
+
+class PortfolioAccountsResponse(BaseModel):
+    accounts: list[str] = Field(description="Every account this login manages")
+    choices: list[str] = Field(description='Each account, then "All" where it converts')
 
 
 # ------------------------------------------------------------------- market data

@@ -105,7 +105,7 @@ def _advisor(account_id: str) -> tuple[Account, ...]:
             account_id=ids[2],
             base_currency="USD",
             cash=160_000.0,
-            positions={ES: (2, 678_801.70), CALL: (10, 1480.65), UST: (20, 975.00)},
+            positions={ES: (2, 339_400.85), CALL: (10, 1480.65), UST: (20, 975.00)},
             universe=MULTI_UNIVERSE,
         ),
     )
