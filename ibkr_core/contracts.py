@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ib_async import Contract
 
 from ibkr_core.connection_errors import NotConnectedError, UnknownSymbolError
+from ibkr_core.instruments import describe
 from ibkr_core.quote import num
 from ibkr_core.symbols import normalize_symbol
 
@@ -44,7 +44,6 @@ MISSING_RETRY_SECONDS = 60.0
 # Asked one by one when the symbol alone gets no answer (option chains are not: an
 # option is traded from a held position or its explicit conId).
 FALLBACK_TYPES = ("STK", "FUT", "CASH", "CRYPTO")
-_RIGHTS = {"C": "Call", "P": "Put", "CALL": "Call", "PUT": "Put"}
 
 
 @dataclass(frozen=True)
@@ -88,38 +87,15 @@ class Instrument:
         return self.sec_type in ("OPT", "FUT", "FOP", "WAR")
 
 
-def _expiry(raw: str) -> str:
-    """IBKR's "20270115" -> "15 JAN 27"; "202612" -> "DEC 26"."""
-    fmt, out = ("%Y%m%d", "%d %b %y") if len(raw) >= 8 else ("%Y%m", "%b %y")
-    try:
-        return datetime.strptime(raw[:8], fmt).strftime(out).upper()
-    except ValueError:
-        return raw
+def describe_contract(c: Any, details: Any = None) -> str:
+    """How TWS names a contract ("AAPL 15 JAN 27 230 Call", "ES DEC 26",
+    "SAP · IBIS · EUR"): the one naming of ``ibkr_core.instruments``."""
+    return describe(c, details)
 
 
-def describe_contract(c: Any) -> str:
-    """How TWS names a contract: "AAPL 15 JAN 27 230 Call", "ES DEC 26",
-    "ES 18 DEC 26 7000 Call", "SAP · IBIS · EUR" for a stock listed abroad."""
-    sec = (c.secType or "").upper()
-    symbol = c.symbol or c.localSymbol or ""
-    expiry = (c.lastTradeDateOrContractMonth or "").strip()
-    if sec in ("OPT", "FOP", "WAR"):
-        strike = num(c.strike)
-        right = _RIGHTS.get((c.right or "").upper(), c.right or "")
-        parts = [symbol, _expiry(expiry) if expiry else "", f"{strike:g}" if strike else "", right]
-        return " ".join(p for p in parts if p)
-    if sec == "FUT":
-        month = _expiry(expiry[:6]) if expiry else ""
-        return " ".join(p for p in (symbol, month) if p)
-    if sec in ("CASH", "CRYPTO", "BOND"):
-        return c.localSymbol or symbol
-    listing = c.primaryExchange or ("" if c.exchange == "SMART" else c.exchange)
-    if sec == "STK" and c.currency and c.currency != "USD":
-        return " · ".join(p for p in (symbol, listing, c.currency) if p)
-    return symbol
-
-
-def instrument_of(contract: Any, long_name: str = "", min_tick: float | None = None) -> Instrument:
+def instrument_of(
+    contract: Any, long_name: str = "", min_tick: float | None = None, details: Any = None
+) -> Instrument:
     multiplier = num(contract.multiplier) if contract.multiplier else None
     return Instrument(
         con_id=int(contract.conId or 0),
@@ -130,7 +106,7 @@ def instrument_of(contract: Any, long_name: str = "", min_tick: float | None = N
         primary_exchange=contract.primaryExchange or "",
         currency=contract.currency or "",
         multiplier=multiplier or 1.0,
-        description=describe_contract(contract),
+        description=describe_contract(contract, details),
         long_name=long_name,
         min_tick=min_tick,
         contract=contract,
@@ -143,7 +119,7 @@ def _from_details(details: Any) -> Instrument | None:
         return None
     if not c.exchange:
         c.exchange = "SMART" if c.secType in ("STK", "OPT") else (c.primaryExchange or "")
-    return instrument_of(c, details.longName or "", num(details.minTick))
+    return instrument_of(c, details.longName or "", num(details.minTick), details)
 
 
 class Resolver:

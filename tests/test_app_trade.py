@@ -161,7 +161,7 @@ def test_preview_then_confirm_sends_exactly_once(gateway, connected):
     assert "t_confirm" not in keys(reloaded)
     assert len(sim_orders(gateway)) == 1
     fills = at.main.dataframe[0].value
-    assert list(fills["symbol"]) == ["AAPL"] and list(fills["shares"]) == [10]
+    assert list(fills["symbol"]) == ["AAPL · NASDAQ · USD"] and list(fills["shares"]) == [10]
 
 
 def test_editing_the_ticket_drops_the_preview(gateway, connected):
@@ -470,7 +470,7 @@ def test_orders_entered_in_tws_render_and_cancel_says_why_global_cancel_confirms
     at = open_trade_page()
     cancels = [k for k in keys(at) if k.startswith("t_cancel_")]
     assert len(cancels) == 2
-    assert sum("MSFT · TWS" in shown(m.value) for m in at.main.markdown) == 2
+    assert sum("MSFT · NASDAQ · USD · TWS" in shown(m.value) for m in at.main.markdown) == 2
     click(at, cancels[0])
     errors = [shown(e.value) for e in at.main.error]
     assert any("entered in TWS: cancel it there, or use Global cancel" in e for e in errors)
@@ -541,7 +541,7 @@ def test_a_bracket_shows_as_one_group_and_partial_fills_as_filled_of_qty(gateway
     cells = [shown(m.value) for m in at.main.markdown]
     ids = [c for c in cells if c in ("80", "81", "82", "90")]
     assert set(ids[ids.index("80") + 1 : ids.index("80") + 3]) == {"81", "82"}
-    assert cells.count("↳ MSFT") == 2
+    assert cells.count("↳ MSFT · NASDAQ · USD") == 2
     assert "4 / 10 (6 left)" in cells
 
 

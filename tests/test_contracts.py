@@ -58,8 +58,11 @@ from ibkr_core.contracts import describe_contract, instrument_of
             dict(secType="STK", symbol="700", primaryExchange="SEHK", currency="HKD"),
             "700 · SEHK · HKD",
         ),
-        (dict(secType="STK", symbol="AAPL", primaryExchange="NASDAQ", currency="USD"), "AAPL"),
-        (dict(secType="CRYPTO", symbol="BTC", localSymbol="BTC.USD", currency="USD"), "BTC.USD"),
+        (
+            dict(secType="STK", symbol="AAPL", primaryExchange="NASDAQ", currency="USD"),
+            "AAPL · NASDAQ · USD",
+        ),
+        (dict(secType="CRYPTO", symbol="BTC", localSymbol="BTC.USD", currency="USD"), "BTC · USD"),
     ],
 )
 def test_contracts_read_as_tws_names_them(fields, text):

@@ -48,7 +48,12 @@ def tws_reports(
 
     def feed(ib) -> None:
         contract = Contract(
-            conId=272093, symbol=symbol, secType="STK", exchange="SMART", currency="USD"
+            conId=272093,
+            symbol=symbol,
+            secType="STK",
+            exchange="SMART",
+            primaryExchange="NASDAQ",
+            currency="USD",
         )
         order = Order(
             orderId=order_id,
@@ -110,7 +115,7 @@ def test_a_partial_fill_then_cancel_shows_what_filled(orders, connection):
     assert done.status_text == "Cancelled (filled 3 of 10)"
     events, _ = orders.events_since(cursor)
     assert [e.message for e in events if e.kind == "cancelled"] == [
-        "Buy 10 MSFT (LMT) cancelled after 3 of 10 filled"
+        "Buy 10 MSFT · NASDAQ · USD (LMT) cancelled after 3 of 10 filled"
     ]
 
 

@@ -293,7 +293,7 @@ def test_market_order_fills_and_reports_fill_commission_and_events(gateway, orde
     assert sim_cash(gateway) == pytest.approx(cash - 10 * f.price - f.commission, abs=0.01)
     events, cursor = orders.events_since(cursor)
     assert [e.kind for e in events] == ["fill"]
-    assert events[0].message == f"Bought 10 AAPL at {f.price:,.2f} USD"
+    assert events[0].message == f"Bought 10 AAPL · NASDAQ · USD at {f.price:,.2f} USD"
     assert orders.events_since(cursor) == ([], cursor)
     assert orders.open_orders() == []
     assert [r.order_id for r in orders.recent_orders()] == [record.order_id]
