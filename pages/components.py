@@ -48,6 +48,7 @@ from ibkr_core.services import (
 
 __all__ = [
     "account_picker",
+    "choose_account",
     "fmt_age",
     "fmt_money",
     "fmt_number",
@@ -527,6 +528,12 @@ def account_picker(services: Services, allow_all: bool = True) -> str | None:
         help="This login manages several accounts; each shows in its own base currency.",
     )
     return current
+
+
+def choose_account(account: str) -> None:
+    """Pick ``account`` in the sidebar's picker (e.g. a Trade ticket started from one of
+    that account's positions); call before the picker is drawn (a callback)."""
+    st.session_state[_ACCOUNT_CHOICE] = account
 
 
 def selected_account(services: Services) -> str | None:

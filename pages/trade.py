@@ -28,11 +28,14 @@ from ibkr_core import order_flow
 from ibkr_core.order_book import group_brackets
 from ibkr_core.order_ticket import NEEDS_LIMIT, NEEDS_STOP, OrderTicket
 from pages.components import (
+    account_picker,
+    choose_account,
     fmt_money,
     fmt_number,
     not_connected_hint,
     plain,
     require_services,
+    selected_account,
     source_label,
     state_banner,
 )
@@ -57,6 +60,16 @@ ss = st.session_state
 
 
 # -- the ticket as the widgets hold it ---------------------------------------------------------
+def ticket_account() -> str | None:
+    """The account the ticket is for: the sidebar picker's choice when the login manages
+    several accounts (None: the only account)."""
+    accounts = services.connection.status().accounts
+    if len(accounts) < 2:
+        return None
+    chosen = selected_account(services)
+    return chosen if chosen in accounts else None
+
+
 def current_ticket() -> OrderTicket:
     order_type = ss.get("t_order_type", "MKT")
     return OrderTicket(
@@ -67,7 +80,7 @@ def current_ticket() -> OrderTicket:
         limit_price=ss.get("t_limit_price") if order_type in NEEDS_LIMIT else None,
         stop_price=ss.get("t_stop_price") if order_type in NEEDS_STOP else None,
         tif=ss.get("t_tif") or "DAY",
-        account=ss.get("t_account") or None,
+        account=ticket_account(),
         con_id=ss.get("t_con_id") or None,
     )
 
@@ -105,7 +118,7 @@ def start_from_position(mode: str) -> None:
     ss.t_action = pos.closing_action
     ss.t_quantity = int(qty if mode == "close" else max(1, qty // 2))
     if len(status.accounts) > 1:
-        ss.t_account = pos.account
+        choose_account(pos.account)  # the sidebar's Account picker follows the position
     ss.pop("trade_preview", None)
 
 
@@ -121,7 +134,7 @@ def held_instrument(con_id: int, symbol: str) -> Any:
 def held_positions() -> list[Any]:
     """The login's positions; only the chosen account's once one is chosen."""
     try:
-        return orders.positions(ss.get("t_account") or None) if enabled else []
+        return orders.positions(ticket_account()) if enabled else []
     except Exception:  # not connected any more, timeout: no positions to start from
         return []
 
@@ -293,8 +306,8 @@ if len(choices) == 1:
     ss.t_con_id = choices[0].con_id
 chosen = by_con_id.get(ss.get("t_con_id"))
 several_accounts = len(status.accounts) > 1 if status.connected else False
-if ss.get("t_account") and ss.t_account not in status.accounts:
-    ss.t_account = None
+if several_accounts and enabled:
+    account_picker(services, allow_all=False)  # the sidebar's Account select
 
 # A preview holds only for its ticket, connection session, account and a short time.
 if "trade_preview" in ss:
@@ -311,14 +324,12 @@ with ticket_col:
     st.subheader("Order ticket")
     field_errors("")
     if several_accounts:
-        st.selectbox(
-            "Account",
-            list(status.accounts),
-            index=None,
-            placeholder="Choose the account to trade in",
-            key="t_account",
-            disabled=not enabled,
-            help="This login manages several accounts: the order goes to this one.",
+        chosen_account = ticket_account()
+        st.markdown(
+            plain(f"Account: {chosen_account}")
+            + " — choose another in the sidebar's **Account** select."
+            if chosen_account
+            else "Choose the account to trade in with the sidebar's **Account** select."
         )
         field_errors("account")
     positions = held_positions()

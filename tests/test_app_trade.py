@@ -424,14 +424,11 @@ def test_reduce_tencent_from_the_holding_fills_in_hkd(gateway, connected):
 @pytest.mark.parametrize("gateway_config", [ADVISOR])
 def test_advisor_picks_the_account_and_the_order_goes_there(gateway, connected):
     at = open_trade_page()
-    account = at.selectbox(key="t_account")
+    account = at.sidebar.selectbox(key="account_picker")
     assert list(account.options) == ["DU1234567", "DU1234568", "DU1234569"]
-    fill_ticket(at, "MSFT", 1, "LMT", limit_price=100.0)
-    click(at, "t_preview")
-    (message,) = errors_under(at, "t_account")
-    assert "Choose an account" in message
-    at.selectbox(key="t_account").set_value("DU1234569")
+    account.set_value("DU1234569")
     at.run()
+    fill_ticket(at, "MSFT", 1, "LMT", limit_price=100.0)
     click(at, "t_preview")
     assert "Account DU1234569" in main_text(at)
     click(at, "t_confirm")
@@ -442,12 +439,14 @@ def test_advisor_picks_the_account_and_the_order_goes_there(gateway, connected):
 @pytest.mark.parametrize("gateway_config", [ADVISOR])
 def test_advisor_close_takes_the_positions_account_and_contract(gateway, connected):
     at = open_trade_page()
+    at.sidebar.selectbox(key="account_picker").set_value("DU1234568")
+    at.run()
     position = at.selectbox(key="t_position")
     assert any(o.startswith("SAP · IBIS · EUR") and "DU1234568" in o for o in position.options)
+    assert all("DU1234568" in o for o in position.options)  # the chosen account's only
     position.set_value(f"DU1234568:{SAP_IBIS}")
     at.run()
     click(at, "t_close")
-    assert at.selectbox(key="t_account").value == "DU1234568"
     assert at.number_input(key="t_quantity").value == 80
     click(at, "t_preview")
     assert "Account DU1234568" in main_text(at)
