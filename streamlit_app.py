@@ -1,7 +1,13 @@
 """Entry point: `streamlit run streamlit_app.py`.
 
-Order of a run: page config, the password gate (nothing of the account before it),
-navigation (pages whose file exists), the sidebar connection panel, the chosen page.
+One file, two roles:
+
+- Imported by `streamlit run` (as module ``streamlit_app``), it holds ``app``: the
+  ``st.App`` that serves the dashboard, the HTTP API (``/api/...``, ``/docs``) and the
+  live streams on one port, over one ``Services`` (``ibkr_core/web/server.py``).
+- Run by Streamlit as each page view's script (as ``__main__``): page config, the
+  password gate (nothing of the account before it), navigation (pages whose file
+  exists), the sidebar connection panel, the chosen page.
 """
 
 from __future__ import annotations
@@ -11,7 +17,8 @@ from pathlib import Path
 import streamlit as st
 
 from ibkr_core.access import check_password, password_required
-from pages.components import render_sidebar, require_services, use_navigation_mode
+from ibkr_core.web.server import app_options
+from pages.components import begin_entry_run, render_sidebar, require_services
 
 ROOT = Path(__file__).resolve().parent
 PAGES = (
@@ -20,14 +27,11 @@ PAGES = (
     ("pages/trade.py", "Trade", ":material/swap_horiz:"),
 )
 
-use_navigation_mode()  # before anything: pages/ holds st.navigation pages, not legacy ones
-st.set_page_config(page_title="IBKR dashboard", page_icon=":material/monitoring:", layout="wide")
-
-services = require_services()
-
 
 def _check_password() -> None:
     """Form callback: check, then forget the attempt (never kept in the session)."""
+    begin_entry_run()  # callbacks run first thing in the entry point's run
+    services = require_services()
     ok = check_password(services.settings, st.session_state.get("password", ""))
     st.session_state["password"] = ""
     st.session_state["authenticated"] = ok
@@ -46,19 +50,31 @@ def _sign_in() -> None:
             st.error("Wrong password.")
 
 
-if password_required(services.settings) and not st.session_state.get("authenticated"):
-    st.navigation([st.Page(_sign_in, title="Sign in")], position="hidden").run()
-    st.stop()
-
-page = st.navigation(
-    [
-        st.Page(path, title=title, icon=icon, default=i == 0)
-        for i, (path, title, icon) in enumerate(p for p in PAGES if (ROOT / p[0]).exists())
-    ]
-)
-render_sidebar(services)
-if password_required(services.settings):
-    st.sidebar.button(
-        "Sign out", key="sign_out", on_click=st.session_state.pop, args=("authenticated", None)
+def main() -> None:
+    begin_entry_run()
+    st.set_page_config(
+        page_title="IBKR dashboard", page_icon=":material/monitoring:", layout="wide"
     )
-page.run()
+    services = require_services()
+    if password_required(services.settings) and not st.session_state.get("authenticated"):
+        st.navigation([st.Page(_sign_in, title="Sign in")], position="hidden").run()
+        st.stop()
+
+    page = st.navigation(
+        [
+            st.Page(path, title=title, icon=icon, default=i == 0)
+            for i, (path, title, icon) in enumerate(p for p in PAGES if (ROOT / p[0]).exists())
+        ]
+    )
+    render_sidebar(services)
+    if password_required(services.settings):
+        st.sidebar.button(
+            "Sign out", key="sign_out", on_click=st.session_state.pop, args=("authenticated", None)
+        )
+    page.run()
+
+
+if __name__ == "__main__":  # Streamlit runs the entry point as __main__
+    main()
+else:  # `streamlit run` imports it to find the ASGI app
+    app = st.App(__file__, **app_options())

@@ -44,6 +44,10 @@ class Settings:
     max_order_value: float = 100_000.0
     dashboard_password: str = field(default="", repr=False)
     api_token: str = field(default="", repr=False)
+    # Host names the server answers to (comma separated; empty: loopback names only) and
+    # extra browser origins allowed besides the server's own (e.g. behind a proxy).
+    allowed_hosts: str = ""
+    allowed_origins: str = ""
     watchlist_file: str = str(PROJECT_ROOT / "data" / "watchlist.json")
 
     @classmethod

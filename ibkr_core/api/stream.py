@@ -2,6 +2,8 @@
 
 Protocol (JSON text frames)::
 
+    client -> {"action": "auth", "token": "..."}      (first, when a token is required
+                                                       and no Authorization header)
     client -> {"action": "subscribe",   "symbols": ["AAPL", "MSFT"]}
     client -> {"action": "unsubscribe", "symbols": ["MSFT"]}
     client -> {"action": "ping"}                      (-> {"type": "pong", ...})
@@ -13,7 +15,8 @@ Protocol (JSON text frames)::
                "bid": ..., "ask": ..., ..., "provider_time": ..., "fetched_at": ...,
                "sent_at": ..., "error": null}
     server -> {"type": "heartbeat", "time": ..., "ibkr_connected": true, ...}
-    server -> {"type": "error", "message": "..."}     (bad message; the stream goes on)
+    server -> {"type": "error", "message": "..."}     (bad message, binary frame: the
+                                                       stream goes on)
 
 A quote message goes out once right after subscribing, then each time any of the
 quote's values (prices, volume, source, error) changes; never twice for the same
@@ -45,6 +48,7 @@ import anyio
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
+from ibkr_core.api.auth import authenticate_websocket
 from ibkr_core.api.deps import ApiContext, get_context, run_blocking
 from ibkr_core.api.models import SYMBOL_PATTERN, QuoteResponse
 from ibkr_core.connection import normalize_symbol
@@ -309,7 +313,13 @@ class _Session:
 
     async def _receive_loop(self) -> None:
         while not self.closing:
-            text = await self.ws.receive_text()
+            message = await self.ws.receive()
+            if message["type"] == "websocket.disconnect":
+                raise WebSocketDisconnect(message.get("code", NORMAL_CLOSURE))
+            text = message.get("text")
+            if text is None:
+                await self._error("binary frames are not supported: send JSON text")
+                continue
             await self._handle(text)
 
     async def _error(self, message: str) -> None:
@@ -390,6 +400,8 @@ class _Session:
 async def stream(websocket: WebSocket) -> None:
     ctx = get_context(websocket)
     await websocket.accept()
+    if not await authenticate_websocket(websocket):
+        return
     session = _Session(websocket, ctx, _hub(ctx))
     try:
         await session.run()
