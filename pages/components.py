@@ -39,6 +39,7 @@ from ibkr_core.services import (
 )
 
 __all__ = [
+    "begin_entry_run",
     "fmt_age",
     "fmt_money",
     "fmt_number",
@@ -49,7 +50,6 @@ __all__ = [
     "render_sidebar",
     "require_services",
     "source_label",
-    "begin_entry_run",
     "status_badge",
 ]
 
@@ -381,7 +381,12 @@ def render_sidebar(services: Services) -> None:
         _run_pending_action(services)
         status = services.connection.status()
         ss["_conn_state_seen"] = (status.state, status.connectivity)
-        _live_status(services)
+        from pages.live import live_status  # (pages.live imports this module)
+
+        if live_status(services, status):
+            status_badge(status)  # pushed: a change of state reruns the page
+        else:
+            _live_status(services)
 
         chosen = preset(ss["conn_preset"])
         st.selectbox("Connection preset", _LABELS, key="conn_preset", on_change=_on_preset_change)

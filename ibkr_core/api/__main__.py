@@ -1,10 +1,10 @@
 """``python -m ibkr_core.api [--host 127.0.0.1] [--port 8000] [--client-id N] [--demo]``
 
 For headless use: ``streamlit run streamlit_app.py`` serves the same API on the
-dashboard's port, over the dashboard's own connection. This builds its own ``Services`` (its own IBKR connection with client id
-``settings.client_id + 100`` unless ``--client-id``), connects in the background
-(``--no-connect`` to skip; ``--demo`` starts the built-in simulated gateway instead)
-and serves the API with uvicorn until Ctrl-C.
+dashboard's port, over the dashboard's own connection. This builds its own ``Services``
+(its own IBKR connection with client id ``settings.client_id + 100`` unless
+``--client-id``), connects in the background (``--no-connect`` to skip; ``--demo``
+starts the built-in simulated gateway instead) and serves the API with uvicorn until Ctrl-C.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from ibkr_core.api.auth import AuthMiddleware
 from ibkr_core.api.deps import ApiContext, context
 from ibkr_core.api.errors import install_error_handlers
 from ibkr_core.api.models import HealthResponse
+from ibkr_core.web import live
 from ibkr_core.web.security import AccessPolicy, SecurityMiddleware
 from ibkr_core.web.tokens import Credentials
 
@@ -92,6 +93,7 @@ def create_app(
     for module in (routes_ibkr, routes_portfolio, routes_market_data, routes_orders):
         app.include_router(module.router)
     app.include_router(stream.router)
+    app.include_router(live.router)
 
     @app.get("/api/health", response_model=HealthResponse, tags=["meta"])
     async def health(ctx: Annotated[ApiContext, Depends(context)]) -> HealthResponse:
@@ -107,9 +109,7 @@ def create_app(
 
 def credentials_for(settings: Any) -> Credentials:
     """The API token, and with a dashboard password the signed-in sessions' tokens."""
-    return Credentials(
-        api_token=settings.api_token, password_set=bool(settings.dashboard_password)
-    )
+    return Credentials(api_token=settings.api_token, password_set=bool(settings.dashboard_password))
 
 
 def access_policy(settings: Any) -> AccessPolicy:
