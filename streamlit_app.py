@@ -17,6 +17,7 @@ from pathlib import Path
 import streamlit as st
 
 from ibkr_core.access import check_password, password_required
+from ibkr_core.services import get_services
 from ibkr_core.web.server import app_options
 from pages.components import begin_entry_run, render_sidebar, require_services
 
@@ -30,9 +31,7 @@ PAGES = (
 
 def _check_password() -> None:
     """Form callback: check, then forget the attempt (never kept in the session)."""
-    begin_entry_run()  # callbacks run first thing in the entry point's run
-    services = require_services()
-    ok = check_password(services.settings, st.session_state.get("password", ""))
+    ok = check_password(get_services().settings, st.session_state.get("password", ""))
     st.session_state["password"] = ""
     st.session_state["authenticated"] = ok
     st.session_state["sign_in_failed"] = not ok
@@ -56,16 +55,18 @@ def main() -> None:
         page_title="IBKR dashboard", page_icon=":material/monitoring:", layout="wide"
     )
     services = require_services()
+    pages = [
+        st.Page(path, title=title, icon=icon, default=i == 0)
+        for i, (path, title, icon) in enumerate(p for p in PAGES if (ROOT / p[0]).exists())
+    ]
     if password_required(services.settings) and not st.session_state.get("authenticated"):
-        st.navigation([st.Page(_sign_in, title="Sign in")], position="hidden").run()
+        # The pages are known (a deep link is no "page not found") but none runs: the
+        # sign-in form does, and after it the link's page.
+        st.navigation(pages, position="hidden")
+        _sign_in()
         st.stop()
 
-    page = st.navigation(
-        [
-            st.Page(path, title=title, icon=icon, default=i == 0)
-            for i, (path, title, icon) in enumerate(p for p in PAGES if (ROOT / p[0]).exists())
-        ]
-    )
+    page = st.navigation(pages)
     render_sidebar(services)
     if password_required(services.settings):
         st.sidebar.button(
