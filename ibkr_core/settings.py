@@ -48,6 +48,7 @@ class Settings:
     # extra browser origins allowed besides the server's own (e.g. behind a proxy).
     allowed_hosts: str = ""
     allowed_origins: str = ""
+    push_rate: float = 4.0  # live stream: at most this many messages a second per tab
     watchlist_file: str = str(PROJECT_ROOT / "data" / "watchlist.json")
 
     @classmethod

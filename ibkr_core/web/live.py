@@ -1,7 +1,7 @@
 """``WS /api/live``: the dashboard's push stream (what the live component subscribes to).
 
 Unlike the API's per-quote stream, one message carries everything that changed since
-the last one, and a client gets at most ``1 / min_interval`` messages a second (4 by
+the last one, and a client gets at most ``settings.push_rate`` messages a second (4 by
 default): a burst of ticks is coalesced into the latest values per symbol.
 
 Protocol (JSON text frames)::
@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -184,6 +185,13 @@ class _LiveSession:
             await self.ws.send_text(json.dumps({"type": "error", "message": text}))
 
 
+def min_interval(rate: float) -> float:
+    """Seconds between two messages for ``settings.push_rate`` (default when unusable)."""
+    if not math.isfinite(rate) or rate <= 0:
+        return MIN_INTERVAL
+    return 1.0 / min(rate, 60.0)
+
+
 def _hub(ctx: ApiContext) -> QuoteHub:
     if ctx.hub is None:
         ctx.hub = QuoteHub(ctx.services)
@@ -196,7 +204,7 @@ async def live(websocket: WebSocket) -> None:
     await websocket.accept()
     if not await authenticate_websocket(websocket):
         return
-    interval = float(getattr(websocket.app.state, "live_min_interval", MIN_INTERVAL))
+    interval = min_interval(ctx.settings.push_rate)
     session = _LiveSession(websocket, ctx, _hub(ctx), interval)
     with contextlib.suppress(WebSocketDisconnect, OSError):
         await session.run()
