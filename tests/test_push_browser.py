@@ -134,6 +134,8 @@ def test_a_price_change_reaches_the_board_without_any_script_rerun(context, serv
     connect_dashboard(server, gateway)
     gateway.stop_ticks("AAPL")
     page = open_market_data(context, server)
+    # connected through the API, shown by the page: one Services, one connection
+    page.get_by_test_id("stSidebar").get_by_text(f"127.0.0.1:{gateway.port}").wait_for()
     wait_board_cell(page, "AAPL", "last", NUMBER, timeout=20)
     assert board_cell(page, "AAPL", "source") == "IBKR (live)"
     assert live_pill(page) == "● Live"
@@ -157,16 +159,24 @@ def test_a_price_change_reaches_the_board_without_any_script_rerun(context, serv
     screenshot(page, "push-board")
 
 
-def test_the_component_reconnects_after_its_socket_drops(context, server, gateway):
+def test_the_component_reconnects_after_the_server_drops_its_socket(context, server, gateway):
+    """The page's socket runs through a proxy this test holds: closing the server side
+    is, for the page, the server dropping it."""
+    sockets: list = []
+
+    def proxy(ws) -> None:
+        sockets.append(ws.connect_to_server())
+
+    context.route_web_socket("**/api/live", proxy)
     connect_dashboard(server, gateway)
     gateway.stop_ticks("MSFT")
     page = open_market_data(context, server)
     wait_board_cell(page, "MSFT", "last", NUMBER, timeout=20)
-    page.evaluate("window.__ibkrLive.ws.close()")  # the socket goes away under the page
-    page.wait_for_function(
-        "() => window.__ibkrLive.up === false || window.__ibkrLive.attempt > 0", timeout=5000
-    )
+    assert len(sockets) == 1
+    sockets[-1].close(code=1011, reason="server going away")
+    page.wait_for_function("() => window.__ibkrLive.up === false", timeout=5000)
     page.wait_for_function("() => window.__ibkrLive.up === true", timeout=10_000)
+    assert len(sockets) == 2  # a new socket, opened by the component itself
     price = round(gateway.quote("MSFT").last + 1.11, 2)
     gateway.set_price("MSFT", price)
     wait_board_cell(page, "MSFT", "last", same_price(price), timeout=5)
