@@ -31,11 +31,12 @@ NAME = "post_script_gc"
 def measure(gc_on: bool, minutes: float) -> dict[str, Any]:
     from ibkr_core.simulator import SimConfig, start_in_background
 
+    symbols = symbols_for(100)  # before the gateway starts: it lists the extra symbols
     gw = start_in_background(seed=5, port=0, config=SimConfig())
     try:
         label = f"gc-{'on' if gc_on else 'off'}"
         with (
-            DashboardServer(gw.port, symbols_for(100), post_script_gc=gc_on, label=label) as srv,
+            DashboardServer(gw.port, symbols, post_script_gc=gc_on, label=label) as srv,
             browser() as b,
         ):
             context, _page = open_tab(b, srv.url, push=False)
