@@ -91,7 +91,6 @@ def main(argv: list[str] | None = None) -> None:
         threading.Thread(target=connect, name="api-connect", daemon=True).start()
     if not is_loopback(args.host) and not settings.api_token:
         log.warning("binding %s without IBKR_API_TOKEN: anyone on the network can trade", args.host)
-    install_log_redaction()
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level.lower())
     install_log_redaction()  # uvicorn.Config configures its loggers: filter after that
     uvicorn.Server(config).run()
