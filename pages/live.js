@@ -32,8 +32,11 @@ function manager() {
     },
     unregister(l) {
       m.listeners.delete(l);
-      if (!m.listeners.size) m.close();
-      else m.subscribe();
+      m.subscribe();
+      // A rerun unmounts and remounts the component: keep the socket for that moment.
+      setTimeout(() => {
+        if (!m.listeners.size) m.close();
+      }, 2000);
     },
     symbols() {
       const all = new Set();

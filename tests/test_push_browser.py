@@ -160,23 +160,25 @@ def test_a_price_change_reaches_the_board_without_any_script_rerun(context, serv
 
 
 def test_the_component_reconnects_after_the_server_drops_its_socket(context, server, gateway):
-    """The page's socket runs through a proxy this test holds: closing the server side
-    is, for the page, the server dropping it."""
+    """The page's socket runs through a proxy this test holds: closing the page's side
+    of it is, for the page, the server dropping it."""
     sockets: list = []
 
     def proxy(ws) -> None:
-        sockets.append(ws.connect_to_server())
+        ws.connect_to_server()
+        sockets.append(ws)
 
     context.route_web_socket("**/api/live", proxy)
     connect_dashboard(server, gateway)
     gateway.stop_ticks("MSFT")
     page = open_market_data(context, server)
     wait_board_cell(page, "MSFT", "last", NUMBER, timeout=20)
-    assert len(sockets) == 1
-    sockets[-1].close(code=1011, reason="server going away")
+    page.wait_for_timeout(2500)  # past any remount of the first render
+    opened = len(sockets)
+    sockets[-1].close(code=1011, reason="server going away")  # the page sees it close
     page.wait_for_function("() => window.__ibkrLive.up === false", timeout=5000)
     page.wait_for_function("() => window.__ibkrLive.up === true", timeout=10_000)
-    assert len(sockets) == 2  # a new socket, opened by the component itself
+    assert len(sockets) == opened + 1  # a new socket, opened by the component itself
     price = round(gateway.quote("MSFT").last + 1.11, 2)
     gateway.set_price("MSFT", price)
     wait_board_cell(page, "MSFT", "last", same_price(price), timeout=5)
