@@ -92,9 +92,6 @@ class Subscriber:
     """One WebSocket's subscriptions and its latest unsent quote per symbol."""
 
     max_symbols: int = MAX_SYMBOLS
-    # s between two reads this subscriber needs at most (0: every tick). The hub paces
-    # its tick-driven reads to the least patient subscriber.
-    pace: float = 0.0
     symbols: dict[str, str] = field(default_factory=dict)  # key -> as the client spelled it
     last: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     pending: dict[str, Quote] = field(default_factory=dict)
@@ -253,9 +250,6 @@ class QuoteHub:
                 by_key = {key: quotes[spelled] for key, spelled in wanted.items()}
                 for subscriber in list(self._subscribers):
                     subscriber.offer(by_key)
-                pace = min((sub.pace for sub in self._subscribers), default=0.0)
-                if pace > 0:  # ticks that arrive meanwhile wait for the next read
-                    await asyncio.sleep(pace)
         finally:
             self._hook_ticks(False)
 

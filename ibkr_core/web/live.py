@@ -82,7 +82,7 @@ class _LiveSession:
         self.ctx = ctx
         self.hub = hub
         self.min_interval = min_interval
-        self.sub = Subscriber(max_symbols=MAX_SYMBOLS, pace=min_interval)
+        self.sub = Subscriber(max_symbols=MAX_SYMBOLS)
         self.stale_after = float(ctx.settings.stale_after)
         self.status: dict[str, Any] | None = status_message(ctx.services.connection.status())
         self.sent_status: dict[str, Any] | None = None
