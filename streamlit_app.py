@@ -26,6 +26,7 @@ PAGES = (
     ("pages/portfolio.py", "Portfolio", ":material/account_balance_wallet:"),
     ("pages/market_data.py", "Market data", ":material/monitoring:"),
     ("pages/trade.py", "Trade", ":material/swap_horiz:"),
+    ("pages/explore.py", "Explore", ":material/query_stats:"),
 )
 
 

@@ -48,9 +48,12 @@ from ibkr_core.connection_errors import (
     port_kind,
     reset_port,
 )
+from ibkr_core.data_state import ConnectionView, connection_view
 from ibkr_core.loop_thread import LoopThread, get_loop_thread
 from ibkr_core.quote import clean
 from ibkr_core.settings import Settings
+from ibkr_core.symbols import normalize_symbol
+from ibkr_core.tws_codes import FARM_BROKEN_CODES
 
 if TYPE_CHECKING:
     from ibkr_core.ibkr_market_data import MarketDataRegistry
@@ -62,6 +65,7 @@ __all__ = [
     "IBKRError",
     "NotConnectedError",
     "UnknownSymbolError",
+    "normalize_symbol",
 ]
 
 T = TypeVar("T")
@@ -96,9 +100,15 @@ class ConnectionStatus:
     connectivity: str = "unknown"  # "ok", "degraded" (after 1100), "unknown"
     connectivity_message: str | None = None
     data_farms: tuple[tuple[str, str], ...] = ()  # (farm, state) e.g. ("usfarm", "OK")
-    market_data_type: int = 1  # 1 live, 2 frozen, 3 delayed, 4 delayed-frozen
+    broken_farms: tuple[tuple[str, int], ...] = ()  # (farm, TWS code) e.g. ("usfarm", 2103)
+    competing_session: bool = False  # 10197: another live session holds the market data
+    market_closed: bool = False  # lines are frozen (type 2/4): the market's last values
+    # 2 = live while the market is open, its last values (frozen) after the close; the
+    # not-entitled fallback moves it to 4 (delayed where not subscribed, frozen too).
+    market_data_type: int = 2  # 1 live, 2 frozen, 3 delayed, 4 delayed-frozen
     reconnect_attempts: int = 0
     next_retry_at: datetime | None = None
+    session_id: int = 0  # new on every (re)connect: what a preview / an order belongs to
 
     @property
     def connected(self) -> bool:
@@ -115,6 +125,11 @@ class ConnectionStatus:
     @property
     def market_data_type_name(self) -> str:
         return MARKET_DATA_TYPE_NAMES.get(self.market_data_type, str(self.market_data_type))
+
+    @property
+    def view(self) -> ConnectionView:
+        """What to tell the user: state, badge text, live or not, notices with advice."""
+        return connection_view(self)
 
 
 def _now() -> datetime:
@@ -180,11 +195,13 @@ class IBKRConnection:
         self._reconnect_task: asyncio.Task | None = None
         self._connect_lock: asyncio.Lock | None = None
         self._handshake_done = False
+        self._session_id = 0
         self._new_port: int | None = None
-        self._market_data_type = 1
+        self._market_data_type = 2
         self._pnl_accounts: set[str] = set()
         self._summary_requested = False
         self._contracts: dict[str, Contract] = {}
+        self._time_zones: dict[str, str] = {}  # symbol -> the exchange's timeZoneId
         self._market_data: MarketDataRegistry | None = None
         self._registry_lock = threading.Lock()
         self.ib: IB = self.loop.call(self._create_ib, timeout=10)
@@ -247,6 +264,12 @@ class IBKRConnection:
         if callable(fn):
             return self.loop.call(fn, self.ib, timeout=timeout)
         return self.loop.run(fn, timeout)
+
+    @property
+    def session_id(self) -> int:
+        """The API session being opened or open: a new id on every (re)connect attempt, set
+        before ib_async's startup fetch, so what that fetch reports belongs to it."""
+        return self._session_id
 
     def ib_ready(self) -> bool:
         return self._status.connected and self.ib.isConnected()
@@ -359,10 +382,24 @@ class IBKRConnection:
         contract = (chosen or details[0]).contract
         if contract is None or not contract.conId:
             raise UnknownSymbolError(symbol)
+        if (chosen or details[0]).timeZoneId:
+            self._time_zones[key] = (chosen or details[0]).timeZoneId
         if not contract.exchange:
             contract.exchange = "SMART"
         self._contracts[key] = contract
         return contract
+
+    def time_zone(self, symbol: str) -> str | None:
+        """The exchange's time zone id from the symbol's contract details (once qualified)."""
+        return self._time_zones.get(normalize_symbol(symbol))
+
+    def note_competing_session(self, active: bool) -> None:
+        """(Loop thread.) A line got 10197, or data flows again after one."""
+        self._update(competing_session=active)
+
+    def note_market_closed(self, closed: bool) -> None:
+        """(Loop thread.) TWS turned the lines frozen (market closed) or live again."""
+        self._update(market_closed=closed)
 
     # ------------------------------------------------------------------ internals
     def _create_ib(self) -> IB:
@@ -408,6 +445,9 @@ class IBKRConnection:
                 connectivity="unknown",
                 connectivity_message=None,
                 data_farms=(),
+                broken_farms=(),
+                competing_session=False,
+                market_closed=False,
                 reconnect_attempts=0,
                 next_retry_at=None,
             )
@@ -466,6 +506,7 @@ class IBKRConnection:
                 )
 
         self._handshake_done = False
+        self._session_id += 1
         self.ib.errorEvent += on_error
         self.ib.client.apiError += on_api_error
         task = asyncio.ensure_future(
@@ -514,11 +555,14 @@ class IBKRConnection:
         self._summary_requested = False
         self._update(
             state=ConnectionState.CONNECTED,
+            competing_session=False,
+            market_closed=False,
             client_id=client_id,
             accounts=accounts,
             is_paper=account_is_paper(accounts),
             server_version=self.ib.client.serverVersion(),
             connected_since=_now(),
+            session_id=self._session_id,
             last_error=None,
             warnings=tuple(warnings),
             connectivity="ok",
@@ -545,6 +589,9 @@ class IBKRConnection:
             connectivity="unknown",
             connectivity_message=None,
             data_farms=(),
+            broken_farms=(),
+            competing_session=False,
+            market_closed=False,
             reconnect_attempts=0,
             next_retry_at=None,
             last_error=None,
@@ -585,6 +632,9 @@ class IBKRConnection:
             connectivity="unknown",
             connectivity_message=None,
             data_farms=(),
+            broken_farms=(),
+            competing_session=False,
+            market_closed=False,
         )
         log.warning("%s; reconnecting=%s", message, self.auto_reconnect)
         self.disconnected_event.emit(self._status, False)
@@ -646,9 +696,16 @@ class IBKRConnection:
         elif code in FARM_CODES:
             parsed = parse_farm_notice(code, message)
             if parsed:
+                farm = parsed[0]
                 farms = dict(self._status.data_farms)
-                farms[parsed[0]] = parsed[1]
-                self._update(data_farms=tuple(sorted(farms.items())))
+                farms[farm] = parsed[1]
+                broken = {f: c for f, c in self._status.broken_farms if f != farm}
+                if code in FARM_BROKEN_CODES:
+                    broken[farm] = code
+                self._update(
+                    data_farms=tuple(sorted(farms.items())),
+                    broken_farms=tuple(sorted(broken.items())),
+                )
 
     async def _account_summary_async(self, timeout: float) -> dict[str, dict[str, Any]]:
         ib = self.ib
@@ -705,15 +762,6 @@ class IBKRConnection:
             )
         rows.sort(key=lambda r: (r["account"], r["symbol"]))
         return rows
-
-
-def normalize_symbol(symbol: str | None) -> str:
-    """ "aapl " -> "AAPL"; "BRK.B" -> "BRK B" (IBKR's spelling of share classes)."""
-    key = (symbol or "").strip().upper()
-    head, dot, tail = key.partition(".")
-    if dot and head and len(tail) == 1:
-        key = f"{head} {tail}"
-    return key
 
 
 def summarize_account_values(values: list[Any]) -> dict[str, dict[str, Any]]:

@@ -2,6 +2,8 @@
 
 Nothing here talks to the network: these are pure functions and exception types that
 `connection.py` and `ibkr_market_data.py` share (and tests check directly).
+The codes that change what the user can rely on (1100, farms, 10197, entitlements) live
+in `tws_codes.py` with their meaning, message and advice.
 """
 
 from __future__ import annotations
@@ -9,9 +11,24 @@ from __future__ import annotations
 import asyncio
 import re
 
+from ibkr_core.tws_codes import (  # the codes live in one place
+    CONNECTIVITY_CODES,
+    CONNECTIVITY_LOST,
+    CONNECTIVITY_RESTORED_DATA_KEPT,
+    CONNECTIVITY_RESTORED_DATA_LOST,
+    DELAYED_NOT_ENABLED,
+    DELAYED_SHOWN,
+    FARM_CODES,
+    NOT_ENTITLED_CODES,
+    TWS_CODES,
+)
+
 __all__ = [
     "CLIENT_ID_IN_USE",
     "CONNECTIVITY_CODES",
+    "CONNECTIVITY_LOST",
+    "CONNECTIVITY_RESTORED_DATA_KEPT",
+    "CONNECTIVITY_RESTORED_DATA_LOST",
     "DELAYED_NOT_ENABLED",
     "DELAYED_SHOWN",
     "FARM_CODES",
@@ -33,18 +50,10 @@ __all__ = [
 
 # -- codes ---------------------------------------------------------------------------
 CLIENT_ID_IN_USE = 326
-CONNECTIVITY_LOST = 1100
-CONNECTIVITY_RESTORED_DATA_LOST = 1101
-CONNECTIVITY_RESTORED_DATA_KEPT = 1102
 SOCKET_PORT_RESET = 1300
-CONNECTIVITY_CODES = frozenset({1100, 1101, 1102})
 NO_SECURITY_DEFINITION = 200
 MAX_TICKERS = 101
 HISTORICAL_DATA_ERROR = 162
-NOT_ENTITLED_CODES = frozenset({354, 10089, 10090, 10186, 10197})
-DELAYED_SHOWN = 10167
-DELAYED_NOT_ENABLED = 10168
-FARM_CODES = frozenset({2103, 2104, 2105, 2106, 2107, 2108, 2119, 2157, 2158})
 
 PORT_KINDS = {
     7496: ("TWS live", False),
@@ -55,24 +64,18 @@ PORT_KINDS = {
 
 _PLAIN = {
     326: "Client id already in use",
-    354: "No market data subscription for this symbol",
     502: "Couldn't connect to TWS / IB Gateway",
     504: "Not connected to TWS / IB Gateway",
-    1100: "Connectivity between TWS / IB Gateway and IBKR servers was lost",
-    1101: "Connectivity restored; market data had to be resubscribed",
-    1102: "Connectivity restored; data was maintained",
     1300: "The TWS socket port was reset",
     10089: "This symbol needs an additional API market data subscription",
     10090: "Part of the market data for this symbol is not subscribed",
-    10167: "Not subscribed: showing delayed market data",
-    10168: "Not subscribed to market data and delayed data is not enabled",
-    10197: "No market data during a competing live session (TWS logged in elsewhere)",
     101: "Too many market data lines open (IBKR's limit is 100 by default)",
     200: "Unknown symbol: no security definition found",
     162: "Historical data request failed",
     201: "Order rejected",
     202: "Order cancelled",
     321: "Request rejected by TWS (is the API read-only?)",
+    **{code: entry.message for code, entry in TWS_CODES.items()},
 }
 
 

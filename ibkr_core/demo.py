@@ -8,8 +8,11 @@ Public API::
     demo.gateway                         # the BackgroundGateway (set_price, ...) or None
     demo.stop()                          # also registered with atexit
 
-The demo account is a paper account (``DU...``). A couple of symbols are configured the
-way a fresh paper account often is, so the quote-source labels have something to show:
+The demo account is a paper account (``DU...``) on the simulator's ``multi-asset``
+profile: USD base with US stocks, AAPL options, an ES future and option, SAP on IBIS
+(EUR), Tencent on SEHK (HKD), EUR/JPY cash, EUR.USD, a US Treasury note and BTC, the
+shapes a real account's money takes. A couple of symbols are configured the way a fresh
+paper account often is, so the quote-source labels have something to show:
 ``TSLA`` is not entitled to live data (IBKR answers 354, delayed data is used) and
 ``NFLX`` is delayed-only (IBKR answers 10167 and streams delayed ticks).
 """
@@ -20,15 +23,18 @@ import atexit
 import contextlib
 import logging
 import threading
+from dataclasses import replace
 
 from ibkr_core.simulator import BackgroundGateway, SimConfig, start_in_background
 
-__all__ = ["DEMO_CONFIG", "DEMO_SEED", "DemoGateway"]
+__all__ = ["DEMO_CONFIG", "DEMO_PROFILE", "DEMO_SEED", "DemoGateway"]
 
 log = logging.getLogger(__name__)
 
 DEMO_SEED = 7
+DEMO_PROFILE = "multi-asset"
 DEMO_CONFIG = SimConfig(
+    profile=DEMO_PROFILE,
     not_entitled=frozenset({"TSLA"}),
     delayed_only=frozenset({"NFLX"}),
 )
@@ -42,9 +48,12 @@ class DemoGateway:
         seed: int = DEMO_SEED,
         config: SimConfig | None = None,
         host: str = "127.0.0.1",
+        profile: str | None = None,
     ) -> None:
         self.seed = seed
         self.config = config or DEMO_CONFIG
+        if profile is not None:  # "stocks", "multi-asset", "eur-base", "advisor"
+            self.config = replace(self.config, profile=profile)
         self.host = host
         self._lock = threading.Lock()
         self._gateway: BackgroundGateway | None = None

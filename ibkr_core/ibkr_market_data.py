@@ -3,7 +3,10 @@
 ``MarketDataRegistry`` (loop thread only) keeps one streaming line per symbol, qualifies
 new symbols first, falls back to delayed data where the account isn't entitled, restores
 lines after a reconnect or a 1101, and drops lines nobody asked for in a while so we stay
-under IBKR's 100-line limit.
+under IBKR's 100-line limit. Each quote carries its line's state (``data_state.LineState``):
+live, delayed, frozen after the close, not updating (1100 / market data farm broken), or
+no data during a competing live session (10197: the line is kept, never switched to
+delayed, and its old prices are not shown).
 
 ``IBKRQuoteProvider`` is the quote manager's face of it (``is_available()``,
 ``fetch(symbols)``, non-blocking beyond a short bound) plus ``ibkr_history``.
@@ -15,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +38,10 @@ from ibkr_core.connection_errors import (
     describe_error,
     is_pacing_violation,
 )
+from ibkr_core.data_state import COMPETING_SESSION_TEXT, LineState
 from ibkr_core.quote import Quote, QuoteSource, clean
+from ibkr_core.symbols import normalize_symbol
+from ibkr_core.tws_codes import COMPETING_SESSION, TWS_CODES, farm_kind
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -62,6 +68,13 @@ HISTORY_RANGES: dict[str, tuple[str, str]] = {
     "1Y": ("1 Y", "1 day"),
 }
 
+LINE_STATE_BY_TYPE = {
+    1: LineState.LIVE,
+    2: LineState.FROZEN,
+    3: LineState.DELAYED,
+    4: LineState.DELAYED_FROZEN,
+}
+
 WAITING_FOR_TICK = "waiting for the first IBKR tick"
 
 
@@ -78,13 +91,24 @@ class _Line:
     retry_at: float = 0.0
     delayed_tried: bool = False
     task: asyncio.Task | None = None
+    first_tick_waited: bool = False  # a reader already waited once for its first tick
+    blocked_since: datetime | None = None  # 10197 arrived (data stopped) at this time
 
 
-def ticker_quote(symbol: str, ticker: Ticker) -> Quote:
-    """Map a ticker to a Quote: NaN/-1 -> None, source from its marketDataType."""
-    provider_time = ticker.time
-    if provider_time is not None and provider_time.tzinfo is None:
-        provider_time = provider_time.replace(tzinfo=UTC)
+def _utc(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def ticker_quote(symbol: str, ticker: Ticker, time_zone: str | None = None) -> Quote:
+    """Map a ticker to a Quote: NaN/-1 -> None, source and line state from its
+    marketDataType, and its time from the last trade's own timestamp (tick 45, or 88 for
+    delayed data) where TWS sent one: a frozen quote of the close is as old as the close,
+    not as new as its arrival."""
+    delayed = ticker.marketDataType in (3, 4)
+    trade_time = _utc(ticker.delayedLastTimestamp if delayed else ticker.lastTimestamp)
+    trade_time = trade_time or _utc(ticker.lastTimestamp or ticker.delayedLastTimestamp)
     return Quote(
         symbol=symbol,
         source=SOURCE_BY_TYPE.get(ticker.marketDataType, QuoteSource.IBKR_LIVE),
@@ -95,7 +119,10 @@ def ticker_quote(symbol: str, ticker: Ticker) -> Quote:
         high=clean(ticker.high),
         low=clean(ticker.low),
         previous_close=clean(ticker.close),
-        provider_time=provider_time,
+        provider_time=trade_time or _utc(ticker.time),
+        line_state=str(LINE_STATE_BY_TYPE.get(ticker.marketDataType, LineState.LIVE)),
+        last_trade_time=trade_time,
+        time_zone=time_zone,
     )
 
 
@@ -124,6 +151,7 @@ class MarketDataRegistry:
         connection.disconnected_event += self._on_disconnected
         connection.connectivity_event += self._on_connectivity
         connection.ib.errorEvent += self._on_error
+        connection.ib.pendingTickersEvent += self._on_ticks
         self.resubscribed = 0  # lines re-requested after reconnect / 1101 (for tests, UI)
 
     # -- queries -----------------------------------------------------------------
@@ -184,13 +212,47 @@ class MarketDataRegistry:
                 )
                 out[symbol] = Quote.failed(symbol, message)
             else:
-                quote = ticker_quote(symbol, line.ticker)
-                if line.error:
-                    quote = quote.with_error(line.error)
-                elif not _has_price(quote):
-                    quote = quote.with_error(WAITING_FOR_TICK)
-                out[symbol] = quote
+                out[symbol] = self._line_quote(line, line.ticker)
+        frozen = any(
+            ln.ticker is not None and ln.ticker.marketDataType in (2, 4)
+            for ln in self._lines.values()
+        )
+        if frozen != self._conn.status().market_closed:
+            self._conn.note_market_closed(frozen)
         return out
+
+    def _line_quote(self, line: _Line, ticker: Ticker) -> Quote:
+        """The line's quote with what the user must know: no data during a competing
+        session (never its stale prices), not updating during 1100 / a broken farm."""
+        quote = ticker_quote(line.symbol, ticker, self._conn.time_zone(line.symbol))
+        if line.blocked_since is not None:
+            return replace(
+                Quote.failed(line.symbol, _competing_text()),
+                line_state=str(LineState.COMPETING_SESSION),
+            )
+        if line.error:
+            return quote.with_error(line.error)
+        if not _has_price(quote):
+            return replace(quote.with_error(WAITING_FOR_TICK), line_state=str(LineState.WAITING))
+        if quote.line_state in (LineState.LIVE, LineState.DELAYED):
+            why = self._stall_reason()
+            if why:
+                return replace(quote, line_state=str(LineState.STALLED), state_note=why)
+        return quote
+
+    def _stall_reason(self) -> str | None:
+        status = self._conn.status()
+        if status.degraded:
+            return "TWS lost IBKR (1100)"
+        for farm, code in status.broken_farms:
+            if farm_kind(code) == "market data":
+                return f"data farm {farm} broken ({code})"
+        return None
+
+    def _update_competing(self) -> None:
+        active = any(ln.blocked_since is not None for ln in self._lines.values())
+        if active != self._conn.status().competing_session:
+            self._conn.note_competing_session(active)
 
     async def first_quote(self, contract_or_symbol: Contract | str, timeout: float) -> Quote:
         """Subscribe one symbol and wait for its first priced tick (or ``timeout``)."""
@@ -214,10 +276,38 @@ class MarketDataRegistry:
             raise UnknownSymbolError(symbol)
         while time.monotonic() < deadline:
             quote = self.quotes([symbol])[symbol]
-            if _has_price(quote) or line.state == "failed":
+            if _has_price(quote) or line.state == "failed" or line.blocked_since:
                 return quote
             await asyncio.sleep(0.05)
         return self.quotes([symbol])[symbol]
+
+    async def wait_first_ticks(self, symbols: list[str], timeout: float) -> None:
+        """Wait (at most ``timeout``) until every cold line among ``symbols`` has its
+        first priced tick or has failed. A line is waited for once: one that never
+        ticks (a closed market) doesn't slow every later read."""
+        deadline = time.monotonic() + timeout
+        cold = [
+            line
+            for s in symbols
+            if (line := self._lines.get(_key(s))) is not None
+            and not line.first_tick_waited
+            and line.state != "failed"
+        ]
+        while cold and time.monotonic() < deadline:
+            if line_task := [ln.task for ln in cold if ln.task is not None and not ln.task.done()]:
+                await asyncio.wait(line_task, timeout=max(0.0, deadline - time.monotonic()))
+            quotes = self.quotes([ln.symbol for ln in cold])
+            cold = [
+                ln
+                for ln in cold
+                if ln.state != "failed" and not _has_price(quotes[ln.symbol]) and not ln.error
+            ]
+            if cold:
+                await asyncio.sleep(0.02)
+        for s in symbols:
+            line = self._lines.get(_key(s))
+            if line is not None:
+                line.first_tick_waited = True
 
     def _start(self, line: _Line) -> None:
         if line.task is not None and not line.task.done():
@@ -310,6 +400,16 @@ class MarketDataRegistry:
         line = self._line_for(req_id, contract)
         if line is None or line.state != "streaming":
             return
+        if code == COMPETING_SESSION:
+            # Entitled, but another live session of this user holds the data: keep the
+            # line (ticks resume when it ends); never switch to delayed behind its back.
+            # This TCP batch's arrival time: ticks of a later batch mean data is back.
+            line.blocked_since = _utc(self.ib.wrapper.lastTime) or datetime.now(UTC)
+            line.note = TWS_CODES[COMPETING_SESSION].message
+            line.error = _competing_text()
+            self._conn.note_competing_session(True)
+            log.info("%s: no market data during a competing live session", line.key)
+            return
         if code in NOT_ENTITLED_CODES:
             if code == 10090:
                 line.note = describe_error(code, message)  # partial data: keep the stream
@@ -340,10 +440,23 @@ class MarketDataRegistry:
         elif code == NO_SECURITY_DEFINITION:
             self._fail(line, str(UnknownSymbolError(line.symbol)), self.failed_retry_after * 2)
 
+    def _on_ticks(self, tickers: set[Ticker]) -> None:
+        """Ticks on a line TWS had blocked (10197): the other session ended."""
+        blocked = [ln for ln in self._lines.values() if ln.blocked_since is not None]
+        if not blocked:
+            return
+        for line in blocked:
+            ticker = line.ticker
+            if ticker in tickers and ticker.time and _utc(ticker.time) > line.blocked_since:
+                line.blocked_since = line.error = None
+        self._update_competing()
+
     def _on_session_up(self, _status: ConnectionStatus) -> None:
         """A new session: every ticker is gone (ib_async reset its state)."""
         for line in self._lines.values():
             line.ticker = None
+            if line.blocked_since is not None:  # TWS says again if still competing
+                line.blocked_since = line.error = None
             if line.contract is not None and line.state in ("streaming", "new"):
                 self._request(line)
                 self.resubscribed += 1
@@ -367,9 +480,11 @@ class MarketDataRegistry:
 
 
 def _key(symbol: str) -> str:
-    from ibkr_core.connection import normalize_symbol
-
     return normalize_symbol(symbol)
+
+
+def _competing_text() -> str:
+    return f"{COMPETING_SESSION_TEXT}: close the other session"
 
 
 class IBKRQuoteProvider:
@@ -394,22 +509,31 @@ class IBKRQuoteProvider:
     def is_available(self) -> bool:
         return self._conn.ib_ready()
 
-    def fetch(self, symbols: list[str]) -> dict[str, Quote]:
+    def fetch(self, symbols: list[str], first_tick_wait: float = 0.0) -> dict[str, Quote]:
         """Snapshots of the streaming lines; new symbols are subscribed on the way.
 
-        A symbol without data yet (or not entitled, unknown, ...) comes back as a Quote
-        with ``error`` set, so the manager can fall back to another provider."""
+        With ``first_tick_wait`` (a caller that asked for one quote and will wait), a new
+        symbol's first read waits for its first tick (at most that long, once per line),
+        so a connected session answers a cold quote itself instead of "no data yet";
+        without it the read returns within ``subscribe_wait``. A symbol still without
+        data (or not entitled, unknown, ...) comes back as a Quote with ``error`` set, so
+        the manager can fall back."""
         symbols = list(dict.fromkeys(symbols))
         if not self.is_available():
             return {s: Quote.failed(s, "not connected to IBKR") for s in symbols}
         registry = self._conn.market_data
 
         async def _fetch() -> dict[str, Quote]:
+            started = time.monotonic()
             await registry.ensure(symbols, wait=self.subscribe_wait)
+            left = first_tick_wait - (time.monotonic() - started)
+            if left > 0:
+                await registry.wait_first_ticks(symbols, left)
             return registry.quotes(symbols)
 
+        budget = max(self.subscribe_wait, first_tick_wait) + 1.0
         try:
-            return self._conn.run(_fetch(), timeout=self.subscribe_wait + 1.0)
+            return self._conn.run(_fetch(), timeout=budget)
         except (TimeoutError, IBKRError) as exc:
             message = str(exc) or "IBKR did not answer in time"
             return {s: Quote.failed(s, message) for s in symbols}
@@ -448,6 +572,25 @@ class IBKRQuoteProvider:
         frame = _bars_frame(bars)
         self._history_cache[key] = (time.monotonic(), frame)
         return frame.copy()
+
+    def history_bars(self, symbol: str, duration: str, bar_size: str) -> pd.DataFrame | None:
+        """Bars of any IBKR duration ("30 D", "2 Y") and bar size ending now (the history
+        store asks for its missing tail with this). None when not connected; raises
+        ``IBKRError`` / ``TimeoutError`` with a plain reason otherwise (unknown symbol,
+        pacing back-off shared with ``ibkr_history``, no answer)."""
+        if not self.is_available():
+            return None
+        if time.monotonic() < self._pacing_until:
+            raise IBKRError("IBKR historical data pacing: requests paused for a while")
+        timeout = self.history_timeout or self._conn.settings.request_timeout * 2
+        bars, pacing = self._conn.run(
+            self._history_async(symbol, duration, bar_size, timeout), timeout + 2.0
+        )
+        if pacing:
+            self._pacing_backoff = min(max(15.0, self._pacing_backoff * 2), 600.0)
+            self._pacing_until = time.monotonic() + self._pacing_backoff
+            raise IBKRError("IBKR refused: historical data pacing violation (162)")
+        return _bars_frame(bars) if bars else None
 
     async def _history_async(
         self, symbol: str, duration: str, bar_size: str, timeout: float

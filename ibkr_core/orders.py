@@ -1,10 +1,13 @@
-"""Order entry and the order / fill read model.
+"""Order entry: the IBKR-side ticket checks, what-if preview, placement once per
+idempotency key, cancel, and the wiring of ib_async's order events into the book.
 
-``OrderService`` validates tickets, previews them (what-if), places them exactly once per
-idempotency key, cancels them, and keeps a per-process record of every order and fill it
-has seen (ours and those TWS reports at connect), updated on the loop thread from
-ib_async's events. Reads are non-blocking snapshots; sending methods are bounded by the
-settings' request timeout.
+The pieces live next door: ``order_ticket`` (the ticket and the checks that need no
+IBKR), ``order_book`` (records per gateway session, fills, the event feed),
+``order_flow`` (preview -> confirm exactly once, bound to session and account).
+``OrderService`` re-exports their public names. Reads are non-blocking snapshots;
+sending methods are bounded by the settings' request timeout. After every (re)connect
+the service reconciles with the gateway (``reqAllOpenOrders``, executions); orders it no
+longer reports become "Unknown to the gateway".
 
 Safety:
 - ``trading_status()`` is checked first by every sending method (``place``, ``cancel``):
@@ -24,21 +27,42 @@ Cancelled, ApiCancelled, Inactive) plus "Rejected" for an order TWS refused.
 from __future__ import annotations
 
 import asyncio
-import collections
 import concurrent.futures
 import contextlib
 import copy
 import logging
-import math
-import threading
 import time
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ib_async import Contract, Order
 
 from ibkr_core.connection_errors import IBKRError, NotConnectedError, UnknownSymbolError
+from ibkr_core.order_book import (
+    DONE_STATUSES,
+    NOTICE_CODES,
+    ORDER_REF_PREFIX,
+    UNKNOWN_TO_GATEWAY,
+    FillRecord,
+    OrderBook,
+    OrderEvent,
+    OrderNotFoundError,
+    OrderRecord,
+    _Rec,
+    same_order,
+)
+from ibkr_core.order_ticket import (
+    ACTIONS,
+    NEEDS_LIMIT,
+    NEEDS_STOP,
+    OrderTicket,
+    OrderValidationError,
+    ValidationIssue,
+    fmt_price,
+    off_tick,
+    short_warning,
+    ticket_issues,
+)
 from ibkr_core.quote import num
 from ibkr_core.settings import Settings
 
@@ -48,7 +72,9 @@ if TYPE_CHECKING:
     from ibkr_core.connection import ConnectionStatus, IBKRConnection
 
 __all__ = [
+    "UNKNOWN_TO_GATEWAY",
     "FillRecord",
+    "IdempotencyConflictError",
     "OrderEvent",
     "OrderNotFoundError",
     "OrderPreview",
@@ -56,6 +82,7 @@ __all__ = [
     "OrderService",
     "OrderTicket",
     "OrderValidationError",
+    "StalePreviewError",
     "TradingLockedError",
     "TradingStatus",
     "ValidationIssue",
@@ -63,62 +90,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ORDER_TYPES = ("MKT", "LMT", "STP", "STP LMT")
-ORDER_TYPE_NAMES = {"MKT": "market", "LMT": "limit", "STP": "stop", "STP LMT": "stop-limit"}
-ACTIONS = ("BUY", "SELL")
-TIFS = ("DAY", "GTC")
-NEEDS_LIMIT = ("LMT", "STP LMT")
-NEEDS_STOP = ("STP", "STP LMT")
-
-REJECTED = "Rejected"
-WORKING_STATUSES = frozenset(
-    {"PendingSubmit", "ApiPending", "PreSubmitted", "Submitted", "PendingCancel"}
-)
-DONE_STATUSES = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive", REJECTED})
-CANCELLED_STATUSES = frozenset({"Cancelled", "ApiCancelled"})
-ORDER_REF_PREFIX = "dash:"
-
-# Order-related TWS messages that are notices, not failures of the order.
-# (399 order message, 404 shares being located, 10167 delayed data, 10311 routing note,
-# 10349 TIF changed by a preset)
-NOTICE_CODES = frozenset({399, 404, 10167, 10311, 10349})
-CANCEL_FAILED_CODES = frozenset({161, 10147, 10148})
-ORDER_CANCELLED = 202
-ORDER_REJECTED = 201
-MAX_EVENTS = 1000
+RECONCILE_TIMEOUT = 3.0  # s for reqAllOpenOrders after a (re)connect
 
 NOT_CONNECTED_REASON = "Connect to TWS / IB Gateway to trade"
 
 
 # ---------------------------------------------------------------------------- models
-@dataclass(frozen=True)
-class OrderTicket:
-    symbol: str
-    action: str  # "BUY" | "SELL"
-    quantity: float
-    order_type: str = "MKT"  # "MKT" | "LMT" | "STP" | "STP LMT"
-    limit_price: float | None = None
-    stop_price: float | None = None
-    tif: str = "DAY"  # "DAY" | "GTC"
-    account: str | None = None  # needed only when the login manages several accounts
-
-    def normalized(self) -> OrderTicket:
-        return replace(
-            self,
-            symbol=(self.symbol or "").strip().upper(),
-            action=(self.action or "").strip().upper(),
-            order_type=" ".join((self.order_type or "").upper().split()),
-            tif=(self.tif or "").strip().upper(),
-            account=(self.account or "").strip() or None,
-        )
-
-
-@dataclass(frozen=True)
-class ValidationIssue:
-    field: str  # the OrderTicket field the message belongs next to
-    message: str
-
-
 @dataclass(frozen=True)
 class TradingStatus:
     allowed: bool
@@ -150,65 +127,12 @@ class OrderPreview:
     equity_with_loan_change: float | None
     equity_with_loan_after: float | None
     warning: str = ""  # TWS's warning text (e.g. the margin it would reject for)
-
-
-@dataclass(frozen=True)
-class OrderRecord:
-    order_id: int
-    perm_id: int
-    symbol: str
-    action: str
-    quantity: float
-    order_type: str
-    limit_price: float | None
-    stop_price: float | None
-    tif: str
-    status: str
-    filled: float
-    remaining: float
-    avg_fill_price: float | None
-    created_at: datetime
-    last_update: datetime
-    idempotency_key: str | None
-    message: str | None  # e.g. TWS's rejection text
+    position: float | None = None  # the account's current position in the symbol
+    short_warning: str = ""  # a SELL above the position: it would open a short
+    # What the preview is bound to: confirming it anywhere else is refused.
+    session_id: int = 0  # the connection session it was made in
     account: str = ""
-    client_id: int | None = None
-
-    @property
-    def is_working(self) -> bool:
-        return self.status in WORKING_STATUSES
-
-    @property
-    def is_done(self) -> bool:
-        return self.status in DONE_STATUSES
-
-
-@dataclass(frozen=True)
-class FillRecord:
-    exec_id: str
-    time: datetime
-    symbol: str
-    side: str  # "BUY" | "SELL"
-    shares: float
-    price: float
-    commission: float | None  # None until TWS's commission report arrives
-    realized_pnl: float | None  # ib_async reports 0.0 for an opening trade
-    order_id: int
-    perm_id: int = 0
-    account: str = ""
-
-
-@dataclass(frozen=True)
-class OrderEvent:
-    """One entry of the polling feed: kind is "fill", "cancelled", "rejected",
-    "inactive" or "error"."""
-
-    seq: int
-    time: datetime
-    kind: str
-    order_id: int
-    symbol: str
-    message: str
+    is_paper: bool | None = None
 
 
 # ------------------------------------------------------------------------- errors
@@ -220,99 +144,34 @@ class TradingLockedError(IBKRError):
         self.status = status
 
 
-class OrderValidationError(IBKRError, ValueError):
-    def __init__(self, issues: list[ValidationIssue]) -> None:
-        super().__init__("; ".join(f"{i.field}: {i.message}" for i in issues))
-        self.issues = issues
+class IdempotencyConflictError(IBKRError):
+    """The idempotency key was already used for a different ticket: nothing was sent."""
+
+    def __init__(self, key: str, first: OrderRecord) -> None:
+        super().__init__(
+            f"Idempotency key {key!r} was already used for order {first.order_id} "
+            f"({first.action} {first.quantity:g} {first.symbol} {first.order_type}): "
+            "use a new key for a different order."
+        )
+        self.key = key
+        self.first = first
 
 
-class OrderNotFoundError(IBKRError, LookupError):
-    def __init__(self, order_id: int) -> None:
-        super().__init__(f"No order with id {order_id} in this session")
-        self.order_id = order_id
+class StalePreviewError(IBKRError):
+    """A confirm for a preview made in another connection session / account, or too old:
+    nothing was sent (``str()`` says why)."""
 
 
 # ------------------------------------------------------------------------ helpers
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _is_today(when: datetime) -> bool:
-    local = when.astimezone() if when.tzinfo else when
-    return local.date() == datetime.now().astimezone().date()
-
-
-def _fmt_price(value: float) -> str:
-    return f"{value:,.{max(2, _decimals(value))}f}"
-
-
-def _decimals(value: float) -> int:
-    text = f"{value:.10f}".rstrip("0")
-    return len(text.split(".")[1]) if "." in text else 0
-
-
-def off_tick(price: float, tick: float) -> tuple[float, float] | None:
-    """None if ``price`` is a multiple of ``tick``, else the two nearest valid prices."""
-    if not tick or tick <= 0:
-        return None
-    steps = price / tick
-    if abs(steps - round(steps)) < 1e-6:
-        return None
-    lo = math.floor(steps) * tick
-    places = max(_decimals(tick), 2)
-    return round(lo, places), round(lo + tick, places)
-
-
-@dataclass
-class _Rec:
-    """The mutable record behind an ``OrderRecord`` (guarded by the service lock)."""
-
-    order_id: int
-    client_id: int | None
-    perm_id: int = 0
-    symbol: str = ""
-    action: str = ""
-    quantity: float = 0.0
-    order_type: str = ""
-    limit_price: float | None = None
-    stop_price: float | None = None
-    tif: str = ""
-    status: str = "PendingSubmit"
-    filled: float = 0.0
-    remaining: float = 0.0
-    avg_fill_price: float | None = None
-    created_at: datetime = field(default_factory=_now)
-    last_update: datetime = field(default_factory=_now)
-    idempotency_key: str | None = None
-    message: str | None = None
-    account: str = ""
-    rejected: bool = False
-    announced_done: bool = False
-
-    def snapshot(self) -> OrderRecord:
-        return OrderRecord(
-            order_id=self.order_id,
-            perm_id=self.perm_id,
-            symbol=self.symbol,
-            action=self.action,
-            quantity=self.quantity,
-            order_type=self.order_type,
-            limit_price=self.limit_price,
-            stop_price=self.stop_price,
-            tif=self.tif,
-            status=self.status,
-            filled=self.filled,
-            remaining=self.remaining,
-            avg_fill_price=self.avg_fill_price,
-            created_at=self.created_at,
-            last_update=self.last_update,
-            idempotency_key=self.idempotency_key,
-            message=self.message,
-            account=self.account,
-            client_id=self.client_id,
-        )
+def _position(ib: IB, account: str, contract: Contract | None) -> float:
+    """(Loop thread.) The account's position in ``contract`` (0 when it holds none)."""
+    if contract is None:
+        return 0.0
+    return sum(
+        float(p.position) for p in ib.positions(account or "") if p.contract.conId == contract.conId
+    )
 
 
 @dataclass
@@ -331,19 +190,20 @@ class OrderService:
     def __init__(self, connection: IBKRConnection, settings: Settings | None = None) -> None:
         self._conn = connection
         self.settings = settings or connection.settings
-        self._lock = threading.RLock()
-        self._records: list[_Rec] = []
-        self._by_perm: dict[int, _Rec] = {}
-        self._by_oid: dict[tuple[int | None, int], _Rec] = {}
-        self._by_key: dict[str, _Rec] = {}
+        self._book = OrderBook(lambda: connection.session_id, self._client_id)
+        self._lock = self._book.lock
         self._inflight: dict[str, concurrent.futures.Future[OrderRecord]] = {}
-        self._fills: dict[str, FillRecord] = {}
-        self._events: collections.deque[OrderEvent] = collections.deque(maxlen=MAX_EVENTS)
-        self._seq = 0
         self._min_ticks: dict[int, float] = {}
         connection.loop.call(self._attach, timeout=5)
 
     # -------------------------------------------------------------- trading lock
+    def connection_status(self) -> ConnectionStatus:
+        """The connection this service trades through (what previews are bound to)."""
+        return self._conn.status()
+
+    def _client_id(self) -> int | None:
+        return self._conn.status().client_id
+
     def trading_status(self, account: str | None = None) -> TradingStatus:
         st = self._conn.status()
         if not st.connected:
@@ -384,46 +244,9 @@ class OrderService:
 
     def _check(self, ticket: OrderTicket, deadline: float) -> _Checked:
         t = ticket.normalized()
-        issues: list[ValidationIssue] = []
+        issues, prices = ticket_issues(t)
         checked = _Checked(t, issues)
-        if not t.symbol:
-            issues.append(ValidationIssue("symbol", "Enter a symbol."))
-        if t.action not in ACTIONS:
-            issues.append(ValidationIssue("action", "Choose Buy or Sell."))
-        if t.order_type not in ORDER_TYPES:
-            issues.append(
-                ValidationIssue(
-                    "order_type",
-                    "Choose an order type: market (MKT), limit (LMT), stop (STP) or "
-                    "stop-limit (STP LMT).",
-                )
-            )
-        if t.tif not in TIFS:
-            issues.append(ValidationIssue("tif", "Time in force must be DAY or GTC."))
         qty = num(t.quantity)
-        if qty is None or qty <= 0:
-            issues.append(ValidationIssue("quantity", "Quantity must be greater than 0."))
-        elif not float(qty).is_integer():
-            issues.append(
-                ValidationIssue(
-                    "quantity", f"Stocks trade in whole shares: {qty:g} is not a whole number."
-                )
-            )
-        kind = ORDER_TYPE_NAMES.get(t.order_type, "this")
-        prices = {}
-        for fld, needed, label in (
-            ("limit_price", t.order_type in NEEDS_LIMIT, "limit price"),
-            ("stop_price", t.order_type in NEEDS_STOP, "stop price"),
-        ):
-            if not needed:
-                continue
-            value = num(getattr(t, fld))
-            if value is None:
-                issues.append(ValidationIssue(fld, f"A {kind} order needs a {label}."))
-            elif value <= 0:
-                issues.append(ValidationIssue(fld, f"The {label} must be greater than 0."))
-            else:
-                prices[fld] = value
         st = self._conn.status()
         if st.connected:
             if t.account and t.account not in st.accounts:
@@ -495,7 +318,7 @@ class OrderService:
                     ValidationIssue(
                         fld,
                         f"{t.symbol} trades in steps of {tick:g}: a {label} of {value:g} is not "
-                        f"allowed (use {_fmt_price(near[0])} or {_fmt_price(near[1])}).",
+                        f"allowed (use {fmt_price(near[0])} or {fmt_price(near[1])}).",
                     )
                 )
         if t.order_type in NEEDS_LIMIT:
@@ -562,8 +385,13 @@ class OrderService:
     # ------------------------------------------------------------------- what-if
     def preview(self, ticket: OrderTicket) -> OrderPreview:
         """Commission and margin impact from TWS (a what-if order: nothing executes).
-        Raises ``OrderValidationError`` for a bad ticket, ``NotConnectedError``."""
+        Raises ``OrderValidationError`` for a bad ticket, ``NotConnectedError``.
+
+        The preview is bound to the connection session, the account and its paper/live
+        kind it was made for (``session_id``, ``account``, ``is_paper``): see
+        ``ibkr_core.order_flow`` for confirming it."""
         deadline = time.monotonic() + self._timeout()
+        session = self._conn.status().session_id
         checked = self._check(ticket, deadline)
         if checked.issues:
             raise OrderValidationError(checked.issues)
@@ -571,8 +399,14 @@ class OrderService:
         order = self._build_order(checked, key=None)
         remaining = max(0.1, deadline - time.monotonic())
         state = self._conn.run(self._what_if(checked.contract, order, remaining), remaining + 0.5)
+        status = self._conn.status()
+        if status.session_id != session or not status.connected:
+            raise IBKRError("The IBKR connection changed during the preview: preview again.")
         t = checked.ticket
         value = float(t.quantity) * checked.price if checked.price is not None else None
+        position = self._conn.run(
+            lambda ib: _position(ib, checked.account, checked.contract), timeout=remaining + 0.5
+        )
         return OrderPreview(
             symbol=t.symbol,
             action=t.action,
@@ -594,6 +428,11 @@ class OrderService:
             equity_with_loan_change=num(state.equityWithLoanChange),
             equity_with_loan_after=num(state.equityWithLoanAfter),
             warning=state.warningText or "",
+            position=position,
+            short_warning=short_warning(t, position),
+            session_id=session,
+            account=checked.account,
+            is_paper=self.trading_status(checked.account or None).is_paper,
         )
 
     async def _what_if(self, contract: Contract, order: Order, timeout: float) -> Any:
@@ -631,20 +470,26 @@ class OrderService:
                 failed.cancel()
 
     # --------------------------------------------------------------------- place
-    def place(self, ticket: OrderTicket, idempotency_key: str) -> OrderRecord:
+    def place(
+        self, ticket: OrderTicket, idempotency_key: str, *, bound_to: OrderPreview | None = None
+    ) -> OrderRecord:
         """Validate, check the trading lock and send ``ticket`` once per key.
 
         The same key again (also concurrently, from any thread) returns the record of
-        the order sent the first time. Raises ``TradingLockedError``,
-        ``OrderValidationError`` (nothing sent; the key stays unused), ``NotConnectedError``
-        or ``TimeoutError``. TWS's own rejections show up in the record instead."""
+        the order sent the first time; the same key with a different ticket raises
+        ``IdempotencyConflictError``. With ``bound_to`` (the preview the trader saw) the
+        order leaves only in that preview's connection session and account (checked on
+        the loop thread as it leaves, so a reconnect or gateway switch can't slip in
+        between). Raises ``TradingLockedError``, ``OrderValidationError`` (nothing sent;
+        the key stays unused), ``StalePreviewError``, ``NotConnectedError`` or
+        ``TimeoutError``. TWS's own rejections show up in the record instead."""
         key = str(idempotency_key or "").strip()
         if not key:
             raise ValueError("an idempotency key is required")
         with self._lock:
-            rec = self._by_key.get(key)
+            rec = self._book.by_key(key)
             if rec is not None:
-                return rec.snapshot()
+                return self._same_key(key, rec.snapshot(), ticket)
             future = self._inflight.get(key)
             owner = future is None
             if owner:
@@ -652,9 +497,9 @@ class OrderService:
         assert future is not None
         if not owner:
             record = future.result(timeout=self._timeout() + 2.0)
-            return self.order(record.order_id) or record
+            return self._same_key(key, self.order_by_record(record.record_id) or record, ticket)
         try:
-            record = self._place_once(ticket, key)
+            record = self._place_once(ticket, key, bound_to)
         except BaseException as exc:
             future.set_exception(exc)
             raise
@@ -665,19 +510,53 @@ class OrderService:
             with self._lock:
                 self._inflight.pop(key, None)
 
-    def _place_once(self, ticket: OrderTicket, key: str) -> OrderRecord:
+    @staticmethod
+    def _same_key(key: str, record: OrderRecord, ticket: OrderTicket) -> OrderRecord:
+        if not same_order(record, ticket.normalized()):
+            raise IdempotencyConflictError(key, record)
+        return record
+
+    def _place_once(
+        self, ticket: OrderTicket, key: str, bound_to: OrderPreview | None
+    ) -> OrderRecord:
+        if bound_to is not None:
+            self._check_binding(bound_to)
         self._require_trading(ticket.account)
         deadline = time.monotonic() + self._timeout()
         checked = self._check(ticket, deadline)
         if checked.issues:
             raise OrderValidationError(checked.issues)
         self._require_trading(checked.account or None)
+        if bound_to is not None and checked.account != bound_to.account:
+            raise StalePreviewError(
+                f"The preview was for account {bound_to.account}, the order would go to "
+                f"{checked.account}: preview it again."
+            )
         assert checked.contract is not None
         order = self._build_order(checked, key)
         remaining = max(0.5, deadline - time.monotonic())
+        session = bound_to.session_id if bound_to is not None else None
         return self._conn.run(
-            lambda ib: self._send(ib, checked.contract, order, key), timeout=remaining
+            lambda ib: self._send(ib, checked.contract, order, key, session), timeout=remaining
         )
+
+    def _check_binding(self, preview: OrderPreview) -> None:
+        status = self._conn.status()
+        if not status.connected or status.session_id != preview.session_id:
+            raise StalePreviewError(
+                "The IBKR connection changed since the preview (a reconnect or another "
+                "gateway / account): nothing was sent. Preview the order again."
+            )
+        if preview.account and preview.account not in status.accounts:
+            raise StalePreviewError(
+                f"Account {preview.account} of the preview is not this connection's "
+                f"({', '.join(status.accounts)}): nothing was sent. Preview again."
+            )
+        if self.trading_status(preview.account or None).is_paper != preview.is_paper:
+            raise StalePreviewError(
+                "The account changed between paper and live since the preview: nothing was "
+                "sent. Preview the order again."
+            )
 
     def _build_order(self, checked: _Checked, key: str | None) -> Order:
         t = checked.ticket
@@ -697,21 +576,29 @@ class OrderService:
             order.orderRef = ORDER_REF_PREFIX + key
         return order
 
-    def _send(self, ib: IB, contract: Contract, order: Order, key: str) -> OrderRecord:
-        """(Loop thread.) The one place an order leaves: at most once per key."""
+    def _send(
+        self, ib: IB, contract: Contract, order: Order, key: str, session: int | None = None
+    ) -> OrderRecord:
+        """(Loop thread.) The one place an order leaves: at most once per key, and only in
+        ``session`` when given (the loop thread is where reconnects happen too)."""
         with self._lock:
-            rec = self._by_key.get(key)
+            rec = self._book.by_key(key)
             if rec is not None:
                 return rec.snapshot()
+        if session is not None and (session != self._conn.session_id or not ib.isConnected()):
+            raise StalePreviewError(
+                "The IBKR connection changed since the preview: nothing was sent. Preview "
+                "the order again."
+            )
         if not order.orderRef:
             order.orderRef = ORDER_REF_PREFIX + key
         for trade in ib.trades():  # sent by an earlier process / session with this key
             if trade.order.orderRef == order.orderRef and not trade.order.whatIf:
-                return self._absorb(trade).snapshot()
+                return self._book.absorb(trade).snapshot()
         if not ib.isConnected():
             raise NotConnectedError()
         trade = ib.placeOrder(contract, order)
-        rec = self._absorb(trade, key=key)
+        rec = self._book.absorb(trade, key=key)
         log.info(
             "placed order %s: %s %g %s %s (key %s)",
             rec.order_id,
@@ -728,14 +615,28 @@ class OrderService:
         """Cancel a working order; waits up to ``wait`` s (capped by the request timeout)
         for TWS to confirm. A finished order is returned unchanged."""
         with self._lock:
-            rec = self._find(order_id)
-            account = rec.account if rec else None
-        self._require_trading(account or None)
+            rec = self._book.find(order_id)
+        return self._cancel(rec, order_id, wait)
+
+    def cancel_record(self, record_id: str, wait: float = 2.0) -> OrderRecord:
+        """``cancel`` by ``OrderRecord.record_id`` (unique, unlike order ids across
+        gateway sessions)."""
+        with self._lock:
+            rec = self._book.by_record_id(record_id)
+        return self._cancel(rec, 0, wait)
+
+    def _cancel(self, rec: _Rec | None, order_id: int, wait: float) -> OrderRecord:
+        self._require_trading((rec.account if rec else None) or None)
         if rec is None:
             raise OrderNotFoundError(order_id)
         with self._lock:
             if rec.status in DONE_STATUSES:
                 return rec.snapshot()
+            if rec.session_id != self._conn.session_id:
+                raise IBKRError(
+                    f"Order {rec.order_id} belongs to an earlier gateway session and is being "
+                    "checked with the gateway: nothing was cancelled. Try again in a moment."
+                )
         deadline = time.monotonic() + min(max(wait, 0.0), self._timeout())
         self._conn.run(lambda ib: self._cancel_on_loop(ib, rec), timeout=self._timeout())
         while time.monotonic() < deadline:
@@ -759,42 +660,29 @@ class OrderService:
 
     # --------------------------------------------------------------------- reads
     def order(self, order_id: int) -> OrderRecord | None:
-        with self._lock:
-            rec = self._find(order_id)
-            return rec.snapshot() if rec else None
+        return self._book.order(order_id)
+
+    def order_by_record(self, record_id: str) -> OrderRecord | None:
+        return self._book.order_by_record(record_id)
 
     def open_orders(self) -> list[OrderRecord]:
-        with self._lock:
-            recs = [r.snapshot() for r in self._records if r.status in WORKING_STATUSES]
-        return sorted(recs, key=lambda r: r.created_at, reverse=True)
+        return self._book.open_orders()
 
     def recent_orders(self) -> list[OrderRecord]:
         """Today's orders, newest first, finished ones included (plus any still working)."""
-        with self._lock:
-            recs = [
-                r.snapshot()
-                for r in self._records
-                if _is_today(r.last_update) or r.status in WORKING_STATUSES
-            ]
-        return sorted(recs, key=lambda r: r.created_at, reverse=True)
+        return self._book.recent_orders()
 
     def fills(self) -> list[FillRecord]:
         """Today's executions, oldest first."""
-        with self._lock:
-            fills = [f for f in self._fills.values() if _is_today(f.time)]
-        return sorted(fills, key=lambda f: (f.time, f.exec_id))
+        return self._book.fills()
 
     def events_since(self, cursor: int) -> tuple[list[OrderEvent], int]:
         """Events after ``cursor`` (0 = everything still kept) and the new cursor."""
-        with self._lock:
-            if cursor > self._seq:  # a cursor from another service instance: start over
-                cursor = 0
-            return [e for e in self._events if e.seq > cursor], self._seq
+        return self._book.events_since(cursor)
 
     def latest_cursor(self) -> int:
         """The cursor to start a feed from now (ignores what happened before)."""
-        with self._lock:
-            return self._seq
+        return self._book.latest_cursor()
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -827,15 +715,36 @@ class OrderService:
 
     def _on_session_up(self, _status: ConnectionStatus) -> None:
         self._import_all()
+        session = self._conn.session_id
+        asyncio.get_running_loop().create_task(self._reconcile(session))
+
+    async def _reconcile(self, session: int) -> None:
+        """(Loop thread.) After a (re)connect: ask the gateway for every open order and
+        the executions; orders of earlier sessions it does not report are marked
+        "Unknown to the gateway" (never left "Submitted")."""
+        ib = self._conn.ib
+        for name, request in (
+            ("open orders", ib.reqAllOpenOrdersAsync),
+            ("executions", ib.reqExecutionsAsync),
+        ):
+            try:
+                await asyncio.wait_for(request(), RECONCILE_TIMEOUT)
+            except (TimeoutError, ConnectionError) as exc:
+                log.warning("reconciling orders: %s request failed (%r)", name, exc)
+        if session != self._conn.session_id:
+            return  # another reconnect already: its own reconcile runs
+        self._import_all()
+        st = self._conn.status()
+        self._book.mark_unknown(session, f"{st.host}:{st.port}")
 
     def _import_all(self) -> None:
         """Take in what TWS reported at connect: open / completed orders, executions."""
         ib = self._conn.ib
         try:
             for trade in ib.trades():
-                self._absorb(trade, announce=False)
+                self._book.absorb(trade, announce=False)
             for fill in ib.fills():
-                self._add_fill(fill, announce=False)
+                self._book.add_fill(fill, announce=False)
         except Exception:  # an event handler must never break ib_async's loop
             log.exception("importing orders and fills failed")
 
@@ -844,20 +753,20 @@ class OrderService:
             if trade.order.whatIf:
                 return
             synthetic = bool(trade.log) and trade.log[-1].errorCode != 0
-            self._absorb(trade, announce=not synthetic)
+            self._book.absorb(trade, announce=not synthetic)
         except Exception:
             log.exception("order update failed")
 
     def _on_exec(self, trade: Trade, fill: Fill) -> None:
         try:
-            self._absorb(trade, announce=False)
-            self._add_fill(fill, announce=True)
+            self._book.absorb(trade, announce=False)
+            self._book.add_fill(fill, announce=True)
         except Exception:
             log.exception("execution update failed")
 
     def _on_commission(self, trade: Trade, fill: Fill, _report: Any) -> None:
         try:
-            self._add_fill(fill, announce=False)
+            self._book.add_fill(fill, announce=False)
         except Exception:
             log.exception("commission update failed")
 
@@ -865,174 +774,6 @@ class OrderService:
         if req_id is None or req_id <= 0 or 2100 <= code < 2200:
             return
         try:
-            with self._lock:
-                rec = self._by_oid.get((self._client_id(), req_id))
-                if rec is None:
-                    return
-                self._apply_error(rec, code, message)
+            self._book.on_request_error(req_id, code, message)
         except Exception:
             log.exception("order error handling failed")
-
-    def _apply_error(self, rec: _Rec, code: int, message: str) -> None:
-        text = f"{(message or '').strip()} (IBKR {code})"
-        rec.last_update = _now()
-        if code == ORDER_CANCELLED:
-            reason = (message or "").partition("reason:")[2].strip()
-            if reason:
-                rec.message = reason
-            if not rec.rejected and rec.status not in ("Filled", "Inactive"):
-                rec.status = "Cancelled"
-                self._announce_done(rec)
-            return
-        if code in NOTICE_CODES or code in CANCEL_FAILED_CODES:
-            rec.message = text
-            if code in CANCEL_FAILED_CODES:
-                self._event("error", rec, f"Cancel failed: {text}")
-            return
-        acknowledged = rec.perm_id and rec.status not in ("PendingSubmit", "ApiPending")
-        if code == ORDER_REJECTED or not acknowledged:
-            rec.rejected = True
-            rec.status = REJECTED
-            rec.remaining = max(0.0, rec.quantity - rec.filled)
-            rec.message = text
-            self._announce_done(rec, message=text)
-            return
-        rec.message = text
-        self._event("error", rec, text)
-
-    def _client_id(self) -> int | None:
-        return self._conn.status().client_id
-
-    def _lookup(self, client_id: int | None, order_id: int, perm_id: int) -> _Rec | None:
-        rec = self._by_perm.get(perm_id) if perm_id else None
-        if rec is None and order_id > 0:
-            rec = self._by_oid.get((client_id, order_id))
-        return rec
-
-    def _find(self, order_id: int) -> _Rec | None:
-        rec = self._by_oid.get((self._client_id(), order_id))
-        if rec is None:
-            rec = next((r for r in reversed(self._records) if r.order_id == order_id), None)
-        return rec
-
-    def _absorb(self, trade: Trade, key: str | None = None, announce: bool = True) -> _Rec:
-        o, c = trade.order, trade.contract
-        with self._lock:
-            rec = self._lookup(o.clientId, o.orderId, o.permId)
-            if rec is None:
-                created = trade.log[0].time if trade.log else _now()
-                rec = _Rec(order_id=o.orderId, client_id=o.clientId, created_at=created)
-                self._records.append(rec)
-            if o.orderId > 0:
-                rec.order_id = o.orderId
-                self._by_oid[(o.clientId, o.orderId)] = rec
-            if o.permId:
-                rec.perm_id = o.permId
-                self._by_perm[o.permId] = rec
-            rec.symbol = c.symbol or c.localSymbol or rec.symbol
-            rec.action = o.action or rec.action
-            rec.quantity = float(o.totalQuantity or rec.quantity)
-            rec.order_type = o.orderType or rec.order_type
-            rec.limit_price = num(o.lmtPrice) if rec.order_type in NEEDS_LIMIT else None
-            rec.stop_price = num(o.auxPrice) if rec.order_type in NEEDS_STOP else None
-            rec.tif = o.tif or rec.tif
-            rec.account = o.account or rec.account
-            ref = o.orderRef or ""
-            if key:
-                rec.idempotency_key = key
-            elif ref.startswith(ORDER_REF_PREFIX) and not rec.idempotency_key:
-                rec.idempotency_key = ref[len(ORDER_REF_PREFIX) :]
-            if rec.idempotency_key:
-                self._by_key.setdefault(rec.idempotency_key, rec)
-            self._apply_status(rec, trade)
-            if announce:
-                self._announce_done(rec)
-            return rec
-
-    def _apply_status(self, rec: _Rec, trade: Trade) -> None:
-        st = trade.orderStatus
-        status = st.status
-        last = trade.log[-1] if trade.log else None
-        synthetic = last is not None and last.errorCode != 0  # ib_async's, from an error
-        if status == "ValidationError" or (synthetic and rec.rejected):
-            pass  # the error handler owns the status
-        elif rec.rejected and status in ("Submitted", "PreSubmitted", "Filled"):
-            rec.rejected = False  # TWS went on with it after all
-            rec.status = status
-        elif not rec.rejected and status:
-            rec.status = status
-        rec.filled = float(st.filled or 0.0)
-        remaining = float(st.remaining or 0.0)
-        if rec.status in WORKING_STATUSES and not remaining and not rec.filled:
-            remaining = rec.quantity  # ib_async starts PendingSubmit at remaining 0
-        if rec.status == REJECTED:
-            remaining = max(0.0, rec.quantity - rec.filled)
-        rec.remaining = remaining
-        rec.avg_fill_price = num(st.avgFillPrice) if rec.filled else None
-        if last is not None:
-            rec.last_update = max(rec.last_update, last.time)
-
-    def _announce_done(self, rec: _Rec, message: str | None = None) -> None:
-        if rec.announced_done or rec.status not in DONE_STATUSES or rec.status == "Filled":
-            return
-        rec.announced_done = True
-        verb = "Buy" if rec.action == "BUY" else "Sell"
-        what = f"{verb} {rec.quantity:g} {rec.symbol} ({rec.order_type})"
-        if rec.status == REJECTED:
-            self._event("rejected", rec, f"{what} rejected: {message or rec.message or ''}")
-        elif rec.status in CANCELLED_STATUSES:
-            self._event("cancelled", rec, f"{what} cancelled")
-        else:
-            self._event("inactive", rec, f"{what} is inactive: {rec.message or ''}".strip())
-
-    def _add_fill(self, fill: Fill, announce: bool) -> None:
-        e, c, report = fill.execution, fill.contract, fill.commissionReport
-        with self._lock:
-            existing = self._fills.get(e.execId)
-            commission = num(report.commission) if report and report.execId else None
-            realized = num(report.realizedPNL) if report and report.execId else None
-            record = FillRecord(
-                exec_id=e.execId,
-                time=e.time or fill.time,
-                symbol=c.symbol or c.localSymbol,
-                side="BUY" if e.side.upper() in ("BOT", "BUY") else "SELL",
-                shares=float(e.shares),
-                price=float(e.price),
-                commission=commission if commission is not None else None,
-                realized_pnl=realized,
-                order_id=e.orderId,
-                perm_id=e.permId,
-                account=e.acctNumber,
-            )
-            if existing is not None and record.commission is None:
-                record = replace(
-                    record, commission=existing.commission, realized_pnl=existing.realized_pnl
-                )
-            self._fills[e.execId] = record
-            if announce and existing is None:
-                rec = self._lookup(e.clientId, e.orderId, e.permId)
-                verb = "Bought" if record.side == "BUY" else "Sold"
-                text = f"{verb} {record.shares:g} {record.symbol} at {_fmt_price(record.price)}"
-                self._event("fill", rec, text, order_id=e.orderId, symbol=record.symbol)
-
-    def _event(
-        self,
-        kind: str,
-        rec: _Rec | None,
-        message: str,
-        *,
-        order_id: int | None = None,
-        symbol: str | None = None,
-    ) -> None:
-        with self._lock:
-            self._seq += 1
-            self._events.append(
-                OrderEvent(
-                    seq=self._seq,
-                    time=_now(),
-                    kind=kind,
-                    order_id=rec.order_id if rec else (order_id or 0),
-                    symbol=rec.symbol if rec else (symbol or ""),
-                    message=message,
-                )
-            )

@@ -1,16 +1,19 @@
-"""Portfolio read model: account summary and positions with live value and P&L.
+"""Portfolio service: keeps the subscriptions the portfolio needs and reads ib_async's
+state into views (the arithmetic itself is ibkr_core/holdings.py, money.py).
 
 Sources (all streamed into ib_async's state by subscriptions; reads never request):
 
 - positions (quantity, average cost): ``reqPositions`` (ib_async subscribes at connect,
-  updated at once after fills);
-- live value and P&L per position: ``reqPnLSingle`` per held conId (about once a
-  second), kept in sync with the positions and re-established after a reconnect;
+  updated at once after fills), every account of the login;
+- live value and P&L per position: ``reqPnLSingle`` per held (account, conId), in the
+  account's base currency, about once a second, kept in sync with the positions and
+  re-established after a reconnect;
 - account P&L: ``reqPnL`` per account (subscribed once, restored by the connection);
-- cash and NetLiquidation: the account window (``reqAccountUpdates`` /
-  ``reqAccountSummary``), which TWS refreshes only every ~3 minutes and after fills.
-  NetLiquidation is moved with live prices: the account window's own quantities times
-  the change between its price and the live price.
+- cash per currency, exchange rates and NetLiquidation: the account window
+  (``reqAccountUpdates``, one account, refreshed by TWS every ~3 minutes and after
+  fills), and for the other accounts of an advisor login the account summary's ledger
+  (``reqAccountSummary`` with ``$LEDGER:ALL``), asked once per session;
+- contract details once per held contract (a bond's coupon, a listing exchange).
 
 Every public method is safe from any thread and returns within the settings' request
 timeout. Missing data is ``None`` ("no data yet"), never 0, while connected; when not
@@ -23,11 +26,22 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ibkr_core.connection_errors import NotConnectedError
+from ibkr_core.holdings import (
+    ALL_ACCOUNTS,
+    SOURCE_IBKR,
+    SOURCE_NOT_CONNECTED,
+    PortfolioSummary,
+    PositionRow,
+    build_rows,
+    build_summary,
+    combine,
+)
+from ibkr_core.money import AccountBook, account_books
 from ibkr_core.quote import num
 
 if TYPE_CHECKING:
@@ -35,71 +49,70 @@ if TYPE_CHECKING:
 
     from ibkr_core.connection import ConnectionStatus, IBKRConnection
 
-__all__ = ["PortfolioService", "PortfolioSummary", "PositionRow"]
+__all__ = [
+    "ALL_ACCOUNTS",
+    "SOURCE_IBKR",
+    "SOURCE_NOT_CONNECTED",
+    "PortfolioService",
+    "PortfolioSummary",
+    "PortfolioView",
+    "PositionRow",
+    "portfolio_view",
+]
 
 log = logging.getLogger(__name__)
-
-SOURCE_IBKR = "ibkr"
-SOURCE_NOT_CONNECTED = "not connected"
-
-
-def _sum(values: list[float | None]) -> float | None:
-    """Sum, or None if any part is unknown (a partial sum would be silently wrong)."""
-    if any(v is None for v in values):
-        return None
-    return float(sum(v for v in values if v is not None))
+UNDETAILED = ("CASH",)  # sec types whose description needs no ContractDetails
 
 
 @dataclass(frozen=True)
-class PositionRow:
-    account: str
-    symbol: str
-    sec_type: str
-    con_id: int
-    quantity: float
-    avg_cost: float | None
-    market_price: float | None
-    market_value: float | None
-    unrealized_pnl: float | None
-    unrealized_pnl_pct: float | None  # of the cost basis (|quantity| x avg cost)
-    realized_pnl: float | None  # today
-    weight_pct: float | None  # market value / the account's net liquidation
-    currency: str
-    daily_pnl: float | None = None  # today's P&L of the position (reqPnLSingle)
+class PortfolioView:
+    """What the Portfolio page shows for one choice of account, read at one moment."""
+
+    summary: PortfolioSummary
+    rows: list[PositionRow]
+    accounts: tuple[str, ...]  # every account this login manages
+    all_convertible: bool  # an "All" view exists (every account converts to one currency)
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """The Account picker's options: each account, then "All" where it converts."""
+        if len(self.accounts) < 2:
+            return self.accounts
+        return (*self.accounts, ALL_ACCOUNTS) if self.all_convertible else self.accounts
 
 
-@dataclass(frozen=True)
-class PortfolioSummary:
-    net_liquidation: float | None
-    total_cash: float | None
-    positions_count: int
-    positions_value: float | None
-    daily_pnl: float | None
-    unrealized_pnl: float | None
-    realized_pnl: float | None
-    currency: str
-    source: str  # "ibkr" | "not connected"
-    connected: bool
-    accounts: tuple[str, ...]
-    as_of: datetime
-    per_account: dict[str, PortfolioSummary] = field(default_factory=dict)
-
-    @classmethod
-    def not_connected(cls) -> PortfolioSummary:
-        return cls(
-            net_liquidation=0.0,
-            total_cash=0.0,
-            positions_count=0,
-            positions_value=0.0,
-            daily_pnl=0.0,
-            unrealized_pnl=0.0,
-            realized_pnl=0.0,
-            currency="USD",
-            source=SOURCE_NOT_CONNECTED,
-            connected=False,
-            accounts=(),
-            as_of=datetime.now(UTC),
+def portfolio_view(
+    account: str | None,
+    accounts: tuple[str, ...],
+    books: dict[str, AccountBook],
+    positions: list[Any],
+    items: dict[tuple[str, int], Any],
+    singles: dict[tuple[str, int], Any],
+    pnl: dict[str, Any],
+    now: datetime,
+    details: dict[int, Any] | None = None,
+) -> PortfolioView:
+    """The view of ``account`` (None: the only account, or all) from ib_async's state:
+    ``positions`` (reqPositions), the account window's items and reqPnLSingle values
+    keyed ``(account, conId)``, reqPnL per account and each account's book."""
+    if account not in (None, ALL_ACCOUNTS) and account not in accounts:
+        raise ValueError(f"Account {account!r} is not managed by this login: {accounts}")
+    for acct in accounts:
+        books.setdefault(acct, AccountBook(acct, None))
+    rows = build_rows(positions, items, singles, books, details)
+    per: dict[str, PortfolioSummary] = {}
+    weighted: dict[str, list[PositionRow]] = {}
+    for acct in accounts:
+        per[acct], weighted[acct] = build_summary(
+            books[acct], rows, items, singles, pnl.get(acct), now
         )
+    all_summary, all_rows = combine(per, books, rows, now)
+    if account is None and len(accounts) == 1:
+        account = accounts[0]
+    if account in per:
+        summary = replace(per[account], per_account=per)
+        return PortfolioView(summary, weighted[account], accounts, all_summary.convertible)
+    return PortfolioView(all_summary, all_rows, accounts, all_summary.convertible)
 
 
 class PortfolioService:
@@ -117,26 +130,40 @@ class PortfolioService:
         self._singles: dict[tuple[str, int], PnLSingle] = {}
         # when each subscription started (for the bounded first-data wait)
         self._started: dict[tuple[str, int] | str, float] = {}
+        # conId -> ContractDetails (None: asked, not available), for what positions do
+        # not carry (a bond's coupon)
+        self._details: dict[int, Any] = {}
+        self._details_pending: dict[int, asyncio.Task[None]] = {}
         connection.loop.call(self._attach, timeout=5)
 
     # ------------------------------------------------------------------ public API
     def portfolio_summary(self, account: str | None = None) -> PortfolioSummary:
-        """The account's (or all accounts' combined) summary; zeros when not connected."""
-        if not self._conn.ib_ready():
-            return PortfolioSummary.not_connected()
-        try:
-            return self._conn.run(self._summary_async(account), self._timeout())
-        except NotConnectedError:
-            return PortfolioSummary.not_connected()
+        """The account's summary in its base currency; ``None`` / "All": the only
+        account, or all accounts in one currency ("MIXED", unknown totals, where they
+        do not convert). Zeros when not connected."""
+        return self.view(account).summary
 
     def positions(self, account: str | None = None) -> list[PositionRow]:
-        """Open positions (one row per account and contract); [] when not connected."""
+        """Open positions of the account (all accounts for ``None`` / "All"); [] when
+        not connected or for an account this login does not manage."""
+        if account not in (None, ALL_ACCOUNTS) and account not in self.accounts():
+            return []
+        return self.view(account).rows
+
+    def view(self, account: str | None = None) -> PortfolioView:
+        """Summary and rows together (one consistent read) plus the account choices."""
         if not self._conn.ib_ready():
-            return []
+            return PortfolioView(PortfolioSummary.not_connected(), [], (), False)
         try:
-            return self._conn.run(self._positions_async(account), self._timeout())
+            return self._conn.run(self._view_async(account), self._timeout())
         except NotConnectedError:
-            return []
+            return PortfolioView(PortfolioSummary.not_connected(), [], (), False)
+
+    def accounts(self) -> tuple[str, ...]:
+        """The accounts this login manages (() when not connected)."""
+        if not self._conn.ib_ready():
+            return ()
+        return tuple(self._ib.managedAccounts())
 
     def close(self) -> None:
         """Stop following the connection and cancel our reqPnLSingle subscriptions."""
@@ -218,8 +245,36 @@ class PortfolioService:
                     continue
                 self._singles[(account, con_id)] = ib.reqPnLSingle(account, "", con_id)
                 self._started[(account, con_id)] = time.monotonic()
+            self._fetch_details([p.contract for p in ib.positions() if p.position])
         except (NotConnectedError, ConnectionError, OSError) as exc:
             log.info("PnL subscriptions not synced (connection): %s", exc)
+
+    def _fetch_details(self, contracts: list[Any]) -> None:
+        """Ask once per held contract for its details (a bond's coupon and maturity, a
+        stock's listing exchange for accounts outside the account window): positions do
+        not carry them. In the background; rows read the cache."""
+        for c in contracts:
+            if c.secType in UNDETAILED or c.conId in self._details:
+                continue
+            if c.conId in self._details_pending:
+                continue
+            self._details_pending[c.conId] = asyncio.ensure_future(self._load_details(c.conId))
+
+    async def _load_details(self, con_id: int) -> None:
+        from ib_async import Contract
+
+        try:
+            found = await asyncio.wait_for(
+                self._ib.reqContractDetailsAsync(Contract(conId=con_id)), self._timeout()
+            )
+            self._details[con_id] = found[0] if found else None
+        except Exception as exc:  # the description falls back to the contract's fields
+            # (ib_async 2.1 cannot decode a bond's details with a fractional coupon:
+            # ContractDetails.coupon defaults to int 0, so "4.25" fails; asked once)
+            log.info("contract details of %s not loaded: %r", con_id, exc)
+            self._details[con_id] = None
+        finally:
+            self._details_pending.pop(con_id, None)
 
     def _ensure_account_pnl(self, ib: IB) -> None:
         have = {p.account for p in ib.pnl()}
@@ -254,175 +309,32 @@ class PortfolioService:
                 return
             await asyncio.sleep(0.02)
 
-    async def _positions_async(self, account: str | None) -> list[PositionRow]:
-        self._sync()
-        await self._wait_first_data(need_account_pnl=False)
-        values = self._account_values()
-        rows = self._rows(account, values)
-        return rows
+    async def _ensure_ledger(self, ib: IB, accounts: tuple[str, ...]) -> None:
+        """The account window (reqAccountUpdates) covers one account; the others' cash
+        and exchange rates come from the account summary's ledger ($LEDGER:ALL), asked
+        once per session through the connection (TWS allows two summary requests)."""
+        windowed = {v.account for v in ib.accountValues()}
+        if all(a in windowed for a in accounts) or ib.wrapper.acctSummary:
+            return
+        with contextlib.suppress(asyncio.TimeoutError, ConnectionError, NotConnectedError):
+            await self._conn._account_summary_async(self._wait_budget() or 0.5)
 
-    async def _summary_async(self, account: str | None) -> PortfolioSummary:
+    async def _view_async(self, account: str | None) -> PortfolioView:
         self._sync()
         await self._wait_first_data(need_account_pnl=True)
         ib = self._ib
         accounts = tuple(ib.managedAccounts())
-        if account is not None and account not in accounts:
-            raise ValueError(f"Account {account!r} is not managed by this login: {accounts}")
-        values = self._account_values()
-        rows = self._rows(None, values)
+        await self._ensure_ledger(ib, accounts)
         now = datetime.now(UTC)
-        per = {a: self._account_summary(a, rows, values, now) for a in accounts}
-        if account is not None:
-            return per[account]
-        if len(accounts) == 1:
-            only = per[accounts[0]]
-            return PortfolioSummary(**{**only.__dict__, "per_account": per})
-        return self._combined(accounts, per, now)
-
-    # ------------------------------------------------------------------ building
-    def _account_values(self) -> dict[str, dict[str, Any]]:
-        from ibkr_core.connection import summarize_account_values
-
-        ib = self._ib
-        # account window (reqAccountUpdates) wins over reqAccountSummary: same tags,
-        # both refreshed after fills.
-        merged = summarize_account_values(list(ib.wrapper.acctSummary.values()))
-        for acct, tags in summarize_account_values(ib.accountValues()).items():
-            merged.setdefault(acct, {}).update(tags)
-        return merged
-
-    def _rows(self, account: str | None, values: dict[str, dict[str, Any]]) -> list[PositionRow]:
-        ib = self._ib
-        window = {(i.account, i.contract.conId): i for i in ib.portfolio()}
-        raw: list[dict[str, Any]] = []
-        for pos in ib.positions(account or ""):
-            if not pos.position:
-                continue
-            c = pos.contract
-            qty = float(pos.position)
-            mult = num(c.multiplier) or 1.0
-            avg = num(pos.avgCost)
-            price = value = unrealized = realized = daily = None
-            single = self._pnl_single(pos.account, c.conId)
-            item = window.get((pos.account, c.conId))
-            s_value = num(single.value) if single else None
-            s_pos = num(single.position) if single else None
-            if single is not None and s_value is not None and s_pos:
-                price = round(s_value / s_pos / mult, 8)
-                realized = num(single.realizedPnL)
-                daily = num(single.dailyPnL)
-                if s_pos == qty:  # fresh: take IBKR's numbers as they are
-                    value, unrealized = s_value, num(single.unrealizedPnL)
-            elif item is not None:
-                price = num(item.marketPrice)
-                realized = num(item.realizedPNL)
-            if price is not None and value is None:
-                value = qty * price * mult
-            if value is not None and unrealized is None and avg is not None:
-                unrealized = value - qty * avg
-            raw.append(
-                {
-                    "account": pos.account,
-                    "symbol": c.localSymbol if c.secType in ("CASH", "OPT", "FUT") else c.symbol,
-                    "sec_type": c.secType,
-                    "con_id": c.conId,
-                    "quantity": qty,
-                    "avg_cost": avg,
-                    "market_price": price,
-                    "market_value": value,
-                    "unrealized_pnl": unrealized,
-                    "realized_pnl": realized,
-                    "daily_pnl": daily,
-                    "currency": c.currency,
-                }
-            )
-        live_nlv = {a: self._live_net_liquidation(a, values, raw) for a in values}
-        rows: list[PositionRow] = []
-        for r in raw:
-            basis = abs(r["quantity"]) * r["avg_cost"] if r["avg_cost"] else None
-            pct = (
-                r["unrealized_pnl"] / basis * 100.0
-                if basis and r["unrealized_pnl"] is not None
-                else None
-            )
-            nlv = live_nlv.get(r["account"])
-            value = r["market_value"]
-            weight = value / nlv * 100.0 if nlv and value is not None else None
-            rows.append(PositionRow(**r, unrealized_pnl_pct=pct, weight_pct=weight))
-        rows.sort(key=lambda row: (row.account, row.symbol))
-        return rows
-
-    def _live_net_liquidation(
-        self, account: str, values: dict[str, dict[str, Any]], raw: list[dict[str, Any]]
-    ) -> float | None:
-        """The account window's NetLiquidation moved by the live price change of the
-        quantities it was computed with (between its 3-minute refreshes)."""
-        nlv = num(values.get(account, {}).get("NetLiquidation"))
-        if nlv is None:
-            return None
-        live_price = {r["con_id"]: r["market_price"] for r in raw if r["account"] == account}
-        drift = 0.0
-        for item in self._ib.portfolio(account):
-            c = item.contract
-            live = live_price.get(c.conId)
-            old = num(item.marketPrice)
-            if live is None or old is None or not item.position:
-                continue
-            drift += float(item.position) * (live - old) * (num(c.multiplier) or 1.0)
-        return nlv + drift
-
-    def _account_summary(
-        self,
-        account: str,
-        rows: list[PositionRow],
-        values: dict[str, dict[str, Any]],
-        now: datetime,
-    ) -> PortfolioSummary:
-        raw = [r.__dict__ for r in rows if r.account == account]
-        tags = values.get(account, {})
-        mine = [r for r in rows if r.account == account]
-        pnl = next((p for p in self._ib.pnl(account) if not p.modelCode), None)
-        daily = num(pnl.dailyPnL) if pnl else None
-        unrealized = num(pnl.unrealizedPnL) if pnl else None
-        realized = num(pnl.realizedPnL) if pnl else None
-        if unrealized is None:  # reqPnL not in yet: the positions' own numbers
-            unrealized = _sum([r.unrealized_pnl for r in mine]) if mine else None
-        if realized is None:
-            realized = num(tags.get("RealizedPnL"))
-        return PortfolioSummary(
-            net_liquidation=self._live_net_liquidation(account, values, raw),
-            total_cash=num(tags.get("TotalCashValue")),
-            positions_count=len(mine),
-            positions_value=_sum([r.market_value for r in mine]),
-            daily_pnl=daily,
-            unrealized_pnl=unrealized,
-            realized_pnl=realized,
-            currency=str(tags.get("currency") or tags.get("Currency") or "USD"),
-            source=SOURCE_IBKR,
-            connected=True,
-            accounts=(account,),
-            as_of=now,
+        books = self._books()
+        items = {(i.account, i.contract.conId): i for i in ib.portfolio()}
+        singles = {(s.account, s.conId): s for s in ib.pnlSingle() if not s.modelCode}
+        pnl = {p.account: p for p in ib.pnl() if not p.modelCode}
+        return portfolio_view(
+            account, accounts, books, ib.positions(), items, singles, pnl, now, self._details
         )
 
-    @staticmethod
-    def _combined(
-        accounts: tuple[str, ...], per: dict[str, PortfolioSummary], now: datetime
-    ) -> PortfolioSummary:
-        parts = list(per.values())
-        currencies = {p.currency for p in parts}
-        return PortfolioSummary(
-            net_liquidation=_sum([p.net_liquidation for p in parts]),
-            total_cash=_sum([p.total_cash for p in parts]),
-            positions_count=sum(p.positions_count for p in parts),
-            positions_value=_sum([p.positions_value for p in parts]),
-            daily_pnl=_sum([p.daily_pnl for p in parts]),
-            unrealized_pnl=_sum([p.unrealized_pnl for p in parts]),
-            realized_pnl=_sum([p.realized_pnl for p in parts]),
-            # Sums across base currencies are not converted: the UI should say so.
-            currency=currencies.pop() if len(currencies) == 1 else "MIXED",
-            source=SOURCE_IBKR,
-            connected=True,
-            accounts=accounts,
-            as_of=now,
-            per_account=per,
-        )
+    def _books(self) -> dict[str, AccountBook]:
+        ib = self._ib
+        # the account window first (reqAccountUpdates), then the summary's ledger
+        return account_books(ib.accountValues(), list(ib.wrapper.acctSummary.values()))

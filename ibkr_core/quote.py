@@ -54,7 +54,10 @@ class Quote:
     Prices are ``None`` when the provider has no value yet (IBKR sends NaN until the
     first tick): a missing price must never be shown or summed as 0.
     ``provider_time`` is the provider's own timestamp of the data (staleness is judged
-    from it); ``fetched_at`` is when we obtained it.
+    from it: for IBKR the last trade's own time, tick 45, where TWS sends one; its arrival
+    time otherwise); ``fetched_at`` is when we obtained it. ``line_state`` is the IBKR
+    line's ``data_state.LineState`` value (None for other providers); ``last_trade_time``
+    and ``time_zone`` (the exchange's) let a frozen row say when its market closed.
     """
 
     symbol: str
@@ -69,6 +72,10 @@ class Quote:
     provider_time: datetime | None = None
     fetched_at: datetime = field(default_factory=_utc_now)
     error: str | None = None
+    line_state: str | None = None
+    state_note: str | None = None
+    last_trade_time: datetime | None = None
+    time_zone: str | None = None
 
     @property
     def ok(self) -> bool:

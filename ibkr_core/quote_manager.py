@@ -110,10 +110,12 @@ class QuoteManager:
         """One Quote per requested symbol (keys as given), never raising.
 
         Returns within ``settings.provider_timeout`` (or ``max_wait``, if shorter: a view
-        that refreshes every second passes about a second). A fetch still running then
-        keeps going and fills the cache for the next call; meanwhile the symbol gets its
-        last known quote, whose age says how old it is. A symbol no source could price
-        carries every source's reason in ``error``.
+        that refreshes every second passes about a second). Without ``max_wait`` (one
+        caller asking once, e.g. the API), a connected IBKR session waits for a cold
+        symbol's first tick (bounded by that budget) rather than answering "no data
+        yet". A fetch still running then keeps going and fills the cache for the next
+        call; meanwhile the symbol gets its last known quote, whose age says how old it
+        is. A symbol no source could price carries every source's reason in ``error``.
         """
         wanted = {s: s.strip().upper() for s in symbols}
         pending = [s for s in dict.fromkeys(wanted.values()) if s]
@@ -123,7 +125,8 @@ class QuoteManager:
         deadline = time.monotonic() + budget
         found: dict[str, Quote] = {}
         reasons: dict[str, list[str]] = {s: [] for s in pending}
-        pending = self._settle(self._from_ibkr(pending), pending, found, reasons)
+        first_tick_wait = budget if max_wait is None else 0.0
+        pending = self._settle(self._from_ibkr(pending, first_tick_wait), pending, found, reasons)
         for state in self._states:
             if not pending:
                 break
@@ -167,14 +170,14 @@ class QuoteManager:
             log.exception("IBKR availability check failed")
             return False
 
-    def _from_ibkr(self, symbols: list[str]) -> dict[str, Quote]:
+    def _from_ibkr(self, symbols: list[str], first_tick_wait: float = 0.0) -> dict[str, Quote]:
         label = QuoteSource.IBKR_LIVE
         if self._ibkr is None:
             return {}
         if not self._ibkr_available():
             return {s: Quote.failed(s, "not connected", label) for s in symbols}
         try:
-            quotes = self._ibkr.fetch(symbols)
+            quotes = self._ibkr.fetch(symbols, first_tick_wait=first_tick_wait)
         except Exception as exc:
             log.exception("IBKR snapshot read failed")
             return {

@@ -41,14 +41,16 @@ from typing import Any
 from ibkr_core.connection import ConnectionStatus, IBKRConnection
 from ibkr_core.connection_errors import IBKRError, UnknownSymbolError
 from ibkr_core.demo import DemoGateway
-from ibkr_core.history import HistoryService
+from ibkr_core.history import HistoryService, live_daily_sources
 from ibkr_core.ibkr_market_data import IBKRQuoteProvider
 from ibkr_core.loop_thread import LoopThread, get_loop_thread
 from ibkr_core.providers.alphavantage import AlphaVantageProvider
 from ibkr_core.providers.base import UNKNOWN_SYMBOL
 from ibkr_core.providers.yahoo import YahooProvider
 from ibkr_core.quote_manager import QuoteManager
+from ibkr_core.recorder import Recorder
 from ibkr_core.settings import Settings
+from ibkr_core.store import HistoryStore
 from ibkr_core.watchlist import Watchlist
 
 __all__ = [
@@ -121,6 +123,12 @@ class Services:
     orders: Any  # OrderService
     watchlist: Watchlist
     demo: DemoGateway
+    store: HistoryStore | None = None  # the local history store (ibkr_core/store.py)
+    recorder: Recorder | None = None  # snapshots and fills into the store
+
+    def on_demo(self) -> bool:
+        """Connected to the built-in simulated gateway (its prices are made up)."""
+        return self.demo.running and self.connection.status().port == self.demo.port
 
     def connect(
         self, host: str | None = None, port: int | None = None, client_id: int | None = None
@@ -167,6 +175,9 @@ class Services:
 
     def close(self) -> None:
         """Disconnect, stop the demo gateway and the quote workers (idempotent)."""
+        if self.recorder is not None:
+            with contextlib.suppress(Exception):
+                self.recorder.stop()
         for part in (self.portfolio, self.orders):
             if hasattr(part, "close"):
                 with contextlib.suppress(Exception):
@@ -177,6 +188,8 @@ class Services:
             self.demo.stop()
         with contextlib.suppress(Exception):
             self.quotes.close()
+        if self.store is not None:
+            self.store.close()
 
 
 def _optional(module: str, cls: str, *args: Any) -> Any:
@@ -210,10 +223,30 @@ def build_services(settings: Settings | None = None) -> Services:
         portfolio=_optional("ibkr_core.portfolio", "PortfolioService", connection),
         orders=_optional("ibkr_core.orders", "OrderService", connection, settings),
         watchlist=Watchlist(settings.watchlist_file),
-        demo=DemoGateway(),
+        demo=DemoGateway(profile=settings.demo_profile or None),
     )
     services.watchlist.validator = services.validate_symbol
+    _wire_history(services)
     return services
+
+
+def _wire_history(services: Services) -> None:
+    """The history store, daily sources for Explore, and the recorder."""
+    s = services
+    s.store = s.history.store = HistoryStore.open(s.settings.history_store_path)
+    s.history.daily_sources = lambda: live_daily_sources(
+        s.connection.ib_ready(), s.on_demo(), s.ibkr.history_bars, s.settings.provider_timeout
+    )
+    s.recorder = Recorder(
+        s.store,
+        s.connection,
+        s.portfolio,
+        s.settings,
+        history=s.history,
+        is_demo=s.on_demo,
+        replay_symbols=lambda: [*s.watchlist.symbols(), "SPY"],
+    )
+    s.recorder.start()
 
 
 _singleton: Services | None = None

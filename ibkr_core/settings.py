@@ -1,11 +1,15 @@
 """One settings object, read from the environment and `.streamlit/secrets.toml`.
 
 Environment variables win over the secrets file. Secret values are kept out of
-``repr`` so they never reach a log line.
+``repr`` so they never reach a log line. Every number is checked when the settings are
+made: a timeout, interval or limit that is not a finite number above 0 (``nan``, ``inf``,
+``-1``, ``0``) or a port outside 1-65535 raises ``SettingsError`` naming the setting, so
+the app refuses to start instead of running with a safety limit switched off.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -15,6 +19,30 @@ from typing import Any
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
 ENV_PREFIX = "IBKR_"
+
+
+class SettingsError(ValueError):
+    """A setting has a value the app can't run with; ``str()`` says which and why."""
+
+
+# Numbers that must be finite and > 0: a NaN / inf cap or timeout silently disables it.
+POSITIVE_FIELDS = (
+    "connect_timeout",
+    "request_timeout",
+    "refresh_interval",
+    "quote_cache_ttl",
+    "history_cache_ttl",
+    "provider_timeout",
+    "stale_after",
+    "max_order_value",
+)
+
+
+_KINDS = {"int": "whole number", "float": "number"}
+
+
+def _where(name: str) -> str:
+    return f"{name} (env {ENV_PREFIX}{name.upper()})"
 
 
 def _parse_bool(value: Any) -> bool:
@@ -50,6 +78,31 @@ class Settings:
     allowed_origins: str = ""
     push_rate: float = 4.0  # live stream: at most this many messages a second per tab
     watchlist_file: str = str(PROJECT_ROOT / "data" / "watchlist.json")
+    # The history store (DuckDB); "" = history.duckdb beside the watchlist file.
+    history_store_file: str = ""
+    snapshot_interval: float = 60.0  # seconds between account snapshots while connected
+    # The Demo preset's simulated account ("" = multi-asset; stocks, eur-base, advisor).
+    demo_profile: str = ""
+
+    @property
+    def history_store_path(self) -> Path:
+        if self.history_store_file:
+            return Path(self.history_store_file)
+        return Path(self.watchlist_file).parent / "history.duckdb"
+
+    def __post_init__(self) -> None:
+        for name in POSITIVE_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise SettingsError(f"{_where(name)} must be a number, not {value!r}.")
+            if not math.isfinite(value) or value <= 0:
+                raise SettingsError(
+                    f"{_where(name)} must be a finite number greater than 0, not {value!r}."
+                )
+        if not 1 <= self.port <= 65535:
+            raise SettingsError(f"{_where('port')} must be between 1 and 65535, not {self.port}.")
+        if not 0 <= self.client_id <= 2_147_483_647:
+            raise SettingsError(f"{_where('client_id')} must be 0 or more, not {self.client_id}.")
 
     @classmethod
     def load(
@@ -70,7 +123,13 @@ class Settings:
                     raw = environ[name]
             if raw is None or raw == "":
                 continue
-            values[f.name] = _coerce(f.type, raw)
+            try:
+                values[f.name] = _coerce(f.type, raw)
+            except ValueError:
+                raise SettingsError(
+                    f"{_where(f.name)} must be a {_KINDS.get(str(f.type), 'value')}, "
+                    f"not {str(raw)[:40]!r}."
+                ) from None
         return cls(**values)
 
 

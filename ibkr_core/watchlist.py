@@ -4,19 +4,26 @@ Public API::
 
     wl = Watchlist(path, validator=None, default=DEFAULT_SYMBOLS)
     wl.symbols() -> list[str]            # the default list until the file exists
-    wl.add("aapl") -> AddResult          # raises InvalidSymbolError / UnknownSymbolError
+    wl.problem -> str | None             # why the file could not be used (for the page)
+    wl.add("aapl") -> AddResult          # raises InvalidSymbolError / UnknownSymbolError /
+                                         # WatchlistError (full, path unusable)
     wl.remove("AAPL") -> bool            # False if it was not there
     wl.reset() -> list[str]              # back to the default list
-    normalize_symbol(" brk.b ") -> "BRK.B"   # raises InvalidSymbolError
+    parse_symbol(" brk.b ") -> "BRK B"   # IBKR's spelling; raises InvalidSymbolError
 
 A validator is ``validator(symbol) -> True | False | None``: True known, False unknown
 (the add is refused with ``UnknownSymbolError``), None "could not tell" (e.g. offline:
-the symbol is added and ``AddResult.verified`` is False). ``services.py`` wires one that
-asks IBKR when connected and the quote providers otherwise.
+the symbol is added unverified, ``AddResult.verified`` False, with a note). ``services.py``
+wires one that asks IBKR when connected and the quote providers otherwise.
 
-The file is ``{"symbols": [...]}``; every write goes to a temporary file in the same
-folder and is then renamed over the old one, so a crash never leaves half a file. One
-``Watchlist`` is shared by every Streamlit session (a lock serialises changes).
+The file is ``{"symbols": [...]}`` (a plain list is read too); every write goes to a
+temporary file in the same folder, is fsynced and renamed over the old one, so a crash
+never leaves half a file. A file we can't read as that (a hand edit with a trailing
+comma, numbers instead of symbols, ...) is never overwritten: it is renamed to
+``<name>.corrupt-<UTC time>``, ``problem`` says so, and the default list is used. A path
+that is a folder (or not writable) gives a plain ``problem`` / ``WatchlistError``. One
+``Watchlist`` is shared by every Streamlit session: one lock serialises every change,
+and the size cap is checked under it, so concurrent adds never pass it.
 """
 
 from __future__ import annotations
@@ -30,7 +37,10 @@ import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+
+from ibkr_core.symbols import normalize_symbol
 
 __all__ = [
     "DEFAULT_SYMBOLS",
@@ -41,7 +51,7 @@ __all__ = [
     "Validator",
     "Watchlist",
     "WatchlistError",
-    "normalize_symbol",
+    "parse_symbol",
 ]
 
 log = logging.getLogger(__name__)
@@ -65,6 +75,10 @@ class UnknownSymbolError(WatchlistError):
     pass
 
 
+class _Corrupt(Exception):
+    """The file's content is not a watchlist (message: what is wrong)."""
+
+
 @dataclass(frozen=True)
 class AddResult:
     symbol: str  # normalised
@@ -73,10 +87,10 @@ class AddResult:
     message: str  # for the user, e.g. "Added AAPL."
 
 
-def normalize_symbol(raw: str | None) -> str:
-    """Upper-case, trimmed; letters, digits, ``.``, ``-``, ``/`` and single inner spaces
-    (``BRK B``), at most 15 characters. Raises ``InvalidSymbolError`` otherwise."""
-    symbol = " ".join((raw or "").split()).upper()
+def parse_symbol(raw: str | None) -> str:
+    """``normalize_symbol`` plus the shape check: letters, digits, ``.``, ``-``, ``/``
+    and single inner spaces, at most 15 characters. Raises ``InvalidSymbolError``."""
+    symbol = normalize_symbol(raw)
     if not symbol:
         raise InvalidSymbolError("Enter a symbol, e.g. AAPL.")
     if not _SYMBOL_RE.match(symbol):
@@ -97,10 +111,12 @@ class Watchlist:
     ) -> None:
         self.path = Path(path)
         self.validator = validator
-        self.default = [normalize_symbol(s) for s in default]
+        self.default = [parse_symbol(s) for s in default]
         self.max_symbols = max_symbols
         self._lock = threading.RLock()
         self._symbols: list[str] | None = None  # loaded lazily
+        self._problem: str | None = None
+        self._frozen = False  # a corrupt file that could not be set aside: never write
 
     # -- reading ------------------------------------------------------------------------
     def symbols(self) -> list[str]:
@@ -109,22 +125,26 @@ class Watchlist:
                 self._symbols = self._load()
             return list(self._symbols)
 
+    @property
+    def problem(self) -> str | None:
+        """Why the saved list could not be used as it is (None: all fine)."""
+        with self._lock:
+            self.symbols()
+            return self._problem
+
     def __contains__(self, symbol: object) -> bool:
         try:
-            key = normalize_symbol(str(symbol))
+            key = parse_symbol(str(symbol))
         except InvalidSymbolError:
             return False
         return key in self.symbols()
 
     # -- changing -----------------------------------------------------------------------
     def add(self, raw: str) -> AddResult:
-        symbol = normalize_symbol(raw)
+        symbol = parse_symbol(raw)
         if symbol in self.symbols():
             return AddResult(symbol, False, True, f"{symbol} is already on the watchlist.")
-        if len(self.symbols()) >= self.max_symbols:
-            raise WatchlistError(
-                f"The watchlist holds at most {self.max_symbols} symbols: remove one first."
-            )
+        self._check_room(self.symbols())
         verdict = self._validate(symbol)  # outside the lock: may take a network round trip
         if verdict is False:
             raise UnknownSymbolError(f"Unknown symbol {symbol}: no market has it.")
@@ -132,16 +152,21 @@ class Watchlist:
             current = self.symbols()
             if symbol in current:
                 return AddResult(symbol, False, bool(verdict), f"{symbol} is already on the list.")
+            self._check_room(current)  # again, under the lock: concurrent adds
             self._save([*current, symbol])
         if verdict:
             return AddResult(symbol, True, True, f"Added {symbol}.")
         return AddResult(
-            symbol, True, False, f"Added {symbol} (could not check it: no data source answered)."
+            symbol,
+            True,
+            False,
+            f"Added {symbol} unverified: no data source could check it right now "
+            "(offline?). Its quotes show once a source answers.",
         )
 
     def remove(self, raw: str) -> bool:
         try:
-            symbol = normalize_symbol(raw)
+            symbol = parse_symbol(raw)
         except InvalidSymbolError:
             return False
         with self._lock:
@@ -157,6 +182,12 @@ class Watchlist:
             return self.symbols()
 
     # -- internals ------------------------------------------------------------------------
+    def _check_room(self, current: list[str]) -> None:
+        if len(current) >= self.max_symbols:
+            raise WatchlistError(
+                f"The watchlist holds at most {self.max_symbols} symbols: remove one first."
+            )
+
     def _validate(self, symbol: str) -> bool | None:
         if self.validator is None:
             return None
@@ -167,32 +198,71 @@ class Watchlist:
             return None
 
     def _load(self) -> list[str]:
+        self._problem = None
+        if self.path.is_dir():
+            self._problem = self._folder_message()
+            return list(self.default)
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return list(self.default)
-        except (OSError, ValueError) as exc:
-            log.warning("watchlist file %s unreadable (%s): using the default list", self.path, exc)
+        except (OSError, UnicodeDecodeError) as exc:
+            self._problem = (
+                f"The watchlist file {self.path} can't be read "
+                f"({getattr(exc, 'strerror', None) or exc}): showing the default list."
+            )
             return list(self.default)
-        raw = data.get("symbols") if isinstance(data, dict) else data
-        if not isinstance(raw, list):
-            log.warning("watchlist file %s has no symbol list: using the default", self.path)
+        try:
+            symbols = _parse_file(text)
+        except _Corrupt as exc:
+            return self._set_aside(str(exc))
+        if len(symbols) > self.max_symbols:
+            self._problem = (
+                f"The watchlist file holds {len(symbols)} symbols; the watchlist shows the "
+                f"first {self.max_symbols} (the most it streams). Remove some to see the rest."
+            )
+            return symbols[: self.max_symbols]
+        return symbols
+
+    def _set_aside(self, why: str) -> list[str]:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        kept = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        try:
+            os.replace(self.path, kept)
+        except OSError as exc:
+            log.warning("could not set aside %s: %s", self.path, exc)
+            self._problem = (
+                f"The watchlist file {self.path} is not a valid watchlist ({why}) and could "
+                "not be set aside: showing the default list; changes are not saved."
+            )
+            self._frozen = True
             return list(self.default)
-        symbols: list[str] = []
-        for item in raw:
-            try:
-                symbol = normalize_symbol(str(item))
-            except InvalidSymbolError:
-                log.warning("watchlist file %s: skipping invalid entry %r", self.path, item)
-                continue
-            if symbol not in symbols:
-                symbols.append(symbol)
-        return symbols[: self.max_symbols]
+        log.warning("watchlist file %s was not valid (%s): kept as %s", self.path, why, kept)
+        self._problem = (
+            f"The watchlist file was not valid ({why}). It was kept unchanged as {kept.name} "
+            "next to it; the default list is shown until you fix and restore it."
+        )
+        return list(self.default)
+
+    def _folder_message(self) -> str:
+        return (
+            f"The watchlist path {self.path} is a folder, not a file: the watchlist can't be "
+            "saved. Point IBKR_WATCHLIST_FILE (watchlist_file) at a file."
+        )
 
     def _save(self, symbols: list[str]) -> None:
         """Atomic write: temp file in the same folder, fsync, rename over the old file."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".watchlist-", suffix=".tmp", dir=self.path.parent)
+        if self._frozen:
+            raise WatchlistError(self._problem or "The watchlist can't be saved.")
+        if self.path.is_dir():
+            raise WatchlistError(self._folder_message())
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".watchlist-", suffix=".tmp", dir=self.path.parent)
+        except OSError as exc:
+            raise WatchlistError(
+                f"The watchlist can't be saved in {self.path.parent}: {exc.strerror or exc}."
+            ) from None
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump({"symbols": symbols}, fh, indent=2)
@@ -200,8 +270,36 @@ class Watchlist:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, self.path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise WatchlistError(
+                f"The watchlist can't be saved to {self.path}: {exc.strerror or exc}."
+            ) from None
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
         self._symbols = list(symbols)
+
+
+def _parse_file(text: str) -> list[str]:
+    """The symbols of a watchlist file; ``_Corrupt`` for anything else."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise _Corrupt(f"not JSON: {exc}") from None
+    raw = data.get("symbols") if isinstance(data, dict) else data
+    if not isinstance(raw, list):
+        raise _Corrupt('no "symbols" list')
+    symbols: list[str] = []
+    for item in raw:
+        if not isinstance(item, str):
+            raise _Corrupt(f"{item!r} is not a symbol (symbols are text)")
+        try:
+            symbol = parse_symbol(item)
+        except InvalidSymbolError:
+            raise _Corrupt(f"{item[:20]!r} is not a symbol") from None
+        if symbol not in symbols:
+            symbols.append(symbol)
+    return symbols

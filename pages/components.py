@@ -7,6 +7,8 @@ Public API (stable; pages build on it)::
     begin_entry_run()                     # entry point only, first thing
     render_sidebar(services)              # connection panel + live status badge
     status_badge(status)                  # the coloured state badge (+ paper/LIVE)
+    state_banner(services)                # one line under a page title: degraded, data
+                                          # farm broken, competing session (+ what to do)
     not_connected_hint()                  # "choose the Demo preset and click Connect"
                                           # (or "reconnecting automatically" while it is)
     fmt_money(1234.5, "USD") -> "$1,234.50";  fmt_money(-3, "USD", signed=True) -> "-$3.00"
@@ -14,6 +16,11 @@ Public API (stable; pages build on it)::
     fmt_time(dt) -> "14:03:12 UTC";  fmt_age(seconds) -> "12 s ago"
     source_label(QuoteSource.IBKR_DELAYED) -> "IBKR (delayed)"
     pnl_color(value) -> "green" | "red" | "gray"   (for st.badge / :color[...] markdown)
+    plain("**AAPL**") -> "\\*\\*AAPL\\*\\*"   # any text not written by us (symbols,
+                                          # hosts, IBKR / provider messages) goes through
+                                          # it before st.error / warning / toast / caption
+    account_picker(services, allow_all=True) -> str | None  # sidebar "Account" (2+ accounts)
+    selected_account(services) -> str | None  # the picked account, never "All" (Trade)
 
 Pages never compute business values; they ask ``ibkr_core`` and lay out the answer.
 """
@@ -21,6 +28,7 @@ Pages never compute business values; they ask ``ibkr_core`` and lay out the answ
 from __future__ import annotations
 
 import math
+import string
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +36,7 @@ from pathlib import Path
 import streamlit as st
 
 from ibkr_core.connection import ConnectionState, ConnectionStatus
+from ibkr_core.data_state import ConnectionView, LinkState
 from ibkr_core.quote import QuoteSource
 from ibkr_core.services import (
     DEMO_PRESET,
@@ -39,6 +48,7 @@ from ibkr_core.services import (
 )
 
 __all__ = [
+    "account_picker",
     "begin_entry_run",
     "fmt_age",
     "fmt_money",
@@ -46,10 +56,13 @@ __all__ = [
     "fmt_pct",
     "fmt_time",
     "not_connected_hint",
+    "plain",
     "pnl_color",
     "render_sidebar",
     "require_services",
+    "selected_account",
     "source_label",
+    "state_banner",
     "status_badge",
 ]
 
@@ -99,14 +112,35 @@ def require_services() -> Services:
     try:
         return _cached_services()
     except Exception as exc:  # a broken settings file, no free port...: say it plainly
-        st.error(f"The dashboard could not start its services: {exc}")
+        st.error(f"The dashboard could not start its services: {plain(exc)}")
         st.stop()
         raise  # unreachable; keeps type checkers happy
 
 
 # -- formatting -------------------------------------------------------------------------------
 
-_CURRENCY_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+_MARKDOWN_ESCAPES = str.maketrans({c: "\\" + c for c in string.punctuation})
+
+
+def plain(text: object) -> str:
+    """``text`` as literal text inside Streamlit markdown (st.error, st.toast, captions...).
+
+    Every ASCII punctuation character is backslash-escaped (CommonMark allows it for all
+    of them), so nothing becomes bold, a link (``[x](http://…)``, ``WWW.EVIL.COM``,
+    ``http://…``), a ``:color[…]`` / ``:material/…:`` directive, an emoji shortcode or
+    LaTeX (``$``). Streamlit never renders HTML here. Newlines are kept."""
+    return str(text).translate(_MARKDOWN_ESCAPES)
+
+
+_CURRENCY_SIGNS = {
+    "USD": "$",
+    "EUR": "€",
+    "GBP": "£",
+    "JPY": "¥",
+    "HKD": "HK$",
+    "CAD": "C$",
+    "AUD": "A$",
+}
 
 
 def _missing(value: float | None) -> bool:
@@ -119,12 +153,14 @@ def fmt_number(value: float | None, digits: int = 2, signed: bool = False) -> st
     return f"{value:+,.{digits}f}" if signed else f"{value:,.{digits}f}"
 
 
-def fmt_money(value: float | None, currency: str = "USD", signed: bool = False) -> str:
+def fmt_money(
+    value: float | None, currency: str = "USD", signed: bool = False, digits: int = 2
+) -> str:
     if _missing(value):
         return DASH
     sign = "-" if value < 0 else ("+" if signed and value > 0 else "")
     symbol = _CURRENCY_SIGNS.get((currency or "").upper())
-    body = f"{abs(value):,.2f}"
+    body = f"{abs(value):,.{digits}f}"
     return f"{sign}{symbol}{body}" if symbol else f"{sign}{body} {currency}".strip()
 
 
@@ -181,29 +217,40 @@ def pnl_color(value: float | None) -> str:
 # -- status badge ---------------------------------------------------------------------------
 
 
+_BADGE_STYLE = {  # level -> (color, icon)
+    "ok": ("green", ":material/check_circle:"),
+    "info": ("blue", ":material/sync:"),
+    "warning": ("orange", ":material/warning:"),
+    "error": ("red", ":material/error:"),
+    "idle": ("gray", ":material/link_off:"),
+}
+_STATE_ICONS = {
+    LinkState.DEGRADED: ":material/cloud_off:",
+    LinkState.RECONNECTING: ":material/sync_problem:",
+    LinkState.CONNECTING: ":material/sync:",
+}
+_CLOSED_ICON = ":material/schedule:"  # connected, market closed (info)
+
+
 def _state_badge(status: ConnectionStatus) -> tuple[str, str, str]:
-    """(label, color, icon) for the connection state."""
-    if status.state == ConnectionState.CONNECTED:
-        if status.degraded:
-            return "Degraded: TWS lost its link to IBKR", "orange", ":material/warning:"
-        return "Connected", "green", ":material/check_circle:"
-    if status.state == ConnectionState.CONNECTING:
-        return "Connecting…", "blue", ":material/sync:"
-    if status.state == ConnectionState.RECONNECTING:
-        attempt = f" (attempt {status.reconnect_attempts})" if status.reconnect_attempts else ""
-        return f"Reconnecting{attempt}", "orange", ":material/sync_problem:"
-    return "Disconnected", "gray", ":material/link_off:"
+    """(label, color, icon) for the connection state, from ibkr_core's state model."""
+    view = status.view
+    color, icon = _BADGE_STYLE.get(view.level, _BADGE_STYLE["idle"])
+    if view.market_closed and view.level == "info":
+        icon = _CLOSED_ICON
+    return view.label, color, _STATE_ICONS.get(view.state, icon)
 
 
 MARKET_DATA_NOTES = {
-    2: "Market data: frozen (last values of the closed market).",
+    2: "Market data: live while the market is open; its last values (frozen) after the close.",
     3: "Market data: live where subscribed, delayed otherwise.",
     4: "Market data: live where subscribed, delayed otherwise; frozen after the close.",
 }
 
 
-def status_badge(status: ConnectionStatus) -> None:
-    """The state badge, the paper/LIVE badge and, when connected, the session details."""
+def status_badge(status: ConnectionStatus, show_error: bool = True) -> None:
+    """The state badge, the paper/LIVE badge and, when connected, the session details.
+    ``show_error=False`` hides the last failure (a newer message replaces it)."""
     label, color, icon = _state_badge(status)
     badges = [f":{color}-badge[{icon} {label}]"]
     session = status.connected or status.state == ConnectionState.RECONNECTING
@@ -218,14 +265,13 @@ def status_badge(status: ConnectionStatus) -> None:
         accounts = ", ".join(status.accounts) or DASH
         kind = f" ({status.port_kind})" if status.port_kind else ""
         st.markdown(
-            f"**Account:** {accounts}  \n"
-            f"**Host:** {status.host}:{status.port}{kind}  \n"
+            f"**Account:** {plain(accounts)}  \n"
+            f"**Host:** {plain(status.host)}:{status.port}{plain(kind)}  \n"
             f"**Client id:** {status.client_id}  \n"
             f"**Server version:** {status.server_version or DASH}  \n"
             f"**Connected since:** {fmt_time(status.connected_since)}"
         )
-        if status.degraded and status.connectivity_message:
-            st.warning(status.connectivity_message)
+        _notices(status.view)
         if status.market_data_type in MARKET_DATA_NOTES:
             st.caption(MARKET_DATA_NOTES[status.market_data_type])
     elif status.state == ConnectionState.RECONNECTING:
@@ -234,15 +280,37 @@ def status_badge(status: ConnectionStatus) -> None:
             wait = (status.next_retry_at - datetime.now(UTC)).total_seconds()
             retry = f" Next try in {max(0.0, wait):.0f} s."
         st.warning(
-            f"{status.last_error or 'Connection lost'}. Reconnecting to "
-            f"{status.host}:{status.port} automatically.{retry}"
+            f"{plain(status.last_error or 'Connection lost')}. Reconnecting to "
+            f"{plain(status.host)}:{status.port} automatically.{retry}"
         )
     elif status.state == ConnectionState.CONNECTING:
-        st.caption(f"Connecting to {status.host}:{status.port}…")
-    elif status.last_error:
-        st.error(status.last_error)
+        st.caption(f"Connecting to {plain(status.host)}:{status.port}…")
+    elif status.last_error and show_error:
+        st.error(plain(status.last_error))
     for warning in status.warnings:
-        st.warning(warning)
+        st.warning(plain(warning))
+
+
+_SHOW = {"error": st.error, "warning": st.warning, "info": st.info}
+
+
+def _notices(view: ConnectionView) -> None:
+    for notice in view.notices:
+        _SHOW.get(notice.level, st.warning)(plain(notice.text))
+
+
+def state_banner(services: Services) -> None:
+    """One line under a page's title when the data is not what it seems: TWS lost IBKR
+    (1100), a data farm is broken, a competing session holds the data. Nothing while
+    everything is live, or when not connected (the page's own hint says so)."""
+    view = services.connection.status().view
+    if not view.notices or view.state in (LinkState.RECONNECTING, LinkState.DISCONNECTED):
+        return  # not_connected_hint() / the sidebar say it
+    levels = {n.level for n in view.notices}
+    worst = next(level for level in ("error", "warning", "info") if level in levels)
+    text = " · ".join(plain(n.text) for n in view.notices)
+    label, _, icon = _state_badge(services.connection.status())
+    _SHOW[worst](f"**{plain(label)}:** {text}", icon=icon)
 
 
 @st.fragment(run_every=STATUS_REFRESH_SECONDS)
@@ -251,10 +319,11 @@ def _live_status(services: Services) -> None:
     page so everything on it (buttons, portfolio, quotes) follows the connection."""
     status = services.connection.status()
     seen = st.session_state.get("_conn_state_seen")
-    key = (status.state, status.connectivity)
+    key = (status.state, status.connectivity, status.view.key)
     if seen is not None and seen != key:
         st.rerun()
-    status_badge(status)
+    # An input error of the latest try replaces the failure of the try before it.
+    status_badge(status, show_error=not st.session_state.get("conn_input_error"))
 
 
 def not_connected_hint() -> None:
@@ -262,13 +331,13 @@ def not_connected_hint() -> None:
     status = _cached_services().connection.status()
     if status.state == ConnectionState.RECONNECTING:
         st.warning(
-            f"The connection to {status.host}:{status.port} was lost: reconnecting "
+            f"The connection to {plain(status.host)}:{status.port} was lost: reconnecting "
             "automatically. Account data comes back with it.",
             icon=":material/sync_problem:",
         )
         return
     if status.state == ConnectionState.CONNECTING:
-        st.info(f"Connecting to {status.host}:{status.port}…", icon=":material/sync:")
+        st.info(f"Connecting to {plain(status.host)}:{status.port}…", icon=":material/sync:")
         return
     st.info(
         f"Not connected to Interactive Brokers. Choose **{DEMO_PRESET}** in the sidebar and "
@@ -380,7 +449,7 @@ def render_sidebar(services: Services) -> None:
         st.subheader("Interactive Brokers")
         _run_pending_action(services)
         status = services.connection.status()
-        ss["_conn_state_seen"] = (status.state, status.connectivity)
+        ss["_conn_state_seen"] = (status.state, status.connectivity, status.view.key)
         from pages.live import live_status  # (pages.live imports this module)
 
         if live_status(services, status):
@@ -426,4 +495,61 @@ def render_sidebar(services: Services) -> None:
             width="stretch",
         )
         if ss.get("conn_input_error"):
-            st.error(ss["conn_input_error"])
+            st.error(plain(ss["conn_input_error"]))
+
+
+# -- account picker -------------------------------------------------------------------------
+
+_ACCOUNT_CHOICE = "selected_account"  # survives pages that do not draw the picker
+ALL_ACCOUNTS = "All"
+
+
+def _keep_account_choice() -> None:
+    st.session_state[_ACCOUNT_CHOICE] = st.session_state["account_picker"]
+
+
+def _all_converts(portfolio) -> bool:
+    try:
+        return bool(portfolio.view(ALL_ACCOUNTS).all_convertible)
+    except Exception:  # a slow TWS: no "All" this run; the page says why it waits
+        return False
+
+
+def account_picker(services: Services, allow_all: bool = True) -> str | None:
+    """The sidebar's **Account** selectbox when the login manages more than one account
+    (then the chosen account, or "All" where every account converts to one currency);
+    the only account otherwise; None when not connected."""
+    portfolio = services.portfolio
+    accounts = tuple(portfolio.accounts()) if portfolio is not None else ()
+    if not accounts:
+        return None
+    if len(accounts) == 1:
+        return accounts[0]
+    choices = list(accounts)
+    if allow_all and _all_converts(portfolio):
+        choices.append(ALL_ACCOUNTS)
+    ss = st.session_state
+    current = ss.get(_ACCOUNT_CHOICE)
+    if current not in choices:
+        current = accounts[0]
+        ss[_ACCOUNT_CHOICE] = current
+    ss["account_picker"] = current
+    st.sidebar.selectbox(
+        "Account",
+        choices,
+        key="account_picker",
+        on_change=_keep_account_choice,
+        help="This login manages several accounts; each shows in its own base currency.",
+    )
+    return current
+
+
+def selected_account(services: Services) -> str | None:
+    """The account picked in the sidebar for pages that act on one account (Trade):
+    the only account, the picked one, or None (not connected, or "All" is picked)."""
+    portfolio = services.portfolio
+    accounts = tuple(portfolio.accounts()) if portfolio is not None else ()
+    if len(accounts) == 1:
+        return accounts[0]
+    chosen = st.session_state.get(_ACCOUNT_CHOICE)
+    return chosen if chosen in accounts else None

@@ -228,9 +228,11 @@ function boardListener(root, data) {
     cell(tr, "change").textContent =
       change === null || change === undefined ? "—" : `${change >= 0 ? "+" : ""}${change.toFixed(2)}%`;
     cell(tr, "volume").textContent = compact(q.volume);
-    cell(tr, "source").textContent = ok ? data.labels[q.source] || q.source : "—";
+    const source = q.source_text || data.labels[q.source] || q.source;
+    cell(tr, "source").textContent = ok || q.line_state ? source : "—";
     tr.dataset.providerTime = q.provider_time ? Date.parse(q.provider_time) : "";
     tr.dataset.error = q.error || "";
+    tr.dataset.statusText = q.status_text || ""; // ibkr_core's words: market closed, ...
     tick(tr);
   };
   const tick = (tr) => {
@@ -241,7 +243,9 @@ function boardListener(root, data) {
     cell(tr, "age").textContent = error ? "—" : age(seconds);
     tr.classList.toggle("stale", !error && stale);
     tr.classList.toggle("failed", !!error);
-    cell(tr, "status").textContent = error
+    cell(tr, "status").textContent = tr.dataset.statusText
+      ? tr.dataset.statusText
+      : error
       ? `✖ No data — ${error}`
       : stale
         ? "⚠ Stale"

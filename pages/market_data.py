@@ -15,10 +15,11 @@ import streamlit as st
 from pandas.io.formats.style import Styler
 from plotly.subplots import make_subplots
 
+from ibkr_core.data_state import ConnectionView, QuoteView, quote_view
 from ibkr_core.history import RANGE_KEYS
 from ibkr_core.providers.base import UNKNOWN_SYMBOL
 from ibkr_core.quote import Quote, QuoteSource
-from pages.components import fmt_age, require_services, source_label
+from pages.components import fmt_age, plain, require_services, source_label, state_banner
 from pages.live import live_quotes
 
 PRICE_COLUMNS = ("last", "bid", "ask", "high", "low")
@@ -44,7 +45,9 @@ def problem_text(error: str) -> str:
     return "✖ No data — " + ("; ".join(reasons) if reasons else error)
 
 
-def row_status(quote: Quote, age: float | None, stale_after: float) -> str:
+def row_status(quote: Quote, age: float | None, stale_after: float, view: QuoteView) -> str:
+    if view.status_text:  # ibkr_core's own words: competing session, market closed, ...
+        return view.status_text
     if not quote.ok:
         return problem_text(quote.error or "")
     if age is not None and age > stale_after:
@@ -52,11 +55,14 @@ def row_status(quote: Quote, age: float | None, stale_after: float) -> str:
     return "✓ OK"
 
 
-def quotes_frame(quotes: dict[str, Quote], stale_after: float) -> pd.DataFrame:
+def quotes_frame(
+    quotes: dict[str, Quote], stale_after: float, session: ConnectionView | None = None
+) -> pd.DataFrame:
     now = datetime.now(UTC)
     rows = []
     for symbol, q in quotes.items():
         age = q.age_seconds(now)
+        view = quote_view(q, now, session)
         rows.append(
             {
                 "symbol": symbol,
@@ -67,9 +73,9 @@ def quotes_frame(quotes: dict[str, Quote], stale_after: float) -> pd.DataFrame:
                 "volume": q.volume,
                 "high": q.high,
                 "low": q.low,
-                "source": source_label(q.source) if q.ok else "—",
+                "source": view.source_text if q.ok or view.state else "—",
                 "age": fmt_age(age) if q.ok else None,
-                "status": row_status(q, age, stale_after),
+                "status": row_status(q, age, stale_after, view),
             }
         )
     frame = pd.DataFrame(rows, columns=[*QUOTE_COLUMNS])
@@ -107,10 +113,11 @@ QUOTE_COLUMNS = {
     "source": st.column_config.TextColumn(
         "Source",
         width="medium",
-        help="Where the quote came from: IBKR live / delayed / frozen, or a fallback",
+        help="Where the quote came from: IBKR live / delayed / frozen (market closed, with "
+        "the last trade's time) / not updating, or a fallback",
     ),
     "age": st.column_config.TextColumn(
-        "Age", help="Time since the provider's own timestamp of this quote"
+        "Age", help="Time since the quote's own timestamp (IBKR: the last trade)"
     ),
     "status": st.column_config.TextColumn("Status", width="large"),
 }
@@ -131,11 +138,11 @@ def provider_summary(services) -> str:
             text = "answering without prices (offline?)"
         elif p.backing_off_until is not None:
             wait = (p.backing_off_until - datetime.now(UTC)).total_seconds()
-            text = f"backing off {max(0, wait):.0f}s ({p.last_error})"
+            text = f"backing off {max(0, wait):.0f}s ({plain(p.last_error)})"
         elif p.last_error and "not configured" in p.last_error:
             text = "off (no API key)"
         else:
-            text = f"off: {p.last_error}"
+            text = f"off: {plain(p.last_error)}"
         idle = text.startswith("off (no") or text in ("not connected", "standby")  # not faults
         color = "gray" if idle else ("green" if text in ("ok", "connected") else "orange")
         parts.append(f":{color}[●] {name}: {text}")
@@ -157,7 +164,7 @@ def add_symbol() -> None:
 def remove_symbol() -> None:
     symbol = st.session_state.get("md_remove_symbol")
     if symbol and services.watchlist.remove(symbol):
-        st.session_state.md_add_message = ("info", f"Removed {symbol}.")
+        st.session_state.md_add_message = ("info", f"Removed {symbol}.")  # shown via plain
 
 
 # -- page ------------------------------------------------------------------------------------
@@ -165,6 +172,9 @@ services = require_services()
 settings = services.settings
 
 st.title("Market data")
+state_banner(services)
+if services.watchlist.problem:  # e.g. a hand-edited file that was not valid JSON
+    st.warning(plain(services.watchlist.problem), icon=":material/warning:")
 
 add_col, remove_col = st.columns(2, vertical_alignment="top")
 with add_col, st.form("md_add_form", border=False, enter_to_submit=True):
@@ -176,7 +186,7 @@ with add_col, st.form("md_add_form", border=False, enter_to_submit=True):
     message = st.session_state.get("md_add_message")
     if message:
         kind, text = message
-        {"error": st.error, "success": st.success, "info": st.info}[kind](text)
+        {"error": st.error, "success": st.success, "info": st.info}[kind](plain(text))
 with remove_col:
     pick_col, go_col = st.columns([3, 1], vertical_alignment="bottom")
     pick_col.selectbox(
@@ -193,7 +203,7 @@ def quotes_table() -> None:
         return
     # Wait about one refresh at most: a slow fallback fills the cache for the next one.
     quotes = services.quotes.get_quotes(symbols, max_wait=max(1.0, settings.refresh_interval))
-    frame = quotes_frame(quotes, settings.stale_after)
+    frame = quotes_frame(quotes, settings.stale_after, services.connection.status().view)
     fmt = price_format(frame)
     config = dict(QUOTE_COLUMNS)
     for column, title in PRICE_TITLES.items():
@@ -288,14 +298,14 @@ if symbols:
         "Range", RANGE_KEYS, default="1M", required=True, key="md_chart_range"
     )
     try:
-        with st.spinner(f"Loading {symbol} {range_key}…"):
+        with st.spinner(f"Loading {plain(symbol)} {range_key}…"):
             bars, source = services.history.bars(symbol, range_key)
     except Exception as exc:  # provider down / rate-limited: say so, keep the page
-        st.warning(f"No price history for {symbol} right now: {exc}")
+        st.warning(plain(f"No price history for {symbol} right now: {exc}"))
     else:
         label = "IBKR" if source == QuoteSource.IBKR_LIVE else source_label(source)
         if bars.empty:
-            st.info(f"No price history for {symbol} ({range_key}) from {label}.")
+            st.info(plain(f"No price history for {symbol} ({range_key}) from {label}."))
         else:
             title = f"{symbol} · {range_key} · source: {label}"
             st.plotly_chart(candle_figure(bars, title), key="md_chart")

@@ -1,8 +1,9 @@
-"""Portfolio: account metrics, positions table and allocation chart.
+"""Portfolio: account metrics, positions, cash per currency and allocation.
 
-Values come from ``services.portfolio`` (ibkr_core/portfolio.py); this page only lays
-them out. Everything lives in one fragment on a timer (``settings.refresh_interval``),
-so the numbers follow the market while connected without rerunning the whole app.
+Values come from ``services.portfolio`` (ibkr_core/portfolio.py, arithmetic in
+ibkr_core/holdings.py); this page only lays them out. Each row's money is shown in the
+instrument's currency; totals, weights and the allocation in the account's base
+currency. Everything lives in one fragment on a timer (``settings.refresh_interval``).
 """
 
 from __future__ import annotations
@@ -14,25 +15,66 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ibkr_core.connection import ConnectionState
+from ibkr_core.holdings import by_asset_class
 from pages.components import (
+    DASH,
+    account_picker,
     fmt_money,
+    fmt_number,
     fmt_pct,
     fmt_time,
     not_connected_hint,
+    plain,
     require_services,
+    state_banner,
 )
 
 log = logging.getLogger(__name__)
 UP, DOWN, FLAT = "#26a69a", "#ef5350", "#9e9e9e"
 CASH_COLOR = "#78909c"
+PALETTE = ["#42a5f5", "#ab47bc", "#ffa726", "#26c6da", "#d4e157", "#ec407a", "#8d6e63"]
 
 services = require_services()
 
+# money in the instrument's currency / in the account's base currency
+LOCAL_MONEY = ["avg_price", "market_price", "market_value", "unrealized_pnl", "daily_pnl"]
+BASE_MONEY = ["market_value_base", "unrealized_pnl_base", "notional_base"]
+COLUMNS = [
+    "account",
+    "con_id",
+    "sec_type",
+    "description",
+    "asset_class",
+    "exchange",
+    "currency",
+    "quantity",
+    "multiplier",
+    *LOCAL_MONEY[:3],
+    "notional",
+    "market_value_base",
+    "notional_base",
+    "weight_pct",
+    "unrealized_pnl",
+    "unrealized_pnl_pct",
+    "daily_pnl",
+    "unrealized_pnl_base",
+]  # value, then in base and its weight; then P&L
+NUMERIC = [
+    "quantity",
+    *LOCAL_MONEY,
+    "notional",
+    "unrealized_pnl_pct",
+    *BASE_MONEY,
+    "weight_pct",
+]
 
-def _pct_of(part: float | None, whole: float | None) -> float | None:
-    if part is None or not whole:
-        return None
-    return 100.0 * part / whole
+
+KINDS = {"FUT": "futures", "CASH": "fx"}
+TABLE_TITLES = {
+    "held": "",
+    "futures": "**Futures** :gray[· only their P&L counts in the account; exposure is notional]",
+    "fx": "**FX positions** :gray[· the foreign cash below, seen as positions: counted once]",
+}
 
 
 def _signed_delta(value: float | None, currency: str, suffix: str = "") -> str | None:
@@ -43,20 +85,20 @@ def _signed_delta(value: float | None, currency: str, suffix: str = "") -> str |
     return f"{fmt_money(value, currency, signed=True)}{suffix}"
 
 
-def metric_cards(s) -> None:
+def _count_text(s, rows) -> str:
+    """ "13 positions", or "11 securities · 1 future · 1 FX" when some are not value."""
+    kinds = [KINDS.get(r.sec_type, "held") for r in rows]
+    if all(k == "held" for k in kinds):
+        return f"{s.positions_count} position{'s' if s.positions_count != 1 else ''}"
+    parts = [(kinds.count("held"), "security", "securities")]
+    parts += [(kinds.count("futures"), "future", "futures"), (kinds.count("fx"), "FX", "FX")]
+    return " · ".join(f"{n} {one if n == 1 else many}" for n, one, many in parts if n)
+
+
+def metric_cards(s, rows=()) -> None:
     cur = s.currency
     connected = s.connected
     help_text = None if connected else "Not connected: showing zeros."
-    cost_basis = (
-        s.positions_value - s.unrealized_pnl
-        if s.positions_value is not None and s.unrealized_pnl is not None
-        else None
-    )
-    previous_nlv = (
-        s.net_liquidation - s.daily_pnl
-        if s.net_liquidation is not None and s.daily_pnl is not None
-        else None
-    )
     cards = [
         (
             "Net liquidation",
@@ -67,20 +109,18 @@ def metric_cards(s) -> None:
         (
             "Positions value",
             fmt_money(s.positions_value, cur),
-            f"{s.positions_count} position{'s' if s.positions_count != 1 else ''}"
-            if connected
-            else None,
+            _count_text(s, rows) if connected else None,
         ),
         (
             "Daily P&L",
             fmt_money(s.daily_pnl, cur, signed=True),
-            fmt_pct(_pct_of(s.daily_pnl, previous_nlv)) if connected and s.daily_pnl else None,
+            fmt_pct(s.daily_pnl_pct) if connected and s.daily_pnl_pct is not None else None,
         ),
         (
             "Unrealized P&L",
             fmt_money(s.unrealized_pnl, cur, signed=True),
-            fmt_pct(_pct_of(s.unrealized_pnl, cost_basis))
-            if connected and s.unrealized_pnl
+            f"{fmt_pct(s.securities_pnl_pct)} on securities' cost"
+            if connected and s.securities_pnl_pct is not None
             else None,
         ),
         (
@@ -97,21 +137,20 @@ def metric_cards(s) -> None:
             col.metric(label, value, delta, border=True, help=help_text, **kwargs)
 
 
+# cents for money, IBKR's precision for prices per unit, hundredths for percentages: the
+# grid's accessible table (screen readers, tests) reads these numbers as they are
+ROUNDING = {
+    **{c: 2 for c in ("market_value", "notional", "unrealized_pnl", "daily_pnl")},
+    **{c: 2 for c in BASE_MONEY},
+    **{c: 6 for c in ("avg_price", "market_price")},
+    "unrealized_pnl_pct": 2,
+    "weight_pct": 2,
+}
+
+
 def positions_frame(rows) -> pd.DataFrame:
-    columns = [
-        "account",
-        "symbol",
-        "quantity",
-        "avg_cost",
-        "market_price",
-        "market_value",
-        "unrealized_pnl",
-        "unrealized_pnl_pct",
-        "daily_pnl",
-        "weight_pct",
-    ]
-    frame = pd.DataFrame([{c: getattr(r, c) for c in columns} for r in rows], columns=columns)
-    return frame.astype({c: "float64" for c in columns[2:]})
+    frame = pd.DataFrame([{c: getattr(r, c) for c in COLUMNS} for r in rows], columns=COLUMNS)
+    return frame.astype({c: "float64" for c in NUMERIC}).round(ROUNDING)
 
 
 def _pnl_style(value: float) -> str:
@@ -120,50 +159,200 @@ def _pnl_style(value: float) -> str:
     return f"color: {UP if value > 0 else DOWN}"
 
 
-def positions_table(frame: pd.DataFrame, currency: str) -> None:
-    money = "dollar" if currency == "USD" else "%.2f"
-    show = frame if frame["account"].nunique() > 1 else frame.drop(columns="account")
-    pnl_columns = ["unrealized_pnl", "unrealized_pnl_pct", "daily_pnl"]
-    styled = show.style.map(_pnl_style, subset=pnl_columns)
+def _unit_digits(value: float) -> int:
+    """Prices per unit keep IBKR's precision (an option's 5.205), at least cents."""
+    return 2 if round(value, 2) == round(value, 6) else 4
+
+
+def _money_formatter(currency: str, unit: bool = False):
+    def fmt(value: float) -> str:
+        if pd.isna(value):
+            return DASH
+        return fmt_money(value, currency, digits=_unit_digits(value) if unit else 2)
+
+    return fmt
+
+
+def _number_fmt(digits: int):
+    """Bond prices (% of par) and FX rates: numbers, not money."""
+
+    def fmt(value: float) -> str:
+        return DASH if pd.isna(value) else f"{value:,.{digits}f}"
+
+    return fmt
+
+
+def _blank_or(fmt_value):
+    def fmt(value: float) -> str:
+        return "" if pd.isna(value) else fmt_value(value)
+
+    return fmt
+
+
+# per table: the columns that do not apply (so no cell reads "None" by design)
+# (the exchange reads in the instrument's name where it tells stocks apart: SAP · IBIS)
+NOT_SHOWN = {
+    "held": ["notional", "notional_base", "exchange"],
+    "futures": ["market_value", "market_value_base", "weight_pct"],
+    "fx": ["notional", "notional_base", "weight_pct", "multiplier", "exchange"],
+}
+
+
+def positions_table(frame: pd.DataFrame, base: str, kind: str) -> None:
+    """Numbers stay numbers (the table sorts by value); each cell shows its currency.
+    ``kind``: "held" (securities), "futures" (P&L and exposure), "fx" (cash as positions)."""
+    show = frame.drop(columns=["con_id", *NOT_SHOWN[kind]])
+    if show["account"].nunique() <= 1:
+        show = show.drop(columns="account")
+    if (show["currency"] == base).all():  # base columns would repeat the same numbers
+        show = show.drop(columns=[c for c in BASE_MONEY if c in show])
+    if "multiplier" in show and show["multiplier"].isna().all():
+        show = show.drop(columns="multiplier")
+    show = show.reset_index(drop=True)
+    if "multiplier" in show:  # text: blank where the contract has none (a stock)
+        show["multiplier"] = [_blank_or(lambda v: f"{v:g}")(v) for v in show["multiplier"]]
+    groups = show.groupby(["currency", "sec_type"]).groups.items()
+    show = show.drop(columns="sec_type")
+    styled = show.style.map(
+        _pnl_style, subset=["unrealized_pnl", "unrealized_pnl_pct", "daily_pnl"]
+    )
+    money = [c for c in ("market_value", "notional", "unrealized_pnl", "daily_pnl") if c in show]
+    units = ["avg_price", "market_price"]
+    for (currency, sec_type), index in groups:
+        rows = list(index)
+        styled = styled.format(_money_formatter(str(currency)), subset=(rows, money))
+        if sec_type in ("BOND", "BILL"):
+            unit_fmt = _number_fmt(3)
+        elif sec_type == "CASH":
+            unit_fmt = _number_fmt(5)
+        else:
+            unit_fmt = _money_formatter(str(currency), unit=True)
+        styled = styled.format(unit_fmt, subset=(rows, units))
+    styled = styled.format(_money_formatter(base), subset=[c for c in BASE_MONEY if c in show])
+    styled = styled.format(lambda v: DASH if pd.isna(v) else f"{v:+.2f}%", "unrealized_pnl_pct")
+    styled = styled.format(lambda v: fmt_number(v, digits=8).rstrip("0").rstrip("."), "quantity")
     st.dataframe(
         styled,
         hide_index=True,
         width="stretch",
+        height=min(36 * (len(show) + 1) + 3, 800),  # every row visible up to ~20
+        key=f"positions_{kind}",
         column_config={
             "account": st.column_config.TextColumn("Account"),
-            "symbol": st.column_config.TextColumn("Symbol", pinned=True),
-            "quantity": st.column_config.NumberColumn("Qty", format="localized"),
-            "avg_cost": st.column_config.NumberColumn("Avg cost", format=money),
-            "market_price": st.column_config.NumberColumn("Price", format=money),
-            "market_value": st.column_config.NumberColumn("Value", format=money),
-            "unrealized_pnl": st.column_config.NumberColumn("Unrealized P&L", format=money),
-            "unrealized_pnl_pct": st.column_config.NumberColumn("P&L %", format="%+.2f%%"),
-            "daily_pnl": st.column_config.NumberColumn("Today", format=money),
+            "description": st.column_config.TextColumn("Instrument", pinned=True),
+            "asset_class": st.column_config.TextColumn("Type"),
+            "exchange": st.column_config.TextColumn("Exchange"),
+            "currency": st.column_config.TextColumn("Ccy"),
+            "quantity": st.column_config.NumberColumn("Qty"),
+            "multiplier": st.column_config.TextColumn("Mult."),
+            "avg_price": st.column_config.NumberColumn(
+                "Avg price", help="IBKR's average cost per unit (per share; bonds: % of par)"
+            ),
+            "market_price": st.column_config.NumberColumn(
+                "Price", help="Per unit (per share; bonds: % of par; FX: the rate)"
+            ),
+            "market_value": st.column_config.NumberColumn(
+                "Value", help="IBKR's market value, in the instrument's currency"
+            ),
+            "notional": st.column_config.NumberColumn(
+                "Exposure", help="Notional value. Only a future's P&L counts in the account."
+            ),
+            "notional_base": st.column_config.NumberColumn(f"Exposure ({base})"),
+            "unrealized_pnl": st.column_config.NumberColumn("Unrealized P&L"),
+            "unrealized_pnl_pct": st.column_config.NumberColumn("P&L %"),
+            "daily_pnl": st.column_config.NumberColumn("Today"),
+            "market_value_base": st.column_config.NumberColumn(
+                f"Value ({base})", help="Converted with the account's own IBKR exchange rates"
+            ),
+            "unrealized_pnl_base": st.column_config.NumberColumn(f"P&L ({base})"),
             "weight_pct": st.column_config.ProgressColumn(
-                "Weight", format="%.1f%%", min_value=0.0, max_value=100.0, color="blue"
+                "Weight",
+                format="%.1f%%",
+                min_value=0.0,
+                max_value=100.0,
+                color="blue",
+                help="Value in base / net liquidation (futures and FX cash not counted)",
             ),
         },
     )
 
 
+def class_table(rows, summary) -> None:
+    base = summary.currency
+    totals = by_asset_class(rows, summary.net_liquidation)
+    if len(totals) < 2:
+        return
+    frame = pd.DataFrame(
+        [
+            {
+                "Asset class": t.asset_class,
+                "Positions": t.positions,
+                f"Value ({base})": fmt_money(t.value_base, base)
+                if t.exposure_base is None
+                else f"exposure {fmt_money(t.exposure_base, base)}",
+                f"Unrealized P&L ({base})": fmt_money(t.unrealized_pnl_base, base, signed=True),
+                "Weight": DASH if t.weight_pct is None else f"{t.weight_pct:.1f}%",
+            }
+            for t in totals
+        ]
+    )
+    st.dataframe(frame, hide_index=True, width="stretch", key="by_asset_class")
+
+
+def cash_table(summary) -> None:
+    if not summary.cash:
+        st.caption("No cash balances reported yet.")
+        return
+    base = summary.currency
+    frame = pd.DataFrame(
+        [
+            {
+                "Currency": line.currency,
+                "Balance": fmt_money(line.balance, line.currency),
+                "IBKR rate": "1" if line.currency == base else fmt_number(line.rate, digits=6),
+                f"In {base}": fmt_money(line.base_value, base),
+            }
+            for line in summary.cash
+        ]
+    )
+    st.dataframe(frame, hide_index=True, width="stretch")
+    st.caption(f"Total cash (IBKR TotalCashValue): {fmt_money(summary.total_cash, base)}")
+
+
+def _labels(frame: pd.DataFrame) -> list[str]:
+    """One label per contract (conId) and account: two contracts never share a slice or
+    bar, even when they read alike (the account, then the conId, tells them apart)."""
+    names = frame["description"].tolist()
+    keys = list(zip(frame["account"], frame["con_id"], strict=True))
+    labels = []
+    for name, (account, con_id) in zip(names, keys, strict=True):
+        same = {k for n, k in zip(names, keys, strict=True) if n == name}
+        if len(same) > 1:
+            accounts = {a for a, _ in same}
+            name = f"{name} · {account}" if len(accounts) == len(same) else f"{name} · {con_id}"
+        labels.append(name)
+    return labels
+
+
 def allocation_chart(frame: pd.DataFrame, summary) -> None:
     labels, values, colors = [], [], []
-    for _, row in frame.iterrows():
-        value = row["market_value"]
-        if pd.isna(value) or value == 0:
-            continue
-        labels.append(row["symbol"] if value > 0 else f"{row['symbol']} (short)")
+    data = frame.assign(label=_labels(frame)) if not frame.empty else frame
+    for _, row in data.iterrows():
+        value = row["market_value_base"]
+        if pd.isna(value) or value == 0 or pd.isna(row["weight_pct"]):
+            continue  # unknown, futures (P&L only) and FX (shown as cash)
+        labels.append(row["label"] if value > 0 else f"{row['label']} (short)")
         values.append(abs(value))
         colors.append(None)
-    if summary.total_cash and summary.total_cash > 0:
-        labels.append("Cash")
-        values.append(summary.total_cash)
-        colors.append(CASH_COLOR)
+    for line in summary.cash:
+        if line.base_value and line.base_value > 0:
+            labels.append(f"Cash {line.currency}")
+            values.append(line.base_value)
+            colors.append(CASH_COLOR)
     if not values:
         st.caption("No positions or cash to chart.")
         return
-    palette = ["#42a5f5", "#ab47bc", "#ffa726", "#26c6da", "#d4e157", "#ec407a", "#8d6e63"]
-    marker_colors = [c or palette[i % len(palette)] for i, c in enumerate(colors)]
+    marker_colors = [c or PALETTE[i % len(PALETTE)] for i, c in enumerate(colors)]
     fig = go.Figure(
         go.Pie(
             labels=labels,
@@ -171,14 +360,17 @@ def allocation_chart(frame: pd.DataFrame, summary) -> None:
             hole=0.55,
             sort=False,
             marker={"colors": marker_colors},
-            textinfo="label+percent",
-            hovertemplate="%{label}: %{value:,.2f} (%{percent})<extra></extra>",
+            textinfo="percent",
+            textposition="inside",
+            hovertemplate=f"%{{label}}: %{{value:,.2f}} {summary.currency} (%{{percent}})"
+            "<extra></extra>",
         )
     )
     fig.update_layout(
-        height=300,
+        height=340,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
-        showlegend=False,
+        showlegend=True,
+        legend={"font": {"size": 11}},
         annotations=[
             {
                 "text": f"{fmt_money(summary.net_liquidation, summary.currency)}<br>net liq.",
@@ -191,43 +383,71 @@ def allocation_chart(frame: pd.DataFrame, summary) -> None:
 
 
 def pnl_chart(frame: pd.DataFrame, currency: str) -> None:
-    data = frame.dropna(subset=["unrealized_pnl"]).sort_values("unrealized_pnl")
+    data = frame.assign(label=_labels(frame)) if not frame.empty else frame
+    data = data.dropna(subset=["unrealized_pnl_base"]).sort_values("unrealized_pnl_base")
     if data.empty:
         st.caption("No P&L to chart yet.")
         return
-    values = data["unrealized_pnl"]
+    values = data["unrealized_pnl_base"]
     fig = go.Figure(
         go.Bar(
             x=values,
-            y=data["symbol"],
+            y=data["label"],
             orientation="h",
             marker={"color": [UP if v > 0 else DOWN if v < 0 else FLAT for v in values]},
             text=[fmt_money(v, currency, signed=True) for v in values],
-            textposition="auto",
+            # gains outside their bar, losses inside theirs (outside would sit on the labels)
+            textposition=["outside" if v >= 0 else "inside" for v in values],
+            cliponaxis=False,
             hovertemplate="%{y}: %{x:,.2f}<extra></extra>",
         )
     )
     fig.update_layout(
-        height=300,
-        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        height=max(300, 28 * len(data) + 60),
+        margin={"l": 10, "r": 80, "t": 10, "b": 10},
         xaxis={"title": f"Unrealized P&L ({currency})", "zeroline": True},
     )
     st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key="pnl_by_position")
 
 
+def asset_class_filter(frame: pd.DataFrame) -> pd.DataFrame:
+    classes = sorted(frame["asset_class"].dropna().unique())
+    if len(classes) < 2:
+        return frame
+    chosen = st.pills(
+        "Asset class", classes, selection_mode="multi", default=classes, key="asset_classes"
+    )
+    return frame[frame["asset_class"].isin(chosen or classes)]
+
+
+def _header(summary) -> None:
+    status = services.connection.status()
+    if status.degraded:
+        badge = ":orange-badge[:material/warning: degraded: TWS lost its link to IBKR]"
+    else:
+        badge = ":green-badge[:material/bolt: live]"
+    accounts = plain(", ".join(summary.accounts))
+    # "?": TWS has not sent the account's values yet (its base currency comes with them)
+    base = "not known yet" if summary.currency == "?" else summary.currency
+    st.markdown(
+        f"{badge} :gray[Account {accounts} · base currency {base} · "
+        f"as of {fmt_time(summary.as_of)}]"
+    )
+
+
 @st.fragment(run_every=services.settings.refresh_interval)
-def live_portfolio() -> None:
+def live_portfolio(account: str | None) -> None:
     try:
-        summary = services.portfolio.portfolio_summary()
-        rows = services.portfolio.positions() if summary.connected else []
+        view = services.portfolio.view(account)
     except Exception as exc:  # a slow or dropped TWS: say so plainly, retry next refresh
         log.warning("portfolio refresh failed: %r", exc)
         st.warning(
-            f"Account data did not arrive in time ({type(exc).__name__}: {exc}). "
+            f"Account data did not arrive in time ({type(exc).__name__}: {plain(exc)}). "
             "Retrying automatically.",
             icon=":material/hourglass_empty:",
         )
         return
+    summary = view.summary
     if not summary.connected:
         if services.connection.status().state == ConnectionState.RECONNECTING:
             badge = ":orange-badge[:material/sync_problem: reconnecting]"
@@ -237,19 +457,41 @@ def live_portfolio() -> None:
         metric_cards(summary)
         not_connected_hint()
         return
-    st.markdown(
-        f":green-badge[:material/bolt: live] :gray[Account {', '.join(summary.accounts)} · "
-        f"base currency {summary.currency} · as of {fmt_time(summary.as_of)}]"
-    )
+    _header(summary)
     if summary.currency == "MIXED":
-        st.warning("The accounts have different base currencies: totals are not converted.")
-    metric_cards(summary)
-    frame = positions_frame(rows)
+        st.warning(
+            "These accounts have different base currencies and IBKR sent no rate between "
+            "them: pick one account in the sidebar."
+        )
+    if summary.unconverted:
+        st.warning(
+            "No IBKR exchange rate yet for "
+            f"{', '.join(summary.unconverted)}: figures that need one show as —."
+        )
+    metric_cards(summary, view.rows)
+    if summary.futures_exposure is not None:
+        st.caption(
+            "Futures count by their P&L; their notional exposure is "
+            f"{fmt_money(summary.futures_exposure, summary.currency)} (not in positions value)."
+        )
+    frame = positions_frame(view.rows)
     st.subheader("Positions")
     if frame.empty:
         st.caption("No open positions.")
     else:
-        positions_table(frame, summary.currency)
+        shown = asset_class_filter(frame)
+        kinds = shown["sec_type"].map(lambda t: KINDS.get(t, "held"))
+        for kind, title in TABLE_TITLES.items():
+            part = shown[kinds == kind]
+            if part.empty:
+                continue
+            if title:
+                st.markdown(title)
+            positions_table(part, summary.currency, kind)
+        with st.expander("By asset class", expanded=False):
+            class_table(view.rows, summary)
+    st.subheader("Cash by currency")
+    cash_table(summary)
     left, right = st.columns(2, gap="large")
     with left:
         st.subheader("Allocation")
@@ -260,7 +502,9 @@ def live_portfolio() -> None:
 
 
 st.title("Portfolio")
+state_banner(services)
 if services.portfolio is None:
     st.warning("The portfolio service is not available in this build.")
 else:
-    live_portfolio()
+    live_portfolio(account_picker(services))
+__import__("pages.account_history").account_history.render_account_history(services)

@@ -1,33 +1,34 @@
 """Trade: an order ticket with preview-then-confirm, open orders with Cancel, today's fills.
 
-A thin view over ``services.orders`` (ibkr_core/orders.py). Sending is two steps:
-"Preview" validates and asks IBKR for a what-if, and keeps the previewed ticket with a
-fresh idempotency key in ``st.session_state``; "Confirm and send" places exactly that
-ticket with that key, once: the key is consumed before the order goes out, and any edit
-of the ticket drops the preview. Orders, fills and fill/reject toasts live in a fragment
-on a timer.
+A thin view over ``services.orders`` (ibkr_core/orders.py) and the shared workflow of
+``ibkr_core/order_flow.py``: "Preview" validates and asks IBKR for a what-if, bound to
+this connection session, account and a short validity; "Confirm and send" places exactly
+that ticket once (the pending preview is consumed before the order goes out). An edit
+of the ticket, a reconnect, another gateway / account or an old preview drops it.
+Orders, fills and fill/reject toasts live in a fragment on a timer. Every text that is
+not ours (symbols, IBKR's messages) goes through ``plain`` (never markdown).
 """
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from ibkr_core.orders import OrderTicket
+from ibkr_core import order_flow
+from ibkr_core.order_ticket import NEEDS_LIMIT, NEEDS_STOP, OrderTicket
 from pages.components import (
     fmt_money,
     fmt_number,
     not_connected_hint,
+    plain,
     require_services,
     source_label,
+    state_banner,
 )
 
-ORDER_TYPES = {"MKT": "Market", "LMT": "Limit", "STP": "Stop", "STP LMT": "Stop limit"}
-NEEDS_LIMIT = {"LMT", "STP LMT"}
-NEEDS_STOP = {"STP", "STP LMT"}
+ORDER_TYPES = {"MKT": "Market", "LMT": "Limit", "STP": "Stop", "STP LMT": "Stop limit"}  # labels
 TIFS = {"DAY": "Day", "GTC": "Good till cancelled"}
 TICKET_FIELDS = ("symbol", "action", "quantity", "order_type", "limit_price", "stop_price", "tif")
 
@@ -53,52 +54,43 @@ def current_ticket() -> OrderTicket:
 def do_preview() -> None:
     ss.pop("trade_preview", None)
     ss.pop("trade_result", None)
+    ss.pop("trade_issues", None)
     ticket = current_ticket()
-    issues = orders.validate(ticket)
-    ss.trade_issues = {"ticket": ticket, "by_field": _by_field(issues)}
-    if issues:
-        return
     try:
-        preview = orders.preview(ticket)
-    except ValueError as exc:  # OrderValidationError: e.g. the market moved past the limit
+        ss.trade_preview = order_flow.start(orders, ticket)
+    except ValueError as exc:  # OrderValidationError: its issues go next to the fields
         issues = getattr(exc, "issues", None)
         if issues:
             ss.trade_issues = {"ticket": ticket, "by_field": _by_field(issues)}
         else:
             ss.trade_result = ("error", f"Preview failed, nothing was sent: {exc}")
-        return
     except Exception as exc:  # what-if refused / timed out: nothing was sent
         ss.trade_result = ("error", f"Preview failed, nothing was sent: {exc}")
-        return
-    ss.trade_preview = {"ticket": ticket, "preview": preview, "key": uuid.uuid4().hex}
 
 
 def do_confirm() -> None:
     pending = ss.pop("trade_preview", None)  # consumed first: a second click finds nothing
     if pending is None:
         return
-    if pending["ticket"] != current_ticket():
-        ss.trade_result = ("warning", "The ticket changed after the preview: preview it again.")
-        return
     try:
-        record = orders.place(pending["ticket"], pending["key"])
+        record = order_flow.confirm(orders, pending, current_ticket())
     except ValueError as exc:  # OrderValidationError: its issues go next to the fields
         issues = getattr(exc, "issues", [])
-        ss.trade_issues = {"ticket": pending["ticket"], "by_field": _by_field(issues)}
+        ss.trade_issues = {"ticket": pending.ticket, "by_field": _by_field(issues)}
         ss.trade_result = ("error", "Order not sent: fix the ticket and preview again.")
         return
-    except Exception as exc:
+    except Exception as exc:  # StalePreviewError, trading locked, not connected...
         ss.trade_result = ("error", f"Order not sent: {exc}")
         return
     ss.trade_result = (
         "error" if record.status == "Rejected" else "success",
-        f"Order {record.order_id} sent: {describe(pending['ticket'])}. {_record_text(record)}",
+        f"Order {record.order_id} sent: {describe(pending.ticket)}. {_record_text(record)}",
     )
 
 
-def do_cancel(order_id: int) -> None:
+def do_cancel(record_id: str, order_id: int) -> None:
     try:
-        orders.cancel(order_id)
+        orders.cancel_record(record_id)
     except Exception as exc:
         ss.trade_cancel_result = ("error", f"Could not cancel order {order_id}: {exc}")
     else:
@@ -140,7 +132,7 @@ def quote_hint() -> None:
     q = services.quotes.get_quote(symbol)
     if q.ok:
         st.caption(
-            f"{symbol}: bid {fmt_number(q.bid)} · ask {fmt_number(q.ask)} · "
+            f"{plain(symbol)}: bid {fmt_number(q.bid)} · ask {fmt_number(q.ask)} · "
             f"last {fmt_number(q.price)} ({source_label(q.source)})"
         )
 
@@ -148,11 +140,12 @@ def quote_hint() -> None:
 def field_errors(field: str) -> None:
     issues = ss.get("trade_issues")
     for message in (issues or {}).get("by_field", {}).get(field, []):
-        st.error(message, icon=":material/error:")
+        st.error(plain(message), icon=":material/error:")
 
 
 # -- page ------------------------------------------------------------------------------------
 st.title("Trade")
+state_banner(services)
 
 status = services.connection.status()
 trading = orders.trading_status() if orders is not None and status.connected else None
@@ -164,20 +157,22 @@ elif not status.connected:
     not_connected_hint()
     enabled = False
 elif not trading.allowed:
-    st.error(f"**Trading is locked.** {trading.reason}", icon=":material/lock:")
+    st.error(f"**Trading is locked.** {plain(trading.reason)}", icon=":material/lock:")
     enabled = False
 else:
     enabled = True
-    account = ", ".join(status.accounts)
+    account = plain(", ".join(status.accounts))
     if trading.is_paper:
         st.info(f"Paper account {account}: orders are simulated by IBKR.", icon=":material/info:")
     else:
         st.warning(f"LIVE account {account}: orders use real money.", icon=":material/warning:")
 
-# Any edit of the ticket drops a preview made for a different ticket.
-if "trade_preview" in ss and ss.trade_preview["ticket"] != current_ticket():
-    ss.pop("trade_preview")
-    ss.trade_result = ("info", "The ticket changed: preview it again before sending.")
+# A preview holds only for its ticket, connection session, account and a short time.
+if "trade_preview" in ss:
+    stale = order_flow.stale_reason(orders, ss.trade_preview, current_ticket())
+    if stale is not None:
+        ss.pop("trade_preview")
+        ss.trade_result = ("info" if stale.startswith("The ticket changed") else "warning", stale)
 if "trade_issues" in ss and ss.trade_issues["ticket"] != current_ticket():
     ss.pop("trade_issues")
 
@@ -254,8 +249,8 @@ with preview_col:
     if pending is None:
         st.caption("Fill in the ticket and click **Preview**: nothing is sent until you confirm.")
     else:
-        p = pending["preview"]
-        st.markdown(f"**{describe(pending['ticket'])}**")
+        p = pending.preview
+        st.markdown(f"**{plain(describe(pending.ticket))}**")
         currency = p.commission_currency or "USD"
         a, b = st.columns(2)
         a.metric(
@@ -279,7 +274,13 @@ with preview_col:
             help=f"Maintenance margin after the order: {fmt_money(p.maint_margin_after, 'USD')}",
         )
         if p.warning:
-            st.warning(p.warning)
+            st.warning(plain(p.warning))
+        if p.short_warning:
+            st.warning(plain(p.short_warning), icon=":material/trending_down:")
+        st.caption(
+            f"For account {plain(p.account)} on this connection; valid for "
+            f"{order_flow.PREVIEW_VALID_SECONDS:g} s, then preview again."
+        )
         st.button(
             "Confirm and send",
             key="t_confirm",
@@ -290,7 +291,7 @@ with preview_col:
     if result is not None:
         kind_, text = result
         {"success": st.success, "error": st.error, "warning": st.warning, "info": st.info}[kind_](
-            text
+            plain(text)
         )
 
 
@@ -300,6 +301,7 @@ TOAST_ICONS = {
     "rejected": ":material/error:",
     "inactive": ":material/warning:",
     "error": ":material/warning:",
+    "unknown": ":material/help:",
 }
 
 
@@ -308,7 +310,7 @@ def toast_events(events: list[Any]) -> None:
         icon = TOAST_ICONS.get(event.kind)
         if icon is not None:  # cancellations are the user's own doing: no toast
             duration = "short" if event.kind == "fill" else "long"
-            st.toast(event.message, icon=icon, duration=duration)
+            st.toast(plain(event.message), icon=icon, duration=duration)
 
 
 ORDER_COLUMNS = [0.8, 0.8, 0.6, 0.9, 1.2, 1.4, 1.8, 0.9]
@@ -329,18 +331,22 @@ def orders_table(records: list[Any]) -> None:
             for name, value in (("stop", r.stop_price), ("limit", r.limit_price))
             if value is not None
         )
-        row[0].write(str(r.order_id))
-        row[1].write(r.symbol)
-        row[2].write(r.action.title())
-        row[3].write(f"{r.filled:g}/{r.quantity:g}")
-        row[4].write(f"{ORDER_TYPES.get(r.order_type, r.order_type)} · {r.tif}")
-        row[5].write(prices or "—")
-        row[6].write(r.status + (f" — {r.message}" if r.message else ""))
+        cells = (
+            str(r.order_id),
+            r.symbol,
+            r.action.title(),
+            f"{r.filled:g}/{r.quantity:g}",
+            f"{ORDER_TYPES.get(r.order_type, r.order_type)} · {r.tif}",
+            prices or "—",
+            r.status + (f" — {r.message}" if r.message else ""),
+        )
+        for col, cell in zip(row, cells, strict=False):
+            col.markdown(plain(cell))
         row[7].button(
             "Cancel",
-            key=f"t_cancel_{r.order_id}",
+            key=f"t_cancel_{r.record_id}",  # unique by construction (order ids are not)
             on_click=do_cancel,
-            args=(r.order_id,),
+            args=(r.record_id, r.order_id),
             disabled=not enabled or r.status == "PendingCancel",
         )
 
@@ -381,7 +387,7 @@ def live_orders() -> None:
     st.subheader("Open orders")
     cancel_result = ss.pop("trade_cancel_result", None)
     if cancel_result is not None:
-        {"error": st.error, "info": st.info}[cancel_result[0]](cancel_result[1])
+        {"error": st.error, "info": st.info}[cancel_result[0]](plain(cancel_result[1]))
     orders_table(orders.open_orders())
 
     st.subheader("Today's fills")

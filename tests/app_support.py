@@ -2,11 +2,12 @@
 
 Nothing here touches the internet: ``yfinance.Ticker`` is replaced by ``FakeTicker``,
 which answers like yfinance 1.7 (frames with capitalised columns, chart metadata, an
-empty frame for an unknown symbol).
+YFPricesMissingError for an unknown symbol, as yfinance with hide_exceptions off).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from typing import Any, ClassVar
 import pandas as pd
 import streamlit as st
 import yfinance
+from yfinance.exceptions import YFPricesMissingError
 
 from ibkr_core import services as services_module
 from ibkr_core.services import Services
@@ -54,7 +56,8 @@ def _bars(price: float, periods: int, freq: str, end: pd.Timestamp) -> pd.DataFr
 
 
 class FakeTicker:
-    """``yfinance.Ticker`` for the symbols in ``PRICES``; anything else is unknown."""
+    """``yfinance.Ticker`` for the symbols in ``PRICES``; anything else is unknown.
+    Symbols arrive in Yahoo's spelling (``BRK-B``)."""
 
     calls: ClassVar[list[tuple[str, dict[str, Any]]]] = []
     age_seconds: ClassVar[float] = 0.0  # how old Yahoo's regularMarketTime is
@@ -69,8 +72,8 @@ class FakeTicker:
         if FakeTicker.fail_with is not None:
             raise FakeTicker.fail_with
         price = PRICES.get(self.ticker)
-        if price is None:
-            return pd.DataFrame()  # yfinance's answer for an unknown symbol
+        if price is None:  # yfinance's answer for an unknown symbol (exceptions shown)
+            raise YFPricesMissingError(self.ticker, "", yahoo_reason="No data found")
         now = pd.Timestamp.now(tz=NY).floor("min")
         interval = kwargs.get("interval", "1d")
         if interval == "1d":
@@ -115,6 +118,12 @@ def fresh_services(tmp_path: Path, monkeypatch: Any, **overrides: Any) -> Iterat
     finally:
         services_module.reset_services()
         st.cache_resource.clear()
+
+
+def shown(markdown: str) -> str:
+    """The text a user sees for a markdown body built with ``components.plain``
+    (backslash escapes removed)."""
+    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, step: float = 0.1) -> Any:

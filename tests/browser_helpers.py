@@ -135,7 +135,9 @@ _GRID_CELL_JS = """
   if (col < 0) return null;
   for (const tr of grid.querySelectorAll('tbody tr')) {
     const cells = tr.querySelectorAll('td');
-    if (cells.length > col && cells[0].textContent.trim() === row) {
+    const first = cells.length ? cells[0].textContent.trim() : '';
+    // a row by its symbol: "AAPL", or the Portfolio's "AAPL · NASDAQ · USD"
+    if (cells.length > col && (first === row || first.startsWith(row + ' · '))) {
       return cells[col].textContent.trim();
     }
   }

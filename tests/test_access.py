@@ -16,6 +16,12 @@ pytestmark = pytest.mark.timeout(10)
 SECRET = "s3cret-pässwörd"
 
 
+@pytest.fixture(autouse=True)
+def no_slowdown(monkeypatch):
+    """Tests of the comparison itself don't wait out the wrong-password slowdown."""
+    monkeypatch.setattr(access, "THROTTLE", access.WrongPasswordThrottle(sleep=lambda _s: None))
+
+
 def test_no_password_configured_means_open():
     settings = Settings()
     assert not password_required(settings)
@@ -82,3 +88,58 @@ def test_app_never_puts_the_password_in_a_url():
 
     source = (ROOT / "streamlit_app.py").read_text()
     assert "query_params" not in source
+
+
+# ------------------------------------------------ slowdown after wrong passwords
+@pytest.fixture
+def throttle(monkeypatch):
+    slept: list[float] = []
+    now = [1000.0]
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    t = access.WrongPasswordThrottle(sleep=sleep, clock=lambda: now[0])
+    monkeypatch.setattr(access, "THROTTLE", t)
+    t.slept, t.now = slept, now  # type: ignore[attr-defined]
+    return t
+
+
+def test_wrong_passwords_are_slowed_down_more_and_more(throttle):
+    settings = Settings(dashboard_password=SECRET)
+    for _ in range(30):
+        assert not check_password(settings, "guess")
+    assert throttle.slept[:4] == [0.25, 0.5, 1.0, 2.0]
+    assert max(throttle.slept) == 2.0
+    assert sum(throttle.slept) > 50  # 30 guesses take about a minute, not 4.6 s
+    assert check_password(settings, SECRET)  # the right one is not slowed
+    assert len(throttle.slept) == 30
+
+
+def test_the_count_forgets_after_a_quiet_minute(throttle):
+    settings = Settings(dashboard_password=SECRET)
+    for _ in range(5):
+        check_password(settings, "guess")
+    throttle.now[0] += 61
+    check_password(settings, "guess")
+    assert throttle.slept[-1] == 0.25
+
+
+def test_a_correct_sign_in_does_not_wait_for_other_sessions_guesses(monkeypatch):
+    import threading
+    import time
+
+    t = access.WrongPasswordThrottle(base_delay=0.5, max_delay=0.5)
+    monkeypatch.setattr(access, "THROTTLE", t)
+    settings = Settings(dashboard_password=SECRET)
+    guessers = [threading.Thread(target=check_password, args=(settings, "guess")) for _ in range(4)]
+    started = time.monotonic()
+    for g in guessers:
+        g.start()
+    time.sleep(0.05)
+    assert check_password(settings, SECRET)
+    assert time.monotonic() - started < 0.4  # not behind the 4 x 0.5 s of guesses
+    for g in guessers:
+        g.join(5)
+    assert time.monotonic() - started >= 2.0  # the guesses were serialised

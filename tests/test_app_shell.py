@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from ibkr_core.services import DEMO_PRESET, PRESETS, Services, get_services, reset_services
 from ibkr_core.settings import Settings
 from ibkr_core.simulator import SimConfig, start_in_background
+from tests.app_support import shown
 from tests.conftest import ROOT, free_port
 
 pytestmark = pytest.mark.timeout(60)
@@ -65,7 +66,7 @@ def sidebar_text(at: AppTest) -> str:
     parts += [e.value for e in at.sidebar.error]
     parts += [w.value for w in at.sidebar.warning]
     parts += [c.value for c in at.sidebar.caption]
-    return "\n".join(parts)
+    return shown("\n".join(parts))  # the text as the user reads it
 
 
 def connect_to(at: AppTest, port: int, preset: str = "TWS paper 7497") -> AppTest:
@@ -175,7 +176,7 @@ def test_live_account_is_marked_red(services):
 def test_closed_port_shows_plain_error_and_no_traceback(services):
     port = free_port()
     at = connect_to(run_app(), port)
-    errors = [e.value for e in at.sidebar.error]
+    errors = [shown(e.value) for e in at.sidebar.error]
     assert len(errors) == 1
     assert f"Connection refused at 127.0.0.1:{port}" in errors[0]
     assert "TWS / IB Gateway" in errors[0]

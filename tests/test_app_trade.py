@@ -13,7 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from ibkr_core.simulator import SimConfig, start_in_background
-from tests.app_support import ROOT, fresh_services, wait_until
+from tests.app_support import ROOT, fresh_services, shown, wait_until
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -67,13 +67,13 @@ def errors_under(at: AppTest, widget_key: str) -> list[str]:
         for child in children[index + 1 :]:
             if child.type != "error":
                 break
-            out.append(child.value)
+            out.append(shown(child.value))
         return out
     raise AssertionError(f"no field {widget_key}")
 
 
 def texts(elements) -> list[str]:
-    return [e.value for e in elements]
+    return [shown(e.value) for e in elements]
 
 
 @pytest.fixture
@@ -142,15 +142,15 @@ def test_preview_then_confirm_sends_exactly_once(gateway, connected):
     assert sim_orders(gateway) == []  # a preview sends nothing
 
     click(at, "t_confirm")
-    assert any("sent: BUY 10 AAPL" in s.value for s in at.main.success)
+    assert any("sent: BUY 10 AAPL" in shown(s.value) for s in at.main.success)
     assert len(sim_orders(gateway)) == 1
     assert "t_confirm" not in keys(at)  # the preview (and its key) is consumed
 
-    toasts = [t.value for t in at.toast]  # the fill may land during the sending run
+    toasts = [shown(t.value) for t in at.toast]  # the fill may land during the sending run
 
     def filled_and_toasted():
         at.run()  # a rerun / fragment refresh
-        toasts.extend(t.value for t in at.toast)
+        toasts.extend(shown(t.value) for t in at.toast)
         return any(t.startswith("Bought 10 AAPL") for t in toasts)
 
     wait_until(filled_and_toasted, timeout=10, step=0.2)
@@ -184,8 +184,7 @@ def test_far_limit_order_rests_and_cancel_cancels_it(gateway, connected):
     assert order.is_working
 
     at.run()
-    cancel_key = f"t_cancel_{order.order_id}"
-    assert cancel_key in keys(at)
+    (cancel_key,) = [k for k in keys(at) if k.startswith("t_cancel_")]
     click(at, cancel_key)
 
     def cancelled():
@@ -202,7 +201,7 @@ def test_far_limit_order_rests_and_cancel_cancels_it(gateway, connected):
 )
 def test_live_account_is_locked(gateway, connected):
     at = open_trade_page()
-    locked = [e.value for e in at.main.error if "Trading is locked" in e.value]
+    locked = [shown(e.value) for e in at.main.error if "Trading is locked" in e.value]
     assert locked and "U7654321" in locked[0] and "LIVE" in locked[0]
     assert at.button(key="t_preview").disabled
     assert sim_orders(gateway) == []
@@ -214,14 +213,123 @@ def test_rejected_order_shows_warning_then_toasts_the_reason(gateway, tmp_path, 
         at = open_trade_page()
         fill_ticket(at, "AAPL", 200_000, "LMT", limit_price=250.0)  # far beyond buying power
         click(at, "t_preview")
-        assert any("NOT ACCEPTED" in w.value for w in at.main.warning)  # TWS's what-if warning
+        assert any(
+            "NOT ACCEPTED" in shown(w.value) for w in at.main.warning
+        )  # TWS's what-if warning
         click(at, "t_confirm")
-        toasts = [t.value for t in at.toast]
+        toasts = [shown(t.value) for t in at.toast]
 
         def rejected():
             at.run()
-            toasts.extend(t.value for t in at.toast)
+            toasts.extend(shown(t.value) for t in at.toast)
             return any("rejected" in t and "NOT ACCEPTED" in t for t in toasts)
 
         wait_until(rejected, timeout=10, step=0.2)
         assert not [o for o in sim_orders(gateway) if o.is_working]
+
+
+# ---------------------------------------------------- issue 14: hostile tests
+def test_a_preview_dropped_by_a_reconnect_is_never_sent(gateway, connected):
+    at = open_trade_page()
+    fill_ticket(at, "AAPL", 1, "LMT", limit_price=100.0)
+    click(at, "t_preview")
+    assert "t_confirm" in keys(at)
+    session = connected.connection.status().session_id
+    gateway.drop_all_clients()
+    wait_until(lambda: connected.connection.status().session_id > session)
+    wait_until(lambda: connected.connection.status().connected)
+    at.run()
+    assert "t_confirm" not in keys(at)
+    assert any("connection changed" in shown(w.value) for w in at.main.warning)
+    assert sim_orders(gateway) == []
+
+
+def test_confirm_clicked_after_another_tab_switched_to_live_sends_nothing(
+    gateway, tmp_path, monkeypatch
+):
+    """The page still shows the paper preview's button when another tab connects the
+    shared connection to a LIVE account (live trading enabled): the click is refused."""
+    from tests.app_support import fresh_services
+
+    live = start_in_background(
+        seed=3, port=0, config=SimConfig(account_id="U7654321", tick_interval=0.1)
+    )
+    try:
+        with fresh_services(tmp_path, monkeypatch, live_trading_enabled=True) as svc:
+            assert svc.connect(gateway.host, gateway.port, 41).connected
+            at = open_trade_page()
+            fill_ticket(at, "AAPL", 1, "LMT", limit_price=100.0)
+            click(at, "t_preview")
+            assert "t_confirm" in keys(at)
+            assert svc.connect(live.host, live.port, 41).connected  # "another tab"
+            assert svc.orders.trading_status().allowed
+            click(at, "t_confirm")  # the old button, as still on screen
+            errors = [shown(e.value) for e in at.main.error]
+            assert any("Order not sent" in e and "Nothing was sent" in e for e in errors), errors
+            assert sim_orders(live) == [] and sim_orders(gateway) == []
+            assert "t_confirm" not in keys(at)
+    finally:
+        live.stop()
+
+
+@pytest.mark.parametrize(
+    "symbol", ["**AAPL**", "[x](http://evil.example/)", "WWW.EVIL.COM", ":red[AAPL]"]
+)
+def test_a_symbol_is_shown_as_typed_never_as_markdown(gateway, connected, symbol):
+    at = open_trade_page()
+    fill_ticket(at, symbol, 1)
+    click(at, "t_preview")
+    (message,) = errors_under(at, "t_symbol")
+    assert symbol.upper() in message  # what the user sees: the text as typed
+    (raw,) = [e.value for e in at.main.error]
+    for char in "*[]():.":
+        assert char not in raw.replace("\\" + char, "")  # every one escaped
+    assert sim_orders(gateway) == []
+
+
+def test_a_huge_limit_price_says_too_large(gateway, connected):
+    at = open_trade_page()
+    fill_ticket(at, "AAPL", 1, "LMT", limit_price=1e308)
+    click(at, "t_preview")
+    (message,) = errors_under(at, "t_limit_price")
+    assert "too large" in message and "needs a limit price" not in message
+    assert "t_confirm" not in keys(at)
+
+
+def test_selling_more_than_held_warns_at_preview(gateway, connected):
+    at = open_trade_page()
+    fill_ticket(at, "AAPL", 300, "LMT", limit_price=300.0)  # the demo holds 100 AAPL
+    at.segmented_control(key="t_action").set_value("SELL")
+    click(at, "t_preview")
+    warnings = [shown(w.value) for w in at.main.warning]
+    assert any("selling 300 opens a short position of 200 shares" in w for w in warnings)
+
+
+def test_open_orders_survive_a_gateway_restart_without_duplicate_keys(gateway, connected):
+    from tests.test_order_safety import restart
+
+    at = open_trade_page()
+    fill_ticket(at, "AAPL", 3, "LMT", limit_price=100.0)
+    click(at, "t_preview")
+    click(at, "t_confirm")
+    session = connected.connection.status().session_id
+    fresh = restart(gateway, SimConfig(tick_interval=0.1))
+    try:
+        wait_until(lambda: connected.connection.status().session_id > session)
+        wait_until(lambda: connected.connection.status().connected)
+        wait_until(lambda: connected.orders.open_orders() == [])
+        at.run()
+        assert not at.exception
+        fill_ticket(at, "MSFT", 2, "LMT", limit_price=100.0)
+        click(at, "t_preview")
+        click(at, "t_confirm")
+        for _ in range(3):
+            at.run()  # the orders fragment refreshing
+            assert not at.exception, at.exception
+        cancels = [k for k in keys(at) if k.startswith("t_cancel_")]
+        assert len(cancels) == 1
+        finished = at.main.expander[0]
+        table = finished.dataframe[0].value
+        assert "Unknown to the gateway" in list(table["status"])
+    finally:
+        fresh.stop()

@@ -217,7 +217,10 @@ def test_trader_journey_with_the_demo_gateway(server, page):
             page, "Cash", f"parseFloat(v.replace(/[$,]/g, '')) < {cash_before}", timeout=20
         )
         spent = cash_before - money(cash_after)
-        assert 10 * limit * 0.9 < spent <= 10 * limit + 5  # price + commission
+        # price + commission; the demo's cash also carries its ES future's P&L since the
+        # last settlement (IBKR: cash + futures P&L), which moves with the market. The
+        # exact arithmetic is test_portfolio's, on a still market.
+        assert 10 * limit * 0.5 < spent <= 10 * limit * 1.5 + 5
         screenshot(page, "05-portfolio-after-fill")
 
     # Disconnect: back to zeros, labelled.

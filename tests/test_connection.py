@@ -271,7 +271,7 @@ def test_drop_reconnects_and_quotes_flow_again(gateway, connection):
     assert ConnectionState.RECONNECTING in states
     assert len(reconnected) == 1
     assert status.client_id in (first_id, first_id + 1)
-    assert status.market_data_type == 3  # re-applied for the not-entitled symbol
+    assert status.market_data_type == 4  # re-applied for the not-entitled symbol
     assert provider.fetch(["TSLA"])["TSLA"].source == "ibkr-delayed"
     assert wait_for(
         lambda: connection.get_pnl().get(gateway.account_id, {}).get("unrealized_pnl") is not None,

@@ -94,7 +94,7 @@ def test_not_entitled_symbol_falls_back_to_delayed(provider, connection):
     assert wait_for(lambda: provider.fetch(["TSLA"])["TSLA"].ok, 5)
     q = provider.fetch(["TSLA"])["TSLA"]
     assert q.source == QuoteSource.IBKR_DELAYED and q.last is not None
-    assert connection.status().market_data_type == 3
+    assert connection.status().market_data_type == 4  # delayed, frozen after the close
     assert connection.market_data.line_info("TSLA")["delayed_tried"] is True
     # entitled symbols stay live under market data type 3
     assert wait_for(lambda: provider.fetch(["AAPL"])["AAPL"].ok, 5)
@@ -106,7 +106,7 @@ def test_10167_keeps_the_stream_with_delayed_ticks(provider, connection):
     assert provider.fetch(["NFLX"])["NFLX"].source == QuoteSource.IBKR_DELAYED
     info = connection.market_data.line_info("NFLX")
     assert info["state"] == "streaming" and info["delayed_tried"] is False
-    assert connection.status().market_data_type == 1  # no switch needed
+    assert connection.status().market_data_type == 2  # no switch needed
 
 
 @pytest.mark.parametrize(

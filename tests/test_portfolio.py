@@ -244,25 +244,3 @@ def test_reads_stay_bounded_when_the_gateway_stalls(gateway, connection, portfol
     gateway.set_response_delay(0.0)
     assert elapsed < connection.settings.request_timeout
     assert summary.connected and len(rows) == 4
-
-
-def test_combined_summary_sums_accounts_and_keeps_unknowns_unknown():
-    from datetime import UTC, datetime
-
-    from ibkr_core.portfolio import PortfolioService, PortfolioSummary
-
-    now = datetime.now(UTC)
-
-    def part(account: str, nlv: float, daily: float | None, currency: str = "USD"):
-        return PortfolioSummary(
-            nlv, 10.0, 2, nlv - 10.0, daily, 1.0, 0.5, currency, "ibkr", True, (account,), now
-        )
-
-    per = {"DU1": part("DU1", 100.0, 5.0), "DU2": part("DU2", 50.0, None)}
-    combined = PortfolioService._combined(("DU1", "DU2"), per, now)
-    assert combined.net_liquidation == 150.0 and combined.total_cash == 20.0
-    assert combined.positions_count == 4 and combined.unrealized_pnl == 2.0
-    assert combined.daily_pnl is None  # one account has no P&L yet: not a partial sum
-    assert combined.currency == "USD" and combined.per_account == per
-    per["DU2"] = part("DU2", 50.0, 1.0, "EUR")
-    assert PortfolioService._combined(("DU1", "DU2"), per, now).currency == "MIXED"

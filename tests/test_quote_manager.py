@@ -78,12 +78,14 @@ class FakeIbkr:
         self.quotes = quotes
         self.available = available
         self.calls = 0
+        self.first_tick_waits: list[float] = []
 
     def is_available(self) -> bool:
         return self.available
 
-    def fetch(self, symbols: list[str]) -> dict[str, Quote]:
+    def fetch(self, symbols: list[str], first_tick_wait: float = 0.0) -> dict[str, Quote]:
         self.calls += 1
+        self.first_tick_waits.append(first_tick_wait)
         return {s: self.quotes[s] for s in symbols if s in self.quotes}
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +14,7 @@ from ibkr_core.simulator.matching import (
     UNSET_DOUBLE,
     ExecutionEvent,
     MatchingEngine,
+    OrderErrorEvent,
     OrderStatusEvent,
     SimOrder,
     WhatIfEvent,
@@ -305,8 +308,6 @@ def test_rejections_change_nothing_and_carry_real_codes(sim):
     assert reject(order_type="STP")[0] == 403
     assert reject(order_type="FEELINGS")[1].endswith("Invalid order type was entered")
     assert reject(order_type="TRAIL")[0] == 387
-    code, text = reject(total_qty=1_000_000)
-    assert code == 201 and "MUST EXCEED THE INITIAL MARGIN" in text
     engine.submit(SimOrder(21, instrument=AAPL, action="BUY", total_qty=1), NOW)
     assert reject(order_id=21) == (103, "Duplicate order id")
     assert account.cash == pytest.approx(cash - 1 * market.quote("AAPL").ask - 1.0)
@@ -390,3 +391,150 @@ def test_pacing_burst_identical_and_ten_minute_limits():
     assert all(q.check(1000.0 + i * 3, f"c{i}", f"r{i}") is None for i in range(60))
     assert q.check(1200.0, "c-new", "r-new") == PACING_VIOLATION
     assert q.check(1600.0, "c-new", "r-new") is None
+
+
+def test_margin_failure_is_accepted_then_inactive_with_201(sim):
+    _, account, engine = sim
+    cash = account.cash
+    events = engine.submit(SimOrder(22, instrument=AAPL, action="BUY", total_qty=1_000_000), NOW)
+    assert statuses(events) == ["PreSubmitted", "Inactive"]
+    (error,) = [e for e in events if isinstance(e, OrderErrorEvent)]
+    assert error.code == 201 and "MUST EXCEED THE INITIAL MARGIN" in error.message
+    assert events.index(error) == 1  # the error comes before Inactive
+    assert account.cash == cash and engine.open_orders() == [] and fills(events) == []
+
+
+def test_events_carry_the_state_at_the_event(sim):
+    _, _, engine = sim
+    events = engine.submit(SimOrder(23, instrument=AAPL, action="BUY", total_qty=10), NOW)
+    updates = [e for e in events if isinstance(e, OrderStatusEvent)]
+    assert [(u.status, u.filled) for u in updates] == [
+        ("PreSubmitted", 0),
+        ("Submitted", 0),
+        ("Filled", 10),
+    ]
+    assert updates[0].state.status == "PreSubmitted" and updates[0].order.status == "Filled"
+    kinds = [type(e).__name__ for e in events]
+    assert kinds.index("ExecutionEvent") < kinds.index("OrderStatusEvent", 2)
+
+
+def test_marketable_order_larger_than_the_touch_fills_in_slices(sim):
+    market, _, engine = sim
+    engine.check_margin = False  # not the subject here
+    q = market.quote("AAPL")
+    shown = q.ask_size
+    qty = shown * 2 + 50
+    events = engine.submit(SimOrder(24, instrument=AAPL, action="BUY", total_qty=qty), NOW)
+    assert [f.execution.shares for f in fills(events)] == [shown]
+    assert statuses(events)[-1] == "Submitted" and events[-1].filled == shown
+    assert engine.on_market(NOW + 0.5) == []  # the next slice comes a moment later
+    done: list = []
+    t = NOW
+    while not any(e.status == "Filled" for e in done if isinstance(e, OrderStatusEvent)):
+        t += 1.0
+        done += engine.on_market(t)
+        assert t < NOW + 30
+    total = shown + sum(f.execution.shares for f in fills(done))
+    assert total == qty and statuses(done).count("Filled") == 1
+    assert all(s in ("Submitted", "Filled") for s in statuses(done))
+    assert [f.execution.cum_qty for f in fills(events + done)] == sorted(
+        f.execution.cum_qty for f in fills(events + done)
+    )
+
+
+def test_cancel_after_a_partial_fill_keeps_the_filled_part(sim):
+    market, _, engine = sim
+    engine.check_margin = False  # not the subject here
+    shown = market.quote("AAPL").ask_size
+    order = SimOrder(25, instrument=AAPL, action="BUY", total_qty=shown * 3)
+    engine.submit(order, NOW)
+    events = engine.cancel(25, NOW + 0.2)
+    assert statuses(events) == ["PendingCancel", "Cancelled"]
+    assert events[-1].code == 202 and events[-1].message == "Order Canceled - reason:"
+    assert order.status == "Cancelled" and order.filled == shown
+    assert order.remaining == shown * 2
+
+
+def test_bracket_waits_for_transmit_then_children_follow_the_parent(sim):
+    market, account, engine = sim
+    q = market.quote("AAPL")
+    parent = SimOrder(30, instrument=AAPL, action="BUY", total_qty=10, transmit=False)
+    take = SimOrder(
+        31,
+        instrument=AAPL,
+        action="SELL",
+        total_qty=10,
+        order_type="LMT",
+        lmt_price=round(q.ask + 5, 2),
+        parent_id=30,
+        transmit=False,
+    )
+    stop = SimOrder(
+        32,
+        instrument=AAPL,
+        action="SELL",
+        total_qty=10,
+        order_type="STP",
+        aux_price=round(q.bid - 5, 2),
+        parent_id=30,
+    )
+    assert engine.submit(parent, NOW) == [] and engine.submit(take, NOW) == []
+    assert engine.open_orders() == []
+    events = engine.submit(stop, NOW)
+    order_of = [(e.state.order_id, e.status) for e in events if isinstance(e, OrderStatusEvent)]
+    assert order_of[0] == (30, "PreSubmitted")
+    assert (30, "Filled") in order_of
+    assert order_of.index((30, "Filled")) < order_of.index((31, "Submitted"))
+    assert stop.status == "PreSubmitted" and stop.why_held == "trigger"
+    market.set_price("AAPL", round(q.ask + 6, 2), NOW + 2)
+    later = engine.on_market(NOW + 2)
+    assert take.status == "Filled" and stop.status == "Cancelled"
+    assert any(isinstance(e, OrderErrorEvent) and e.order is stop for e in later)
+    assert account.position(AAPL.con_id).qty == 100
+
+
+# --- structure --------------------------------------------------------------------------
+
+
+def runtime_imports(path: Path) -> set[str]:
+    """Sibling modules `path` imports when it runs (type-checking-only imports aside)."""
+    tree = ast.parse(path.read_text())
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skip |= {id(n) for child in node.body for n in ast.walk(child)}
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and id(node) not in skip:
+            if node.module:
+                found.add(node.module.split(".")[0])
+            else:
+                found |= {alias.name for alias in node.names}
+    return found
+
+
+def test_simulator_modules_import_each_other_without_cycles():
+    folder = Path(__file__).resolve().parent.parent / "ibkr_core" / "simulator"
+    graph = {p.stem: runtime_imports(p) for p in folder.glob("*.py")}
+    assert "session" in graph["gateway"] and "gateway" not in graph["session"]
+
+    def cycle_from(node: str, trail: tuple[str, ...]) -> tuple[str, ...] | None:
+        if node in trail:
+            return (*trail, node)
+        for nxt in sorted(graph.get(node, ())):
+            found = cycle_from(nxt, (*trail, node))
+            if found:
+                return found
+        return None
+
+    cycles = [c for name in graph if (c := cycle_from(name, ()))]
+    assert cycles == []
+    # codes and texts live in notices.py: the gateway takes only the session class
+    gateway = ast.parse((folder / "gateway.py").read_text())
+    from_session = {
+        alias.name
+        for node in ast.walk(gateway)
+        if isinstance(node, ast.ImportFrom) and node.module == "session"
+        for alias in node.names
+    }
+    assert from_session == {"ClientSession"}

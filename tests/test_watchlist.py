@@ -14,7 +14,7 @@ from ibkr_core.watchlist import (
     UnknownSymbolError,
     Watchlist,
     WatchlistError,
-    normalize_symbol,
+    parse_symbol,
 )
 
 pytestmark = pytest.mark.timeout(30)
@@ -30,15 +30,15 @@ def path(tmp_path):
     [
         ("aapl", "AAPL"),
         ("  msft \n", "MSFT"),
-        ("brk.b", "BRK.B"),
+        ("brk.b", "BRK B"),  # IBKR's spelling: one entry with "BRK B"
         ("brk   b", "BRK B"),
         ("EUR.USD", "EUR.USD"),
         ("btc-usd", "BTC-USD"),
         ("7203", "7203"),
     ],
 )
-def test_normalize_symbol(raw, expected):
-    assert normalize_symbol(raw) == expected
+def test_parse_symbol(raw, expected):
+    assert parse_symbol(raw) == expected
 
 
 @pytest.mark.parametrize(
@@ -46,7 +46,7 @@ def test_normalize_symbol(raw, expected):
 )
 def test_invalid_symbols_are_refused_with_a_message(raw):
     with pytest.raises(InvalidSymbolError) as info:
-        normalize_symbol(raw)
+        parse_symbol(raw)
     assert str(info.value)
 
 
@@ -93,7 +93,7 @@ def test_unverifiable_symbol_is_added_and_says_so(path, verdict):
     wl = Watchlist(path, validator=validator, default=[])
     result = wl.add("IBM")
     assert result.added and not result.verified
-    assert "could not check" in result.message
+    assert "unverified" in result.message
     assert wl.symbols() == ["IBM"]
 
 
@@ -110,14 +110,99 @@ def test_reset_restores_the_default(path):
     assert Watchlist(path).symbols() == ["AAPL", "MSFT"]
 
 
-def test_corrupt_or_odd_file_falls_back_and_skips_bad_entries(path):
+def kept_aside(path) -> list:
+    return sorted(path.parent.glob(path.name + ".corrupt-*"))
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        ('{"symbols": ["AAPL", "MSFT",]}', "not JSON"),  # a hand edit's trailing comma
+        ("{not json", "not JSON"),
+        ("[1, 2, 3, 4.5]", "1 is not a symbol"),
+        ('{"symbols": ["aapl", 42]}', "42 is not a symbol"),
+        ('{"symbols": ["aapl", "bad;one"]}', "'bad;one' is not a symbol"),
+        ('{"symbols": "AAPL"}', 'no "symbols" list'),
+    ],
+)
+def test_a_corrupt_file_is_kept_aside_with_a_message_never_overwritten(path, content, why):
     path.parent.mkdir(parents=True)
-    path.write_text("{not json")
-    assert Watchlist(path, default=["SPY"]).symbols() == ["SPY"]
-    path.write_text(json.dumps({"symbols": ["aapl", "bad;one", "AAPL", 42, "msft"]}))
-    assert Watchlist(path).symbols() == ["AAPL", "42", "MSFT"]
-    path.write_text(json.dumps({"symbols": "AAPL"}))
-    assert Watchlist(path, default=["QQQ"]).symbols() == ["QQQ"]
+    path.write_text(content)
+    wl = Watchlist(path, default=["SPY"])
+    assert wl.symbols() == ["SPY"]  # never "1", "2", "3", "4.5"
+    (kept,) = kept_aside(path)
+    assert kept.read_text() == content  # the user's file, byte for byte
+    assert why in wl.problem and kept.name in wl.problem
+    wl.add("QQQ")  # the first Add writes a new file; the old one stays aside
+    assert kept.read_text() == content
+    assert json.loads(path.read_text())["symbols"] == ["SPY", "QQQ"]
+    assert Watchlist(path).problem is None
+
+
+def test_a_folder_path_is_a_plain_message_not_a_traceback(tmp_path):
+    folder = tmp_path / "watchlist.json"
+    folder.mkdir()
+    wl = Watchlist(folder, default=["SPY"])
+    assert wl.symbols() == ["SPY"]
+    assert "is a folder, not a file" in wl.problem
+    with pytest.raises(WatchlistError, match="is a folder, not a file"):
+        wl.add("AAPL")
+    assert folder.is_dir() and list(folder.iterdir()) == []
+
+
+def test_share_classes_are_one_entry_in_ibkr_spelling(path):
+    wl = Watchlist(path, default=[])
+    assert wl.add("BRK.B").symbol == "BRK B"
+    assert not wl.add("brk b").added
+    assert not wl.add("BRK  B").added
+    assert wl.symbols() == ["BRK B"] and "BRK.B" in wl
+
+
+def test_a_hand_made_oversized_file_is_not_truncated_silently(path):
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"symbols": [f"S{i}" for i in range(60)]}))
+    wl = Watchlist(path, max_symbols=50)
+    assert len(wl.symbols()) == 50
+    assert "holds 60 symbols" in wl.problem
+    assert len(json.loads(path.read_text())["symbols"]) == 60  # reading never writes
+
+
+def test_concurrent_adds_never_pass_the_cap(path):
+    """Three sessions add at 49 of 50; validation (a network round trip) overlaps."""
+    start = threading.Barrier(3)
+
+    def slow_validator(_symbol):
+        return True
+
+    wl = Watchlist(path, validator=slow_validator, default=[f"S{i}" for i in range(49)])
+    wl.reset()
+    results: list = []
+
+    def add(symbol):
+        start.wait(5)
+        try:
+            results.append(wl.add(symbol))
+        except WatchlistError as exc:
+            results.append(exc)
+
+    real_validate = wl._validate
+    gate = threading.Barrier(3)
+
+    def validate_together(symbol):  # every add is past its first room check
+        verdict = real_validate(symbol)
+        gate.wait(5)
+        return verdict
+
+    wl._validate = validate_together
+    threads = [threading.Thread(target=add, args=(s,)) for s in ("X1", "X2", "X3")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert len(wl.symbols()) == 50
+    assert len(json.loads(path.read_text())["symbols"]) == 50
+    refused = [r for r in results if isinstance(r, WatchlistError)]
+    assert len(refused) == 2 and all("at most 50" in str(r) for r in refused)
 
 
 def test_writes_are_atomic_and_leave_no_temp_files(path, monkeypatch):
@@ -129,7 +214,7 @@ def test_writes_are_atomic_and_leave_no_temp_files(path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", failing_replace)
-    with pytest.raises(OSError):
+    with pytest.raises(WatchlistError, match="disk full"):
         wl.add("NVDA")
     monkeypatch.undo()
     assert path.read_text() == before  # the old file is intact

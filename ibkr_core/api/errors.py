@@ -3,6 +3,9 @@
 - not connected -> 503 (IBKR is required for this route)
 - trading locked -> 403 (or 503 when the lock is just "not connected")
 - a ticket OrderService refused -> 422 with the issues per field
+- a malformed request -> 422 (FastAPI's answer; NaN / Infinity in it echoed as text, so
+  the answer is valid JSON instead of a 500)
+- an idempotency key reused for a different ticket -> 409
 - unknown order / symbol -> 404
 - our outer deadline or IBKR's own timeout -> 504
 - anything else IBKR said no to -> 502
@@ -11,8 +14,12 @@
 from __future__ import annotations
 
 import logging
+import math
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from ibkr_core.connection_errors import IBKRError, NotConnectedError, UnknownSymbolError
@@ -42,12 +49,34 @@ async def _ibkr_error(_request: Request, exc: Exception) -> JSONResponse:
     return _error(502, str(exc) or type(exc).__name__)
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN / ±inf replaced by its text (JSON has no such numbers)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+async def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    return _error(422, _finite(jsonable_encoder(errors)))  # type: ignore[arg-type]
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(NotConnectedError, _not_connected)
     app.add_exception_handler(UnknownSymbolError, _unknown_symbol)
     app.add_exception_handler(TimeoutError, _timeout)
     try:
-        from ibkr_core.orders import OrderNotFoundError, OrderValidationError, TradingLockedError
+        from ibkr_core.orders import (
+            IdempotencyConflictError,
+            OrderNotFoundError,
+            OrderValidationError,
+            TradingLockedError,
+        )
     except ImportError:  # the order service is optional
         pass
     else:
@@ -69,5 +98,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
         app.add_exception_handler(TradingLockedError, _locked)
         app.add_exception_handler(OrderValidationError, _invalid)
+
+        async def _conflict(_request: Request, exc: Exception) -> JSONResponse:
+            return _error(409, str(exc))
+
         app.add_exception_handler(OrderNotFoundError, _not_found)
+        app.add_exception_handler(IdempotencyConflictError, _conflict)
     app.add_exception_handler(IBKRError, _ibkr_error)

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ibkr_core.data_state import quote_view
 from ibkr_core.orders import OrderTicket
 
 # A symbol as IBKR and the fallback providers spell it: letters, digits, '.', '-', ' '.
@@ -42,6 +43,13 @@ class ConnectRequest(BaseModel):
     )
 
 
+class StateNotice(BaseModel):
+    level: str = Field(description='"info", "warning" or "error"')
+    message: str
+    advice: str = Field(description="What the user can do about it ('' when nothing).")
+    code: int | None = Field(description="The TWS code behind it (1100, 2103, 10197, ...).")
+
+
 class ConnectionStatusResponse(BaseModel):
     state: str
     connected: bool
@@ -62,10 +70,25 @@ class ConnectionStatusResponse(BaseModel):
     market_data_type: str
     reconnect_attempts: int
     next_retry_at: datetime | None
+    link_state: str = Field(
+        description="connected, degraded (1100), reconnecting, connecting, disconnected"
+    )
+    state_label: str = Field(description="The sidebar badge's text, e.g. 'Data farm broken'.")
+    live: bool = Field(description="IBKR prices are live right now (no 1100 / farm / 10197).")
+    broken_farms: list[str] = Field(description="e.g. 'usfarm (market data)' after 2103.")
+    competing_session: bool = Field(description="10197: another live session holds the data.")
+    notices: list[StateNotice] = Field(description="What to tell the user, with advice.")
 
     @classmethod
     def from_core(cls, status: Any) -> ConnectionStatusResponse:
+        view = status.view
         return cls(
+            link_state=str(view.state),
+            state_label=view.label,
+            live=view.live,
+            broken_farms=list(view.broken_farms),
+            competing_session=view.competing_session,
+            notices=[StateNotice(**n) for n in view.as_dict()["notices"]],
             state=str(status.state),
             connected=status.connected,
             host=status.host,
@@ -96,20 +119,42 @@ class AccountSummaryResponse(BaseModel):
 
 
 class IbkrPosition(BaseModel):
+    """One held contract. Money without ``_base`` is in ``currency`` (the instrument's),
+    ``_base`` money in ``base_currency`` (the account's), converted with the account's
+    own IBKR exchange rates; null means unknown (no data yet, or no rate)."""
+
     account: str
     symbol: str
     sec_type: str
     con_id: int
     currency: str
     quantity: float
-    avg_cost: float | None
-    market_price: float | None
-    market_value: float | None
+    avg_cost: float | None = Field(description="IBKR's averageCost: per contract, multiplier in")
+    market_price: float | None = Field(description="Per unit (per share; bonds: % of par)")
+    market_value: float | None = Field(
+        description="IBKR's market value; null for futures (see notional)"
+    )
     unrealized_pnl: float | None
     unrealized_pnl_pct: float | None = None
     realized_pnl: float | None
     daily_pnl: float | None = None
-    weight_pct: float | None = None
+    weight_pct: float | None = Field(
+        None, description="market_value_base / net liquidation; null for futures and FX"
+    )
+    description: str = ""
+    asset_class: str = ""
+    exchange: str = ""
+    local_symbol: str = ""
+    multiplier: float | None = None
+    avg_price: float | None = Field(None, description="Per unit, like market_price")
+    notional: float | None = Field(None, description="Futures: notional exposure")
+    base_currency: str | None = None
+    fx_rate: float | None = Field(None, description="base per unit of currency (IBKR's)")
+    market_value_base: float | None = None
+    unrealized_pnl_base: float | None = None
+    daily_pnl_base: float | None = None
+    notional_base: float | None = None
+    in_cash: bool = Field(False, description="An FX position: counted in the cash balances")
 
 
 class PositionsResponse(BaseModel):
@@ -119,19 +164,40 @@ class PositionsResponse(BaseModel):
 
 
 # ------------------------------------------------------------------- portfolio
+class CashLineResponse(BaseModel):
+    currency: str
+    balance: float | None = Field(description="In the currency itself")
+    rate: float | None = Field(description="IBKR's ExchangeRate: base per unit")
+    base_value: float | None = Field(description="In the account's base currency")
+
+
 class PortfolioSummaryResponse(BaseModel):
     net_liquidation: float | None
     total_cash: float | None
     positions_count: int
-    positions_value: float | None
+    positions_value: float | None = Field(
+        description="In base; futures (P&L only) and FX cash (in total_cash) left out"
+    )
     daily_pnl: float | None
     unrealized_pnl: float | None
     realized_pnl: float | None
-    currency: str
+    currency: str = Field(
+        description='The base currency; "MIXED" (values null) when accounts do not convert'
+    )
     source: str = Field(description='"ibkr", or "not connected" (then every value is 0).')
     connected: bool
     accounts: list[str]
     as_of: datetime
+    account: str = Field("", description='The account, or "All"')
+    futures_exposure: float | None = Field(None, description="Futures notional, in base")
+    daily_pnl_pct: float | None = Field(None, description="Of yesterday's net liquidation")
+    securities_pnl_pct: float | None = Field(
+        None, description="Securities' unrealized P&L over their cost, in base"
+    )
+    cash: list[CashLineResponse] = Field(default_factory=list)
+    unconverted: list[str] = Field(
+        default_factory=list, description="Currencies held without an IBKR rate to base"
+    )
     per_account: dict[str, PortfolioSummaryResponse] = Field(default_factory=dict)
 
     @classmethod
@@ -149,12 +215,31 @@ class PortfolioSummaryResponse(BaseModel):
             connected=summary.connected,
             accounts=list(summary.accounts),
             as_of=summary.as_of,
+            account=summary.account,
+            futures_exposure=summary.futures_exposure,
+            daily_pnl_pct=summary.daily_pnl_pct,
+            securities_pnl_pct=summary.securities_pnl_pct,
+            cash=[CashLineResponse.model_validate(c, from_attributes=True) for c in summary.cash],
+            unconverted=list(summary.unconverted),
             per_account={
                 account: cls.from_core(part)
                 for account, part in (summary.per_account or {}).items()
-                if part is not summary
+                if part is not summary and part.account != summary.account
             },
         )
+
+
+class PortfolioPositionsResponse(BaseModel):
+    account: str = Field(description='The account, or "All"')
+    base_currency: str
+    positions: list[IbkrPosition]
+    count: int
+    as_of: datetime
+
+
+class PortfolioAccountsResponse(BaseModel):
+    accounts: list[str] = Field(description="Every account this login manages")
+    choices: list[str] = Field(description='Each account, then "All" where it converts')
 
 
 # ------------------------------------------------------------------- market data
@@ -175,11 +260,26 @@ class QuoteResponse(BaseModel):
     fetched_at: datetime = Field(description="When the server obtained it.")
     age_seconds: float | None
     stale: bool | None = Field(description="Older than settings.stale_after (None: no time).")
+    line_state: str | None = Field(
+        None,
+        description="IBKR line: live, delayed, frozen (market closed), delayed-frozen, "
+        "stalled (1100 / data farm broken), competing-session (10197), waiting",
+    )
+    source_text: str = Field("", description='As the page shows it: "IBKR (frozen, ...)".')
+    live: bool = Field(False, description="True only for a live, updating IBKR line.")
+    problem: str | None = Field(None, description="Why there is no data and what to do.")
+    last_trade_time: datetime | None = Field(None, description="The last trade's own time.")
 
     @classmethod
     def from_core(cls, quote: Any, stale_after: float) -> QuoteResponse:
         age = quote.age_seconds()
+        view = quote_view(quote)
         return cls(
+            line_state=str(view.state) if view.state else None,
+            source_text=view.source_text,
+            live=view.live,
+            problem=view.problem,
+            last_trade_time=quote.last_trade_time,
             symbol=quote.symbol,
             source=str(quote.source),
             price=quote.price,
@@ -202,9 +302,10 @@ class QuoteResponse(BaseModel):
 # ------------------------------------------------------------------- orders
 class OrderTicketRequest(BaseModel):
     """An order as the trader enters it. Checked here for shape; OrderService checks the
-    business rules (known symbol, tick size, max order value, buying power)."""
+    business rules (known symbol, tick size, max order value, buying power). NaN and
+    Infinity (which JSON parsers accept) are refused with 422 like any bad number."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     symbol: str = Field(pattern=SYMBOL_PATTERN)
     action: Literal["BUY", "SELL"]
@@ -260,6 +361,9 @@ class OrderPreviewResponse(BaseModel):
     equity_with_loan_change: float | None
     equity_with_loan_after: float | None
     warning: str
+    position: float | None = Field(None, description="The account's position in the symbol.")
+    short_warning: str = Field("", description="Set when a SELL exceeds the position.")
+    account: str = Field("", description="The account the preview was made for.")
     trading: TradingStatusResponse = Field(description="Whether placing it is allowed now.")
 
 

@@ -33,6 +33,7 @@ Ctx = Annotated[ApiContext, Depends(context)]
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "The body is not valid JSON"},
     403: {"model": ErrorResponse, "description": "Trading is locked"},
+    409: {"model": ErrorResponse, "description": "Idempotency-Key used for another ticket"},
     422: {"model": OrderRejectedResponse, "description": "Malformed or refused ticket"},
     503: {"model": ErrorResponse, "description": "Not connected to IBKR"},
     504: {"model": ErrorResponse, "description": "IBKR did not answer in time"},
@@ -103,7 +104,8 @@ async def place(
         ),
     ],
 ):
-    """Send an order once per idempotency key (a retry returns the first order)."""
+    """Send an order once per idempotency key (a retry returns the first order; the same
+    key with a different ticket is 409)."""
     service = _orders(ctx)
     _require_connected(ctx)
     record = await run_blocking(

@@ -69,12 +69,13 @@ class QuoteProvider(Protocol):
 class IbkrQuoteSource(Protocol):
     """The live IBKR connection as the quote manager sees it.
 
-    ``fetch`` is a non-blocking read of the current market-data snapshot.
+    ``fetch`` is a non-blocking read of the current market-data snapshot; with
+    ``first_tick_wait`` it may wait that long for a new symbol's first tick.
     """
 
     def is_available(self) -> bool: ...
 
-    def fetch(self, symbols: list[str]) -> dict[str, Quote]: ...
+    def fetch(self, symbols: list[str], first_tick_wait: float = 0.0) -> dict[str, Quote]: ...
 
 
 IbkrHistory = Callable[[str, str], pd.DataFrame | None]

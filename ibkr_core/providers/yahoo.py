@@ -32,8 +32,15 @@ from ibkr_core.providers.base import (
 )
 from ibkr_core.quote import Quote, QuoteSource, clean
 from ibkr_core.settings import Settings
+from ibkr_core.symbols import normalize_symbol
 
 log = logging.getLogger(__name__)
+
+# yfinance hides its exceptions by default: an unknown ticker and a network outage then
+# look the same (an empty frame). With them raised, only Yahoo's own answer for a ticker
+# (YFTickerMissingError) means "unknown symbol"; an empty frame means "no data".
+yf.config.debug.hide_exceptions = False
+NO_DATA = "no data from Yahoo (not an answer about the symbol)"
 
 # Quote field -> (chart-metadata key, daily-bar column). Metadata wins; the last daily
 # bar is the fallback when Yahoo leaves a metadata key out.
@@ -90,10 +97,13 @@ class YahooProvider:
         except KeyError:
             choices = ", ".join(HISTORY_RANGES)
             raise ValueError(f"unknown range {range_key!r}; use one of {choices}") from None
-        with _yahoo_errors():
-            frame = yf.Ticker(symbol).history(
-                period=period, interval=interval, actions=False, timeout=self._timeout
-            )
+        try:
+            with _yahoo_errors():
+                frame = yf.Ticker(_yahoo_symbol(symbol)).history(
+                    period=period, interval=interval, actions=False, timeout=self._timeout
+                )
+        except YFTickerMissingError:
+            frame = None
         return _normalise_bars(frame)
 
     def _fetch_one_safely(self, symbol: str) -> Quote | Exception:
@@ -103,7 +113,7 @@ class YahooProvider:
             return exc
 
     def _fetch_one(self, symbol: str) -> Quote:
-        ticker = yf.Ticker(symbol)
+        ticker = yf.Ticker(_yahoo_symbol(symbol))
         try:
             with _yahoo_errors():
                 bars = ticker.history(
@@ -113,12 +123,19 @@ class YahooProvider:
                     actions=False,
                     timeout=self._timeout,
                 )
-        except YFTickerMissingError:
+        except YFTickerMissingError:  # Yahoo answered: it has no such ticker
             return Quote.failed(symbol, UNKNOWN_SYMBOL, QuoteSource.YAHOO)
         bars = _valid_bars(bars)
         if bars.empty:
-            return Quote.failed(symbol, UNKNOWN_SYMBOL, QuoteSource.YAHOO)
+            return Quote.failed(symbol, NO_DATA, QuoteSource.YAHOO)
         return to_quote(symbol, bars, ticker.get_history_metadata() or {})
+
+
+def _yahoo_symbol(symbol: str) -> str:
+    """Yahoo spells share classes with a dash: IBKR's "BRK B" (and "BRK.B") -> "BRK-B"."""
+    key = normalize_symbol(symbol)
+    head, space, tail = key.partition(" ")
+    return f"{head}-{tail}" if space and len(tail) == 1 else key
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""`python -m ibkr_core.simulator [--host 127.0.0.1] [--port 7497] [--seed N]`"""
+"""`python -m ibkr_core.simulator [--host 127.0.0.1] [--port 7497] [--seed N] [--profile NAME]`"""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import logging
 
 from .config import SimConfig
 from .gateway import SimulatedGateway
+from .profiles import PROFILES
 
 
 def main() -> None:
@@ -17,6 +18,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=7497, help="port (default 7497, TWS paper)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the price walk")
     parser.add_argument("--account", default="DU1234567", help="paper account id")
+    parser.add_argument(
+        "--profile",
+        default="stocks",
+        choices=PROFILES,
+        help="accounts and instruments (default stocks: one USD account, US stocks)",
+    )
     parser.add_argument(
         "--tick-interval", type=float, default=0.25, help="seconds between snapshots (IBKR: 0.25)"
     )
@@ -32,12 +39,15 @@ def main() -> None:
             args.host,
             args.port,
             args.seed,
-            SimConfig(account_id=args.account, tick_interval=args.tick_interval),
+            SimConfig(
+                account_id=args.account, tick_interval=args.tick_interval, profile=args.profile
+            ),
         )
         await gateway.start()
         print(
             f"Simulated IB Gateway on {gateway.host}:{gateway.port} "
-            f"(account {args.account}); Ctrl-C stops it.",
+            f"(profile {args.profile}, accounts {','.join(gateway.account_ids())}); "
+            "Ctrl-C stops it.",
             flush=True,
         )
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from .config import SimConfig
@@ -38,6 +39,20 @@ class BackgroundGateway:
     @property
     def account_id(self) -> str:
         return self.gateway.account.account_id
+
+    @property
+    def account_ids(self) -> list[str]:
+        """Every account the login manages (one, or several for `advisor`)."""
+        return self.gateway.account_ids()
+
+    @property
+    def profile(self) -> str:
+        return self.gateway.profile.name
+
+    def account_value(self, tag: str, currency: str = "", account: str = "") -> float:
+        """A numeric account value as the simulator computes it (see Account.value)."""
+        gw = self.gateway
+        return self.call(lambda: gw.account_for(account).value(gw.market, tag, currency))
 
     @property
     def running(self) -> bool:
@@ -83,6 +98,29 @@ class BackgroundGateway:
     def set_price(self, symbol: str, price: float) -> None:
         self.call(self.gateway.set_price, symbol, price)
 
+    def data_farm_broken(self, farm: str = "market") -> None:
+        """2103 (market data farm; ticks stop) or, with farm="hmds", 2105 (history: 162)."""
+        self.call(self.gateway.set_farm, farm, True)
+
+    def data_farm_restored(self, farm: str = "market") -> None:
+        """2104 / 2106: the farm is back and ticks catch up."""
+        self.call(self.gateway.set_farm, farm, False)
+
+    def competing_session(self, active: bool = True) -> None:
+        """A competing live session takes the data (10197 per line) or gives it back."""
+        self.call(self.gateway.set_competing_session, active)
+
+    def close_market(self) -> None:
+        """Prices freeze with their real trade times; frozen-data clients get type 2/4."""
+        self.call(self.gateway.set_market_open, False)
+
+    def open_market(self) -> None:
+        self.call(self.gateway.set_market_open, True)
+
+    def nightly_restart(self, seconds: float = 2.0) -> None:
+        """1100, then every socket reset and the port closed for `seconds`, then back."""
+        self.call(self.gateway.nightly_restart, seconds)
+
     def quote(self, symbol: str) -> Any:
         """A copy of the simulator's current quote state for `symbol`."""
         from dataclasses import replace
@@ -99,8 +137,12 @@ def start_in_background(
     host: str = "127.0.0.1",
     config: SimConfig | None = None,
     timeout: float = 5.0,
+    profile: str | None = None,
 ) -> BackgroundGateway:
-    """Start a gateway on its own thread and event loop; returns once it listens."""
+    """Start a gateway on its own thread and event loop; returns once it listens.
+    `profile` ("stocks", "multi-asset", "eur-base", "advisor") overrides the config's."""
+    if profile is not None:
+        config = replace(config or SimConfig(), profile=profile)
     loop = asyncio.new_event_loop()
     gateway_box: list[SimulatedGateway] = []
     ready = threading.Event()

@@ -16,6 +16,9 @@ class SimConfig:
     """
 
     account_id: str = "DU1234567"
+    # The accounts and instruments (profiles.py): "stocks", "multi-asset", "eur-base",
+    # "advisor". An advisor login's further accounts follow `account_id`.
+    profile: str = "stocks"
     not_entitled: frozenset[str] = field(default_factory=frozenset)
     delayed_only: frozenset[str] = field(default_factory=frozenset)
     no_delayed: frozenset[str] = field(default_factory=frozenset)

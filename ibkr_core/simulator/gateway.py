@@ -8,24 +8,21 @@ import logging
 import time
 from datetime import datetime
 
+from . import faults
 from . import messages as msg
 from .account import Account
 from .config import SimConfig
+from .engines import EngineGroup
 from .market import Market
-from .matching import (
-    Event,
-    ExecutionEvent,
-    MatchingEngine,
-    OrderStateEvent,
-    OrderStatusEvent,
-    Rejection,
-    SimOrder,
-    WhatIfEvent,
-)
+from .matching import Event, MatchingEngine
+from .notices import FARM_BROKEN, FARM_NOTICES, TEXT_CONNECTIVITY
+from .order_desk import OrderDesk
 from .pacing import HistoricalPacing
-from .requests import OrderRequest
-from .session import EASTERN, FARM_BROKEN, FARM_NOTICES, TEXT_CONNECTIVITY, ClientSession
-from .universe import UNIVERSE, Instrument
+from .profiles import build_profile
+from .protocol import MarketDataType as MDT
+from .requests import ContractSpec
+from .session import ClientSession
+from .universe import EASTERN, Instrument
 
 log = logging.getLogger(__name__)
 
@@ -47,17 +44,29 @@ class SimulatedGateway:
         self.seed = seed
         self.config = config or SimConfig()
         now = self.now()
-        self.market = Market(seed, now)
-        self.account = Account(account_id=self.config.account_id)
-        self.engine = MatchingEngine(self.account, self.market)
+        self.profile = build_profile(self.config.profile, self.config.account_id)
+        self.universe = self.profile.universe
+        self.market = Market(seed, now, self.universe)
+        self.accounts: dict[str, Account] = {a.account_id: a for a in self.profile.accounts}
+        self.account = self.profile.accounts[0]
+        self.engine: MatchingEngine | EngineGroup = (
+            MatchingEngine(self.account, self.market)
+            if len(self.accounts) == 1
+            else EngineGroup(self.profile.accounts, self.market)
+        )
+        self.desk = OrderDesk(self)
         self.pacing = HistoricalPacing()
         self.sessions: list[ClientSession] = []
         self.response_delay = 0.0
         self.connectivity_lost = False
+        self.market_open = self.config.market_open
+        self.farms_broken: dict[str, bool] = {"market": False, "hmds": False}
+        self.competing_session = False
         self._server: asyncio.base_events.Server | None = None
         self._tasks: list[asyncio.Task] = []
         self._reopen: asyncio.TimerHandle | None = None
         self._next_order_id = self.config.first_order_id
+        self._missed: set[str] = set()
         self.ticks_sent = 0
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -120,16 +129,69 @@ class SimulatedGateway:
     def next_order_id(self) -> int:
         return self._next_order_id
 
+    # --- accounts and contracts ------------------------------------------------------------
+
+    def account_ids(self) -> list[str]:
+        """managedAccounts: every account this login manages."""
+        return list(self.accounts)
+
+    def account_for(self, account_id: str | None) -> Account:
+        """The named account, or the first one for "" / unknown codes."""
+        return self.accounts.get(account_id or "", self.account)
+
+    def resolve(self, spec: ContractSpec) -> list[Instrument]:
+        """Every instrument of this gateway's universe the contract request matches."""
+        return self.universe.find_all(
+            symbol=spec.symbol,
+            sec_type=spec.sec_type,
+            currency=spec.currency,
+            exchange=spec.exchange,
+            con_id=spec.con_id,
+            local_symbol=spec.local_symbol,
+            last_trade_date=spec.last_trade_date,
+            strike=spec.strike,
+            right=spec.right,
+            multiplier=spec.multiplier,
+            trading_class=spec.trading_class,
+        )
+
+    def resolve_one(self, spec: ContractSpec) -> Instrument | None:
+        """The one instrument a request names (None when none or several match; TWS
+        answers 200 for both)."""
+        found = self.resolve(spec)
+        return found[0] if len(found) == 1 else None
+
     # --- the clock ----------------------------------------------------------------------
 
+    @property
+    def data_flowing(self) -> bool:
+        """Whether ticks reach clients (the market may still move while they do not)."""
+        return not (self.connectivity_lost or self.farms_broken["market"] or self.competing_session)
+
     def _on_tick(self) -> None:
-        if not self.config.market_open or self.connectivity_lost:
+        if not self.market_open or self.connectivity_lost:
             return
         now = self.now()
         changed = set(self.market.step(now))
         self._dispatch_events(self.engine.on_market(now))
+        if not self.data_flowing:
+            self._missed |= changed
+            return
         for session in self.sessions:
             session.on_market_step(changed)
+
+    def _catch_up(self) -> None:
+        """Data flows again: every line gets what changed meanwhile (all of it if the line
+        never got its first snapshot)."""
+        if not self.data_flowing:
+            return
+        missed, self._missed = self._missed, set()
+        for session in self.sessions:
+            for line in session.lines.values():
+                if not line.sent:
+                    session.send_ticks(line, full=True)
+                elif line.streaming and line.instrument.key in missed:
+                    session.send_ticks(line)
 
     def _on_pnl(self) -> None:
         if self.connectivity_lost:
@@ -146,147 +208,25 @@ class SimulatedGateway:
             for req_id in session.account_multi_requests:
                 session.send_account_updates_multi(req_id)
 
-    # --- orders -------------------------------------------------------------------------
-
-    def place_order(self, session: ClientSession, request: OrderRequest) -> None:
-        inst = request.contract.instrument()
-        if request.account and request.account != self.account.account_id:
-            session.error(
-                request.order_id,
-                321,
-                "Error validating request:-'bN' : cause - "
-                f"The account code {request.account} is not valid",
-            )
-            return
-        order = SimOrder(
-            order_id=request.order_id,
-            client_id=session.client_id or 0,
-            instrument=inst,
-            action=request.action.upper(),
-            total_qty=request.total_quantity,
-            order_type=request.order_type.upper(),
-            lmt_price=request.lmt_price,
-            aux_price=request.aux_price,
-            tif=(request.tif or "DAY").upper(),
-            account=request.account or self.account.account_id,
-            what_if=request.what_if,
-            order_ref=request.order_ref,
-        )
-        result = self.engine.submit(order, self.now())
-        if isinstance(result, Rejection):
-            session.error(result.order_id, result.code, result.message, result.advanced_reject_json)
-            return
-        self._next_order_id = max(self._next_order_id, request.order_id + 1)
-        self._dispatch_events(result)
-
-    def cancel_order(self, session: ClientSession, order_id: int) -> None:
-        order = self.engine.order(order_id)
-        if order is not None and order.client_id != session.client_id:
-            # Only the client that placed an order sees it to cancel.
-            session.error(
-                order_id, 10147, f"OrderId {order_id} that needs to be cancelled is not found."
-            )
-            return
-        result = self.engine.cancel(order_id, self.now())
-        if isinstance(result, Rejection):
-            session.error(order_id, result.code, result.message)
-            return
-        self._dispatch_events(result)
-
-    def cancel_all(self) -> None:
-        for order in list(self.engine.open_orders()):
-            result = self.engine.cancel(order.order_id, self.now())
-            if not isinstance(result, Rejection):
-                self._dispatch_events(result)
+    # --- orders (routing in order_desk.py) ----------------------------------------------
 
     def _dispatch_events(self, events: list[Event]) -> None:
-        """Order events to the order's client; fills also move positions and account."""
-        filled: list[Instrument] = []
-        for event in events:
-            owner = self._session_of(event.order.client_id)
-            if isinstance(event, WhatIfEvent):
-                if owner:
-                    view = self.order_view(event.order, event.result)
-                    owner.send(msg.open_order(owner.server_version, view))
-            elif isinstance(event, OrderStatusEvent):
-                if owner:
-                    owner.send_order_state(event.order, event)
-            elif isinstance(event, OrderStateEvent):
-                if owner:
-                    owner.send_order_state(event.order)
-            elif isinstance(event, ExecutionEvent):
-                if owner:
-                    owner.send_execution(-1, event.order, event.execution)
-                    owner.send_commission(event.commission)
-                filled.append(event.order.instrument)
-        for inst in filled:
-            for session in self.sessions:
-                if session.positions_subscribed:
-                    session.send_position(inst)
-        if filled:
-            self._on_account()
+        self.desk.dispatch(events)
 
-    def _session_of(self, client_id: int) -> ClientSession | None:
-        return next((s for s in self.sessions if s.client_id == client_id), None)
+    def note_order_id(self, order_id: int) -> None:
+        self._next_order_id = max(self._next_order_id, order_id + 1)
 
-    def order_view(self, order, what_if=None) -> msg.OpenOrderView:
-        margin: tuple[str, ...] = ("",) * 9
-        commission = min_c = max_c = None
-        currency = warning = ""
-        status = order.status
-        if what_if is not None:
-            margin = tuple(
-                f"{v:.2f}"
-                for v in (
-                    what_if.init_margin_before,
-                    what_if.maint_margin_before,
-                    what_if.equity_with_loan_before,
-                    what_if.init_margin_change,
-                    what_if.maint_margin_change,
-                    what_if.equity_with_loan_change,
-                    what_if.init_margin_after,
-                    what_if.maint_margin_after,
-                    what_if.equity_with_loan_after,
-                )
-            )
-            commission, min_c, max_c = (
-                what_if.commission,
-                what_if.min_commission,
-                what_if.max_commission,
-            )
-            currency = what_if.commission_currency
-            warning = what_if.warning_text
-            status = what_if.status
-        return msg.OpenOrderView(
-            order_id=order.order_id,
-            instrument=order.instrument,
-            action=order.action,
-            total_qty=order.total_qty,
-            order_type=order.order_type,
-            lmt_price=order.lmt_price,
-            aux_price=order.aux_price,
-            tif=order.tif,
-            account=order.account,
-            order_ref=order.order_ref,
-            client_id=order.client_id,
-            perm_id=order.perm_id,
-            status=status,
-            what_if=order.what_if,
-            margin_fields=margin,
-            commission=commission,
-            min_commission=min_c,
-            max_commission=max_c,
-            commission_currency=currency,
-            warning_text=warning,
-        )
+    def refresh_account_windows(self) -> None:
+        self._on_account()
+
+    def enter_order_in_tws(self, symbol: str, action: str, quantity: float, **kw) -> int:
+        """Fault control: an order typed into TWS by hand (order id 0); its permId."""
+        return self.desk.enter_in_tws(symbol, action, quantity, **kw)
 
     # --- lookups ------------------------------------------------------------------------
 
     def search_symbols(self, pattern: str) -> list[Instrument]:
-        pattern = pattern.upper()
-        starts = [i for i in UNIVERSE if i.symbol.startswith(pattern)]
-        named = [i for i in UNIVERSE if pattern in i.long_name.upper() and i not in starts]
-        return (starts + named)[:16]
+        return self.universe.search(pattern)
 
     @staticmethod
     def parse_end_time(text: str) -> float | None:
@@ -338,6 +278,8 @@ class SimulatedGateway:
         if code not in TEXT_CONNECTIVITY:
             raise ValueError(f"not a connectivity code: {code}")
         self.connectivity_lost = code == 1100
+        if code != 1100:
+            self._catch_up()
         for session in self.sessions:
             session.error(-1, code, TEXT_CONNECTIVITY[code])
             if code == 1100:
@@ -362,5 +304,60 @@ class SimulatedGateway:
         key = self.market.instrument(symbol).key
         self.market.set_price(key, price, now)
         self._dispatch_events(self.engine.on_market(now))
+        if not self.data_flowing:
+            self._missed.add(key)
+            return
         for session in self.sessions:
             session.on_market_step({key})
+
+    # --- a real day's faults ----------------------------------------------------------------
+
+    def set_farm(self, farm: str, broken: bool) -> None:
+        """The market data farm ("market": 2103 broken / 2104 OK; ticks stop meanwhile)
+        or the historical data farm ("hmds": 2105 / 2106; history requests answer 162)."""
+        if farm not in self.farms_broken:
+            raise ValueError(f"farm must be 'market' or 'hmds', not {farm!r}")
+        self.farms_broken[farm] = broken
+        code, text = (faults.FARM_BROKEN if broken else faults.FARM_OK)[farm]
+        for session in self.sessions:
+            session.error(-1, code, text)
+        self._catch_up()
+
+    def set_competing_session(self, active: bool) -> None:
+        """Another live session of the same user takes the data: every subscription gets
+        10197 and no ticks; when it logs out, data flows again."""
+        self.competing_session = active
+        if active:
+            for session in self.sessions:
+                for req_id in session.lines:
+                    session.error(req_id, *faults.COMPETING_SESSION)
+        self._catch_up()
+
+    def set_market_open(self, is_open: bool) -> None:
+        """The market closes: prices stop, last prices keep their real trade times, and
+        clients that asked for frozen data (type 2 / 4) are told their lines are now
+        frozen; reopening turns them live (1 / 3) again and prices move."""
+        self.market_open = is_open  # on reopening, the first step moves by the gap
+        for session in self.sessions:
+            for line in session.lines.values():
+                if is_open:
+                    new = MDT.DELAYED if line.delayed else MDT.LIVE
+                elif session.market_data_type in (MDT.FROZEN, MDT.DELAYED_FROZEN):
+                    new = MDT.DELAYED_FROZEN if line.delayed else MDT.FROZEN
+                else:
+                    continue
+                if new != line.data_type:
+                    line.data_type = new
+                    session.send(msg.market_data_type(line.req_id, new))
+
+    def nightly_restart(self, seconds: float = 2.0, warning: float = 0.2) -> None:
+        """IB Gateway's nightly restart: 1100 (and the farm going), then every socket is
+        reset and the port refuses connections for `seconds`, then it listens again."""
+        self.emit_connectivity(1100)
+        loop = asyncio.get_running_loop()
+
+        def reset() -> None:
+            self.connectivity_lost = False
+            self.refuse_connections(seconds)
+
+        loop.call_later(warning, reset)

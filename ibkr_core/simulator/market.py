@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from .universe import EASTERN, UNIVERSE, Instrument, find_instrument
+from . import history_model
+from .pricing import Greeks, greeks
+from .universe import EASTERN, UNIVERSE, Instrument, Universe
 
 STEP_SECONDS = 0.25  # TWS sends stock quote snapshots every 250 ms
 RTH_SECONDS = 6.5 * 3600  # 09:30-16:00
@@ -153,10 +155,13 @@ class Market:
     """Quotes for every instrument of the universe, advanced explicitly by `step(now)`."""
 
     def __init__(
-        self, seed: int, now: float, instruments: tuple[Instrument, ...] = UNIVERSE
+        self, seed: int, now: float, instruments: tuple[Instrument, ...] | Universe = UNIVERSE
     ) -> None:
         self.seed = seed
-        self.instruments = {inst.key: inst for inst in instruments}
+        self.universe = instruments if isinstance(instruments, Universe) else Universe(instruments)
+        # Options come after their underlyings: they are priced from them on each step.
+        ordered = sorted(self.universe, key=lambda i: i.is_derivative)
+        self.instruments = {inst.key: inst for inst in ordered}
         self._rng: dict[str, random.Random] = {}
         self._fair: dict[str, float] = {}
         self._quotes: dict[str, QuoteState] = {}
@@ -171,9 +176,14 @@ class Market:
     def _initial_quote(self, inst: Instrument, rng: random.Random, now: float) -> QuoteState:
         vol = inst.daily_volatility
         tick = inst.min_tick
-        close = round_to_tick(inst.start_price * math.exp(rng.gauss(0, vol)), tick)
+        start = inst.start_price
+        if inst.is_derivative:
+            start = self._model_price(inst, now)
+        close = round_to_tick(start * math.exp(rng.gauss(0, vol)), tick)
         open_ = round_to_tick(close * math.exp(rng.gauss(0, 0.3 * vol)), tick)
         fair = open_ * math.exp(rng.gauss(0, 0.6 * vol))
+        if inst.is_derivative:
+            fair = max(start, tick)
         last = round_to_tick(fair, tick)
         high = round_to_tick(max(open_, last) * (1 + abs(rng.gauss(0, 0.3 * vol))), tick)
         low = round_to_tick(min(open_, last) * (1 - abs(rng.gauss(0, 0.3 * vol))), tick)
@@ -198,7 +208,37 @@ class Market:
         return q
 
     def _lot(self, inst: Instrument) -> float:
-        return 100_000.0 if inst.is_fx else 100.0
+        """Quote and trade size unit: 100k for FX, round lots of shares, contracts."""
+        if inst.is_fx:
+            return 100_000.0
+        return {"OPT": 1.0, "FOP": 1.0, "FUT": 1.0, "BOND": 10.0, "CRYPTO": 0.01}.get(
+            inst.sec_type, 100.0
+        )
+
+    def _model_price(self, inst: Instrument, now: float) -> float:
+        return self.greeks(inst, now).price
+
+    def greeks(self, inst: Instrument, now: float | None = None) -> Greeks:
+        """The option model's price and greeks for `inst` (OPT/FOP) at the underlying's
+        current fair price (TWS's model option computation, tick type 13)."""
+        und = self._fair[inst.under_key]
+        return greeks(inst, und, self._last_step if now is None else now)
+
+    def fx_rate(self, currency: str, base: str) -> float:
+        """Units of `base` one unit of `currency` is worth, at the FX midpoints (crossed
+        through USD when there is no direct pair)."""
+        if currency == base:
+            return 1.0
+        return self._usd_value(currency) / self._usd_value(base)
+
+    def _usd_value(self, currency: str) -> float:
+        if currency == "USD":
+            return 1.0
+        if f"{currency}.USD" in self._quotes:
+            return self._quotes[f"{currency}.USD"].mid
+        if f"USD.{currency}" in self._quotes:
+            return 1.0 / self._quotes[f"USD.{currency}"].mid
+        raise KeyError(f"no exchange rate for {currency}")
 
     def _requote(self, inst: Instrument, q: QuoteState, rng: random.Random) -> None:
         """New bid/ask around the fair price with a spread of 1-3 ticks."""
@@ -217,7 +257,7 @@ class Market:
     def _key(self, symbol: str) -> str:
         if symbol in self._quotes:
             return symbol
-        inst = find_instrument(symbol) or find_instrument(local_symbol=symbol)
+        inst = self.universe.find(symbol) or self.universe.find(local_symbol=symbol)
         if inst is None or inst.key not in self._quotes:
             raise KeyError(symbol)
         return inst.key
@@ -260,7 +300,10 @@ class Market:
     ) -> None:
         sigma = inst.daily_volatility * math.sqrt(n / STEPS_PER_DAY)
         old_fair = self._fair[inst.key]
-        fair = old_fair * math.exp(rng.gauss(0.0, sigma) - 0.5 * sigma * sigma)
+        if inst.is_derivative:  # follows its underlying through the option model
+            fair = self._model_price(inst, now)
+        else:
+            fair = old_fair * math.exp(rng.gauss(0.0, sigma) - 0.5 * sigma * sigma)
         self._fair[inst.key] = max(fair, inst.min_tick)
         # Quotes refresh on most steps; sizes flicker even when prices do not move.
         if rng.random() < 0.7:
@@ -351,25 +394,40 @@ class Market:
     def _walk_back(
         self, inst: Instrument, slots: list, bar_size: str, what: str, end: float
     ) -> list[Bar]:
-        rng = random.Random(f"{self.seed}:{inst.key}:{int(end)}:{bar_size}")
+        """Bars of `slots` from the seeded factor model (history_model.py), anchored so the
+        last close is the live last (or midpoint); a daily bar for today is today's session
+        so far and the days before it end at the previous close."""
         midpoint = what in ("MIDPOINT", "BID_ASK") or inst.is_fx
         # Midpoints can sit half-way between ticks.
         tick = inst.min_tick / 2 if midpoint else inst.min_tick
         seconds = BAR_SIZES[bar_size]
         if bar_size in _DAILY_OR_LONGER:
             seconds = {"1 day": 1, "1W": 5, "1 week": 5}.get(bar_size, 21) * RTH_SECONDS
-        sigma = inst.daily_volatility * math.sqrt(min(seconds, 21 * RTH_SECONDS) / RTH_SECONDS)
+        scale = math.sqrt(min(seconds, 21 * RTH_SECONDS) / RTH_SECONDS)
+        sigma = inst.daily_volatility * scale
         per_bar_volume = inst.avg_daily_volume * seconds / RTH_SECONDS
         q = self._quotes[inst.key]
-        close = q.mid if what in ("MIDPOINT", "BID", "ASK", "BID_ASK") or inst.is_fx else q.last
+        quoted = what in ("MIDPOINT", "BID", "ASK", "BID_ASK") or inst.is_fx
+        last = q.mid if quoted else q.last
+        keys = history_model.slot_numbers(slots, BAR_SIZES[bar_size])
+        rets = history_model.log_returns(self.seed, inst, keys, bar_size, scale)
+        shape = history_model.BarShape.of(self.seed, inst, keys, bar_size)
+        today = datetime.fromtimestamp(end, EASTERN).date()
+        live_day = bar_size == "1 day" and bool(slots) and slots[-1] == today and q.close > 0
+        if live_day:  # today's bar is the session so far; earlier days end at the close
+            closes = [*history_model.closes_back(q.close, rets[:-1]).tolist(), last]
+            rets[-1] = math.log(last / q.close) if last > 0 else 0.0
+        else:
+            closes = history_model.closes_back(last, rets).tolist()
         half_spread = (q.ask - q.bid) / 2
         out: list[Bar] = []
-        for slot in reversed(slots):
-            ret = rng.gauss(0.0, sigma)
-            open_ = close * math.exp(-ret)
-            hi = max(open_, close) * (1 + abs(rng.gauss(0.0, 0.4 * sigma)))
-            lo = min(open_, close) * (1 - abs(rng.gauss(0.0, 0.4 * sigma)))
-            vol_noise = rng.lognormvariate(0.0, 0.35)
+        for i, slot in enumerate(slots):
+            close = closes[i]
+            open_ = close * math.exp(-rets[i] + 0.15 * sigma * shape.gap[i])
+            if live_day and i == len(slots) - 1 and q.open > 0:
+                open_ = q.open
+            hi = max(open_, close) * (1 + abs(0.4 * sigma * shape.high[i]))
+            lo = min(open_, close) * (1 - abs(0.4 * sigma * shape.low[i]))
             o, h, low, c = (round_to_tick(x, tick) for x in (open_, hi, lo, close))
             if what == "BID":
                 o, h, low, c = (round_to_tick(x - half_spread, tick) for x in (o, h, low, c))
@@ -378,14 +436,14 @@ class Market:
             h = max(h, o, c)
             low = max(tick, min(low, o, c))
             if (what == "TRADES" and not inst.is_fx) or what == "ADJUSTED_LAST":
+                busy = 1.0 + 0.5 * min(abs(rets[i]) / sigma, 4.0) if sigma else 1.0
+                vol_noise = math.exp(0.35 * shape.volume[i]) * busy
                 volume = float(max(100, round(per_bar_volume * vol_noise, -2)))
                 wap = round((h + low + c) / 3, 4)
-                count = max(1, int(volume / rng.uniform(80, 160)))
+                count = max(1, int(volume / (120.0 * math.exp(0.15 * shape.count[i]))))
             else:
                 volume, wap, count = -1.0, -1.0, -1
             out.append(Bar(slot, o, h, low, c, volume, wap, count))
-            close = open_
-        out.reverse()
         return out
 
 

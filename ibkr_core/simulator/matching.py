@@ -29,15 +29,21 @@ Error codes and texts (sources):
 - 202 "Order Canceled - reason:" - the notice TWS sends after a cancel (ibkr-go captures).
 Order lifecycle from the same live captures: stops rest at PreSubmitted with whyHeld
 "trigger"; the commission report of an opening trade carries 1.7976931348623157e308
-(unset) as realized P&L.
+(unset) as realized P&L. Every event carries a snapshot of the order as it was when the
+event happened, so what is sent later never shows a later state. A marketable order takes
+at most the size shown at the touch per slice (PARTIAL_FILL_INTERVAL apart); a failed
+margin check is accepted first (PreSubmitted), then error 201 and Inactive; orders placed
+with transmit=False wait for the order of their bracket that transmits; a bracket's
+children wait for the parent's fill and cancel each other (OCA) on a fill.
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from . import fees
 from .account import Account
 from .market import Market, on_tick, round_to_tick
 from .universe import EASTERN, Instrument
@@ -80,6 +86,7 @@ TEXT_MISSING_LIMIT = (
     "Error validating request.-'bO' : cause - You must specify a limit price for this order type."
 )
 TEXT_INVALID_ACTION = "Error validating request.-'bA' : cause - Invalid action"
+TEXT_VALIDATE = "Error validating request.-'bB' : cause - {cause}"
 TEXT_ORDER_CANCELED = "Order Canceled - reason:"  # error 202 after a cancel
 TEXT_REJECTED = "Order rejected - reason:"  # error 201 prefix
 TEXT_MARGIN = (  # what-if warningText; error 201 sends TEXT_REJECTED + this
@@ -100,7 +107,9 @@ def is_unset(value: float | None) -> bool:
 
 
 def commission_for(instrument: Instrument, qty: float, price: float) -> float:
-    """IBKR Pro fixed commission in USD for one execution."""
+    """IBKR Pro fixed commission for one execution, in the contract's currency."""
+    if instrument.sec_type not in ("STK", "CASH") or instrument.currency != "USD":
+        return fees.commission(instrument, qty, price)
     value = abs(qty) * price
     if instrument.is_fx:
         return round(max(FX_MIN, value * FX_RATE), 6)
@@ -109,7 +118,7 @@ def commission_for(instrument: Instrument, qty: float, price: float) -> float:
 
 @dataclass
 class SimOrder:
-    order_id: int
+    order_id: int  # the client's id; 0 for an order entered in TWS (until bound)
     client_id: int = 0
     perm_id: int = 0  # assigned by the engine when 0
     instrument: Instrument | None = None  # None: the contract did not resolve
@@ -122,6 +131,12 @@ class SimOrder:
     account: str = ""
     what_if: bool = False
     order_ref: str = ""
+    parent_id: int = 0  # the parent's order id (same client), 0 for none
+    oca_group: str = ""
+    oca_type: int = 0
+    transmit: bool = True
+    outside_rth: bool = False
+    entered_in_tws: bool = False  # placed by hand in TWS, not through the API
     status: str = "PendingSubmit"
     filled: float = 0.0
     remaining: float = -1.0  # -1: not set yet, becomes total_qty
@@ -129,7 +144,9 @@ class SimOrder:
     last_fill_price: float = 0.0
     created: float = 0.0
     triggered: bool = False  # stop reached
+    held_by_parent: bool = False  # a bracket child whose parent has not filled yet
     why_held: str = ""
+    next_fill_at: float = 0.0  # a partly filled order takes its next slice from then
     completed_time: float = 0.0
     completed_status: str = ""
     expires: float = 0.0  # DAY orders: the session close they expire at
@@ -144,7 +161,12 @@ class SimOrder:
 
     @property
     def is_working(self) -> bool:
-        return self.status in WORKING
+        """Transmitted and not done (an order placed with transmit=False is held)."""
+        return self.transmit and self.status in WORKING
+
+    def snapshot(self) -> SimOrder:
+        """A frozen copy: what the order looked like when an event was queued."""
+        return replace(self)
 
 
 @dataclass
@@ -184,29 +206,46 @@ class Commission:
     yield_redemption_date: int = 0
 
 
-@dataclass
+@dataclass(frozen=True)
 class OrderStatusEvent:
-    order: SimOrder
-    status: str
-    filled: float
-    remaining: float
-    avg_fill_price: float
-    last_fill_price: float
-    why_held: str = ""
+    """The order changed: orderStatus (after openOrder when `open_order`), reporting
+    `state`, the order as it was when this event was queued."""
+
+    order: SimOrder  # the live order (who owns it, where it is now)
+    state: SimOrder  # the snapshot to report
+    open_order: bool = True
+
+    @property
+    def status(self) -> str:
+        return self.state.status
+
+    @property
+    def filled(self) -> float:
+        return self.state.filled
+
+    @property
+    def remaining(self) -> float:
+        return self.state.remaining
+
+    @property
+    def why_held(self) -> str:
+        return self.state.why_held
 
 
-@dataclass
+@dataclass(frozen=True)
 class ExecutionEvent:
     order: SimOrder
     execution: Execution
     commission: Commission
 
 
-@dataclass
-class OrderStateEvent:
-    """The order changed: re-send openOrder for it."""
+@dataclass(frozen=True)
+class OrderErrorEvent:
+    """An error message about the order: 202 after a cancel, 201 before Inactive."""
 
     order: SimOrder
+    code: int
+    message: str
 
 
 @dataclass
@@ -228,7 +267,7 @@ class WhatIfResult:
     status: str = "PreSubmitted"
 
 
-@dataclass
+@dataclass(frozen=True)
 class WhatIfEvent:
     """Answer to an order placed with whatIf=True: nothing was stored or executed."""
 
@@ -236,7 +275,11 @@ class WhatIfEvent:
     result: WhatIfResult
 
 
-Event = OrderStatusEvent | ExecutionEvent | OrderStateEvent | WhatIfEvent
+Event = OrderStatusEvent | ExecutionEvent | OrderErrorEvent | WhatIfEvent
+
+# A marketable order larger than the size shown at the touch takes it slice by slice,
+# one slice (at most the displayed size) per this many seconds.
+PARTIAL_FILL_INTERVAL = 1.0
 
 
 @dataclass
@@ -248,7 +291,8 @@ class MatchingEngine:
     opening_realized_pnl: float = UNSET_DOUBLE
     check_margin: bool = True
     perm_id_start: int = 1_500_000_001
-    _orders: dict[int, SimOrder] = field(default_factory=dict, init=False)
+    fill_interval: float = PARTIAL_FILL_INTERVAL
+    _orders: dict[int, SimOrder] = field(default_factory=dict, init=False)  # by permId
     _executions: list[ExecutionEvent] = field(default_factory=list, init=False)
     _next_perm: int = field(default=0, init=False)
     _exec_seq: int = field(default=0, init=False)
@@ -261,10 +305,16 @@ class MatchingEngine:
 
     # --- queries ------------------------------------------------------------------------
 
-    def order(self, order_id: int) -> SimOrder | None:
-        return self._orders.get(order_id)
+    def order(self, order_id: int, client_id: int | None = None) -> SimOrder | None:
+        """The API order `order_id` of `client_id` (any client when None)."""
+        for o in self._orders.values():
+            mine = client_id is None or o.client_id == client_id
+            if o.order_id == order_id and not o.entered_in_tws and mine:
+                return o
+        return None
 
     def open_orders(self) -> list[SimOrder]:
+        """Working orders that have been transmitted."""
         return [o for o in self._orders.values() if o.is_working]
 
     def completed_orders(self) -> list[SimOrder]:
@@ -274,16 +324,15 @@ class MatchingEngine:
         """Today's executions, oldest first, each with its order and commission report."""
         return list(self._executions)
 
-    def next_valid_id(self) -> int:
-        return max(self._orders, default=0) + 1
-
     # --- validation ---------------------------------------------------------------------
 
     def validate(self, order: SimOrder) -> Rejection | None:
-        """The error TWS would answer `order` with, or None. Changes nothing."""
+        """The error TWS would answer `order` with before accepting it, or None. Changes
+        nothing. (A failed margin check is not here: TWS accepts the order, then
+        rejects it, see `submit`.)"""
         oid = order.order_id
-        existing = self._orders.get(oid)
-        if existing is not None and not existing.is_working:
+        existing = None if order.entered_in_tws else self.order(oid, order.client_id)
+        if existing is not None and not existing.is_working and existing.transmit:
             return Rejection(oid, 103, TEXT_DUPLICATE_ID)
         inst = order.instrument
         if inst is None:
@@ -307,11 +356,24 @@ class MatchingEngine:
                 return Rejection(oid, 403, TEXT_INVALID_STOP)
             if not on_tick(order.aux_price, inst.min_tick):
                 return Rejection(oid, 110, TEXT_TICK)
-        if self.check_margin and not order.what_if:
-            w = self._what_if(order, existing)
-            if w.init_margin_after > w.equity_with_loan_after and (w.init_margin_change > 0):
-                return Rejection(oid, 201, TEXT_REJECTED + w.warning_text)
+        if order.parent_id and self.order(order.parent_id, order.client_id) is None:
+            return Rejection(oid, 321, TEXT_VALIDATE.format(cause="Invalid parent order id"))
         return None
+
+    def margin_rejection(self, order: SimOrder, existing: SimOrder | None) -> str | None:
+        """The 201 text when `order` fails the initial-margin check, else None."""
+        if not self.check_margin or order.what_if:
+            return None
+        if order.parent_id and order.is_buy != self._parent_is_buy(order):
+            return None  # a closing bracket child adds no margin
+        w = self._what_if(order, existing)
+        if w.init_margin_after > w.equity_with_loan_after and w.init_margin_change > 0:
+            return TEXT_REJECTED + w.warning_text
+        return None
+
+    def _parent_is_buy(self, order: SimOrder) -> bool:
+        parent = self.order(order.parent_id, order.client_id)
+        return parent.is_buy if parent else order.is_buy
 
     # --- order entry --------------------------------------------------------------------
 
@@ -319,16 +381,24 @@ class MatchingEngine:
         """Place (or, for a working order id, modify) `order`.
 
         Returns the events to send, or the Rejection (nothing changed). An order placed with
-        `what_if` returns a single WhatIfEvent and is neither stored nor executed.
+        `what_if` returns a single WhatIfEvent and is neither stored nor executed. An order
+        with transmit=False is stored and held (no events) until an order of its bracket
+        is placed with transmit=True; then the whole bracket goes out, parent first.
         """
         rejection = self.validate(order)
         if rejection is not None:
             return rejection
         if order.what_if:
             return [WhatIfEvent(order, self.what_if(order))]
-        existing = self._orders.get(order.order_id)
-        if existing is not None:
+        existing = None if order.entered_in_tws else self.order(order.order_id, order.client_id)
+        if existing is not None and existing.is_working:
+            text = self.margin_rejection(order, existing)
+            if text:
+                return Rejection(order.order_id, 201, text)
             return self._modify(existing, order, now)
+        if existing is not None:  # held (transmit=False) and placed again
+            del self._orders[existing.perm_id]
+            order.perm_id = existing.perm_id
         order.order_type = order.order_type.upper()
         order.action = order.action.upper()
         if not order.perm_id:
@@ -337,18 +407,59 @@ class MatchingEngine:
         order.created = now
         order.filled, order.remaining = 0.0, order.total_qty
         order.expires = self._expiry(order, now)
-        self._orders[order.order_id] = order
-        is_stop = order.order_type in ("STP", "STP LMT")
-        order.status = "PreSubmitted"
-        order.why_held = "trigger" if is_stop else ""
-        events: list[Event] = [OrderStateEvent(order), self._status(order)]
-        if is_stop:
-            events += self._check_stop(order, now)
-            return events
-        order.status = "Submitted"
-        events.append(self._status(order))
-        events += self._try_fill(order, now, resting=False)
+        self._orders[order.perm_id] = order
+        if not order.transmit:
+            return []
+        events: list[Event] = []
+        for member in self._bracket_of(order):
+            events += self._activate(member, now)
         return events
+
+    def _bracket_of(self, order: SimOrder) -> list[SimOrder]:
+        """`order` and the held (untransmitted) orders it transmits: its parent and the
+        parent's other children; parent first, then in the order they were placed."""
+        root_id = order.parent_id or order.order_id
+        held = [
+            o
+            for o in self._orders.values()
+            if o is not order
+            and not o.transmit
+            and o.client_id == order.client_id
+            and not o.entered_in_tws
+            and (o.order_id == root_id or o.parent_id == root_id)
+        ]
+        for o in held:
+            o.transmit = True
+        return sorted([*held, order], key=lambda o: (o.parent_id != 0, o.perm_id))
+
+    def _activate(self, order: SimOrder, now: float) -> list[Event]:
+        """Order goes out: PreSubmitted, then working (or held as a child / stop), or
+        Inactive when TWS's margin check refuses it."""
+        order.status = "PreSubmitted"
+        is_stop = order.order_type in ("STP", "STP LMT")
+        parent = self.order(order.parent_id, order.client_id) if order.parent_id else None
+        order.held_by_parent = parent is not None and parent.status != "Filled"
+        order.why_held = "trigger" if is_stop and not order.held_by_parent else ""
+        events: list[Event] = [self._update(order)]
+        text = self.margin_rejection(order, None)
+        if text:
+            # Accepted, then refused: error 201, then Inactive (as TWS reports a failed
+            # margin check).
+            events.append(OrderErrorEvent(order, 201, text))
+            order.status, order.why_held = "Inactive", ""
+            order.completed_time, order.completed_status = now, "Inactive"
+            events.append(self._update(order))
+            return events
+        if order.held_by_parent:
+            return events
+        return events + self._go_live(order, now)
+
+    def _go_live(self, order: SimOrder, now: float) -> list[Event]:
+        if order.order_type in ("STP", "STP LMT"):
+            order.why_held = "trigger"
+            return self._check_stop(order, now)
+        order.status = "Submitted"
+        return [self._update(order), *self._try_fill(order, now, resting=False)]
 
     def _modify(self, existing: SimOrder, new: SimOrder, now: float) -> list[Event]:
         existing.total_qty = new.total_qty
@@ -359,53 +470,57 @@ class MatchingEngine:
         existing.tif = new.tif
         existing.order_ref = new.order_ref
         existing.triggered = False
-        events: list[Event] = [OrderStateEvent(existing)]
+        if existing.held_by_parent:
+            return [self._update(existing)]
         if existing.order_type in ("STP", "STP LMT"):
-            existing.status, existing.why_held = "PreSubmitted", "trigger"
-            events.append(self._status(existing))
-            events += self._check_stop(existing, now)
-        else:
-            existing.status, existing.why_held = "Submitted", ""
-            events.append(self._status(existing))
-            events += self._try_fill(existing, now, resting=False)
-        return events
+            # A stop that was Submitted stays Submitted (status never goes back).
+            existing.why_held = "trigger" if existing.status == "PreSubmitted" else ""
+            return [self._update(existing), *self._check_stop(existing, now)]
+        existing.status, existing.why_held = "Submitted", ""
+        return [self._update(existing), *self._try_fill(existing, now, resting=False)]
 
-    def cancel(self, order_id: int, now: float) -> list[Event] | Rejection:
-        """Cancel a working order: PendingCancel then Cancelled (then TWS sends error 202
-        TEXT_ORDER_CANCELED). Unknown ids answer 10147, finished orders 10148."""
-        order = self._orders.get(order_id)
-        if order is None:
-            return Rejection(
-                order_id, 10147, f"OrderId {order_id} that needs to be cancelled is not found."
-            )
+    def cancel(self, order: SimOrder | int, now: float) -> list[Event] | Rejection:
+        """Cancel a working order: PendingCancel, Cancelled, then error 202
+        TEXT_ORDER_CANCELED (and the same for its bracket children). Unknown ids answer
+        10147, finished orders 10148."""
+        if isinstance(order, int):
+            found = self.order(order)
+            if found is None:
+                return Rejection(
+                    order, 10147, f"OrderId {order} that needs to be cancelled is not found."
+                )
+            order = found
         if not order.is_working:
             return Rejection(
-                order_id,
+                order.order_id,
                 10148,
-                f"OrderId {order_id} that needs to be cancelled cannot be cancelled, "
+                f"OrderId {order.order_id} that needs to be cancelled cannot be cancelled, "
                 f"state: {order.status}.",
             )
         order.status = "PendingCancel"
-        events: list[Event] = [self._status(order)]
+        events: list[Event] = [self._update(order)]
         events += self._finish(order, "Cancelled", now)
         return events
 
     # --- market reaction ----------------------------------------------------------------
 
     def on_market(self, now: float) -> list[Event]:
-        """React to the current quotes: trigger stops, fill crossed limits, expire DAY
-        orders past their session close. Call after every Market.step / set_price."""
+        """React to the current quotes: trigger stops, fill crossed limits, take the next
+        slice of partly filled orders, expire DAY orders past their session close. Call
+        after every Market.step / set_price."""
         events: list[Event] = []
         for order in list(self._orders.values()):
-            if not order.is_working:
+            if not order.is_working or order.held_by_parent:
                 continue
             if order.expires and now >= order.expires:
                 events += self._finish(order, "Cancelled", now)
                 continue
+            if now < order.next_fill_at:
+                continue
             if order.order_type in ("STP", "STP LMT") and not order.triggered:
                 events += self._check_stop(order, now)
             else:
-                events += self._try_fill(order, now, resting=True)
+                events += self._try_fill(order, now, resting=order.filled == 0)
         return events
 
     def _check_stop(self, order: SimOrder, now: float) -> list[Event]:
@@ -419,7 +534,7 @@ class MatchingEngine:
         order.triggered = True
         order.why_held = ""
         order.status = "Submitted"
-        events: list[Event] = [OrderStateEvent(order), self._status(order)]
+        events: list[Event] = [self._update(order)]
         # A triggered stop is a market order; a stop-limit becomes a (marketable?) limit.
         events += self._try_fill(order, now, resting=False)
         return events
@@ -429,19 +544,22 @@ class MatchingEngine:
         assert inst is not None
         q = self.market.quote(inst.key)
         touch = q.ask if order.is_buy else q.bid
+        shown = q.ask_size if order.is_buy else q.bid_size
         if order.order_type in ("MKT", "STP"):
-            return self._fill(order, touch, now)
+            return self._fill(order, touch, shown, now)
         limit = order.lmt_price
         if (order.is_buy and touch <= limit) or (not order.is_buy and touch >= limit):
             # Marketable on arrival: fills at the touch (price improvement); a resting
             # limit fills at its limit price once the market crosses it.
-            return self._fill(order, limit if resting else touch, now)
+            return self._fill(order, limit if resting else touch, shown, now)
         return []
 
-    def _fill(self, order: SimOrder, price: float, now: float) -> list[Event]:
+    def _fill(self, order: SimOrder, price: float, shown: float, now: float) -> list[Event]:
+        """One execution of at most the size shown at the touch; the rest waits for the
+        next slice (status Submitted, filled/remaining moving)."""
         inst = order.instrument
         assert inst is not None
-        qty = order.remaining
+        qty = order.remaining if shown <= 0 else min(order.remaining, shown)
         if qty <= 0:
             return []
         price = round_to_tick(price, inst.min_tick)
@@ -454,8 +572,9 @@ class MatchingEngine:
             order.filled + qty
         )
         order.filled += qty
-        order.remaining = 0.0
+        order.remaining = max(0.0, order.total_qty - order.filled)
         order.last_fill_price = price
+        order.next_fill_at = now + self.fill_interval
         self._exec_seq += 1
         if not self._exec_base:
             self._exec_base = int(now)
@@ -463,11 +582,11 @@ class MatchingEngine:
         execution = Execution(
             exec_id=exec_id,
             time=now,
-            account=self.account.account_id,
+            account=order.account or self.account.account_id,
             instrument=inst,
             exchange="IDEALPRO"
             if inst.is_fx
-            else _EXEC_EXCHANGE.get(inst.primary_exchange, "NYSE"),
+            else _EXEC_EXCHANGE.get(inst.primary_exchange, fees.exec_exchange(inst)),
             side="BOT" if order.is_buy else "SLD",
             shares=qty,
             price=price,
@@ -481,32 +600,66 @@ class MatchingEngine:
         report = Commission(
             exec_id=exec_id,
             commission=commission,
-            currency=self.account.base_currency,
+            currency=self.account.commission_currency(inst),
             realized_pnl=realized if closes else self.opening_realized_pnl,
         )
         event = ExecutionEvent(order, execution, report)
         self._executions.append(event)
-        return [event, *self._finish(order, "Filled", now)]
+        events: list[Event] = [event]
+        events += self._cancel_oca_peers(order, now)
+        if order.remaining > 0:
+            return [*events, self._update(order, open_order=False)]
+        events += self._finish(order, "Filled", now)
+        for child in self._children(order):
+            if child.held_by_parent and child.is_working:
+                child.held_by_parent = False
+                events += self._go_live(child, now)
+        return events
+
+    def _children(self, parent: SimOrder) -> list[SimOrder]:
+        return [
+            o
+            for o in self._orders.values()
+            if o.parent_id
+            and o.parent_id == parent.order_id
+            and o.client_id == parent.client_id
+            and not parent.entered_in_tws
+        ]
+
+    def _oca_peers(self, order: SimOrder) -> list[SimOrder]:
+        """Orders cancelled when `order` fills: its OCA group, and the other children of
+        its bracket parent (TWS makes a bracket's children one OCA group)."""
+        peers = []
+        for o in self._orders.values():
+            if o is order or not o.is_working or o.client_id != order.client_id:
+                continue
+            same_group = bool(order.oca_group) and o.oca_group == order.oca_group
+            siblings = bool(order.parent_id) and o.parent_id == order.parent_id
+            if same_group or siblings:
+                peers.append(o)
+        return peers
+
+    def _cancel_oca_peers(self, order: SimOrder, now: float) -> list[Event]:
+        events: list[Event] = []
+        for peer in self._oca_peers(order):
+            events += self._finish(peer, "Cancelled", now)
+        return events
 
     def _finish(self, order: SimOrder, status: str, now: float) -> list[Event]:
         order.status = status
         order.why_held = ""
         order.completed_time = now
         order.completed_status = status
+        events: list[Event] = [self._update(order)]
         if status == "Cancelled":
-            order.remaining = order.total_qty - order.filled
-        return [OrderStateEvent(order), self._status(order)]
+            events.append(OrderErrorEvent(order, 202, TEXT_ORDER_CANCELED))
+            for child in self._children(order):
+                if child.is_working:
+                    events += self._finish(child, "Cancelled", now)
+        return events
 
-    def _status(self, order: SimOrder) -> OrderStatusEvent:
-        return OrderStatusEvent(
-            order=order,
-            status=order.status,
-            filled=order.filled,
-            remaining=order.remaining,
-            avg_fill_price=order.avg_fill_price,
-            last_fill_price=order.last_fill_price,
-            why_held=order.why_held,
-        )
+    def _update(self, order: SimOrder, open_order: bool = True) -> OrderStatusEvent:
+        return OrderStatusEvent(order, order.snapshot(), open_order)
 
     def _expiry(self, order: SimOrder, now: float) -> float:
         """DAY orders expire at the next session close (16:00 ET stocks, 17:00 ET FX)."""
@@ -552,7 +705,7 @@ class MatchingEngine:
         after = self.account.margin(
             self.market,
             extra={inst.con_id: (inst, signed)},
-            cash_delta=-signed * price - commission,
+            cash_delta=self.account.trade_cash(inst, signed, price, commission, self.market),
         )
         # The position is then valued at the mark, not at the hypothetical fill price.
         after_ewl = after.equity_with_loan
@@ -563,7 +716,7 @@ class MatchingEngine:
             commission=commission,
             min_commission=commission,
             max_commission=commission,
-            commission_currency=self.account.base_currency,
+            commission_currency=self.account.commission_currency(inst),
             init_margin_before=before.init,
             init_margin_change=after.init - before.init,
             init_margin_after=after.init,

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from . import protocol as pv
 from .universe import Instrument, find_instrument
 from .wire import UNSET_DOUBLE, UNSET_INTEGER, ProtocolError
+
+
+class NotSimulated(ProtocolError):
+    """A well-formed request for something this simulator does not do (combos, ...)."""
 
 
 @dataclass
@@ -104,15 +109,18 @@ class MarketDataRequest:
     regulatory_snapshot: bool
 
 
-def parse_mkt_data(r: FieldReader) -> MarketDataRequest:
+def parse_mkt_data(r: FieldReader, server_version: int) -> MarketDataRequest:
     r.skip()  # version
     req_id = r.int()
     contract = r.contract()
     if contract.sec_type == "BAG":
-        raise ProtocolError("combo market data is not simulated")
+        raise NotSimulated("combo market data is not simulated")
     if r.bool():  # delta-neutral contract
         r.skip(3)
-    return MarketDataRequest(req_id, contract, r.str(), r.bool(), r.bool())
+    generic_ticks, snapshot = r.str(), r.bool()
+    # regulatorySnapshot from MIN_SERVER_VER_REQ_SMART_COMPONENTS; mktDataOptions follows.
+    regulatory = r.bool() if server_version >= pv.MIN_SERVER_VER_REQ_SMART_COMPONENTS else False
+    return MarketDataRequest(req_id, contract, generic_ticks, snapshot, regulatory)
 
 
 @dataclass
@@ -129,7 +137,7 @@ class HistoricalRequest:
 
 
 def parse_historical(r: FieldReader, server_version: int) -> HistoricalRequest:
-    if server_version < 124:
+    if server_version < pv.MIN_SERVER_VER_SYNT_REALTIME_BARS:
         r.skip()  # version
     req_id = r.int()
     contract = r.contract()
@@ -138,8 +146,9 @@ def parse_historical(r: FieldReader, server_version: int) -> HistoricalRequest:
     use_rth = r.bool()
     what, fmt = r.str(), r.int(1)
     if contract.sec_type == "BAG":
-        raise ProtocolError("combo history is not simulated")
-    keep_up_to_date = r.bool()
+        raise NotSimulated("combo history is not simulated")
+    # keepUpToDate from MIN_SERVER_VER_SYNT_REALTIME_BARS; chartOptions follows.
+    keep_up_to_date = r.bool() if server_version >= pv.MIN_SERVER_VER_SYNT_REALTIME_BARS else False
     return HistoricalRequest(
         req_id, contract, end, bar_size, duration, use_rth, what, fmt, keep_up_to_date
     )
@@ -166,12 +175,16 @@ class OrderRequest:
     parent_id: int = 0
     outside_rth: bool = False
     what_if: bool = False
+    oca_type: int = 0
     extra: dict[str, str] = field(default_factory=dict)
 
 
 def parse_place_order(r: FieldReader, server_version: int) -> OrderRequest:
-    """PLACE_ORDER as ib_async 2.1 and ibapi 9.81 send it at server versions >= 145
-    (no version field). Unsupported sections (combos, conditions) raise ProtocolError."""
+    """PLACE_ORDER as IBKR's EClient.placeOrder writes it at `server_version` (10.46.1;
+    ib_async 2.1 and ibapi 9.81 write the same within their ranges). Unsupported sections
+    (combos, conditions) raise NotSimulated."""
+    if server_version < pv.MIN_SERVER_VER_ORDER_CONTAINER:
+        r.skip()  # message version (27 or 45), dropped at MIN_SERVER_VER_ORDER_CONTAINER
     order_id = r.int()
     contract = r.contract()
     r.skip(2)  # secIdType, secId
@@ -194,14 +207,16 @@ def parse_place_order(r: FieldReader, server_version: int) -> OrderRequest:
     o.outside_rth = r.bool()
     r.skip()  # hidden
     if contract.sec_type == "BAG":
-        raise ProtocolError("combo orders are not simulated")
+        raise NotSimulated("combo orders are not simulated")
     # "", discretionaryAmt, goodAfterTime, goodTillDate, faGroup, faMethod, faPercentage
     r.skip(7)
-    if server_version < 177:
+    if server_version < pv.MIN_SERVER_VER_FA_PROFILE_DESUPPORT:
         r.skip()  # faProfile
-    # modelCode .. deltaNeutralAuxPrice: 24 fields; deltaNeutralOrderType is the 23rd.
-    head = [r.str() for _ in range(22)]
-    o.extra["modelCode"] = head[0]
+    if server_version >= pv.MIN_SERVER_VER_MODELS_SUPPORT:
+        o.extra["modelCode"] = r.str()
+    # shortSaleSlot .. volatilityType: 21 fields; then deltaNeutralOrderType, ...AuxPrice
+    head = [r.str() for _ in range(21)]
+    o.oca_type = int(head[3] or 0)
     delta_neutral_type = r.str()
     r.skip()  # deltaNeutralAuxPrice
     if delta_neutral_type:
@@ -223,15 +238,19 @@ def parse_place_order(r: FieldReader, server_version: int) -> OrderRequest:
     r.skip()  # algoId
     o.what_if = r.bool()
     r.skip(4)  # orderMiscOptions, solicited, randomizeSize, randomizePrice
-    if o.order_type in {"PEG BENCH", "PEGBENCH"}:
-        r.skip(5)
-    if r.int():
-        raise ProtocolError("order conditions are not simulated")
+    if server_version >= pv.MIN_SERVER_VER_PEGGED_TO_BENCHMARK:
+        if o.order_type in {"PEG BENCH", "PEGBENCH"}:
+            r.skip(5)
+        if r.int():
+            raise NotSimulated("order conditions are not simulated")
+    # The rest (adjusted-order fields, soft dollar tier, cashQty, MiFID, ...) is read by
+    # TWS and not acted on here.
     return o
 
 
 def parse_cancel_order(r: FieldReader) -> int:
-    r.skip()  # version
+    # version, orderId; manualOrderCancelTime follows from MIN_SERVER_VER_MANUAL_ORDER_TIME.
+    r.skip()
     return r.int()
 
 

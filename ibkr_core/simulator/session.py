@@ -10,18 +10,35 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, ClassVar
 
 from . import messages as msg
-from .matching import OrderStatusEvent, SimOrder
+from . import protocol as pv
+from .faults import COMPETING_SESSION, HMDS_DOWN
+from .market import HistoricalDataError
+from .matching import Commission, Execution, SimOrder
+from .notices import (
+    FARM_NOTICES,
+    READ_ERROR,
+    TEXT_AMBIGUOUS,
+    TEXT_CLIENT_ID_IN_USE,
+    TEXT_DELAYED_NOT_ENABLED,
+    TEXT_DISPLAYING_DELAYED,
+    TEXT_MAX_TICKERS,
+    TEXT_NO_SECURITY,
+    TEXT_NOT_SUBSCRIBED,
+    TEXT_READ_ERROR,
+    TEXT_VALIDATE_ERROR,
+    VALIDATE_ERROR,
+)
 from .protocol import LIVE_TO_DELAYED, MAX_SERVER_VERSION, MIN_SERVER_VERSION, In, Tick
 from .protocol import MarketDataType as MDT
 from .requests import (
     ContractSpec,
     FieldReader,
+    NotSimulated,
     parse_cancel_order,
     parse_contract_details,
     parse_executions,
@@ -29,43 +46,28 @@ from .requests import (
     parse_mkt_data,
     parse_place_order,
 )
-from .universe import Instrument, with_hours
+from .universe import EASTERN, Instrument, with_hours
 from .wire import FrameReader, ProtocolError, encode_message
 
 if TYPE_CHECKING:
     from .gateway import SimulatedGateway
 
 log = logging.getLogger(__name__)
-EASTERN = ZoneInfo("US/Eastern")
 
-# Texts as TWS / IB Gateway send them.
-TEXT_NO_SECURITY = "No security definition has been found for the request"
-TEXT_CLIENT_ID_IN_USE = (
-    "Unable to connect as the client id is already in use. Retry with a unique client id."
+Handler = Callable[["ClientSession", FieldReader], None]
+# Requests IBKR's EClient sends without a version field (their id follows the message id).
+NO_VERSION_FIELD = frozenset(
+    {
+        In.REQ_PNL,
+        In.CANCEL_PNL,
+        In.REQ_PNL_SINGLE,
+        In.CANCEL_PNL_SINGLE,
+        In.REQ_MATCHING_SYMBOLS,
+        In.REQ_HEAD_TIMESTAMP,
+        In.CANCEL_HEAD_TIMESTAMP,
+        In.REQ_COMPLETED_ORDERS,
+    }
 )
-TEXT_NOT_SUBSCRIBED = (
-    "Requested market data is not subscribed. Check API status by selecting the Account menu "
-    "then under Management choose Market Data Subscription Manager and/or confirm that "
-    "market data subscription has been enabled via the Market Data Connections menu."
-    "Delayed market data is available.{symbol} {exchange}/TOP/ALL"
-)
-TEXT_DISPLAYING_DELAYED = "Requested market data is not subscribed. Displaying delayed market data."
-TEXT_DELAYED_NOT_ENABLED = (
-    "Requested market data is not subscribed. Delayed market data is not enabled."
-)
-TEXT_MAX_TICKERS = "Max number of tickers has been reached"
-TEXT_CONNECTIVITY = {
-    1100: "Connectivity between IBKR and Trader Workstation has been lost.",
-    1101: "Connectivity between IBKR and Trader Workstation has been restored - data lost.*",
-    1102: "Connectivity between IBKR and Trader Workstation has been restored - data maintained. "
-    "All data farms are connected: usfarm; ushmds; secdefnj.",
-}
-FARM_NOTICES = (
-    (2104, "Market data farm connection is OK:usfarm"),
-    (2106, "HMDS data farm connection is OK:ushmds"),
-    (2158, "Sec-def data farm connection is OK:secdefnj"),
-)
-FARM_BROKEN = (2103, "Market data farm connection is broken:usfarm")
 
 
 def ib_time(epoch: float) -> str:
@@ -81,6 +83,7 @@ class MarketDataLine:
     instrument: Instrument
     data_type: int  # what is reported: 1 live, 2 frozen, 3 delayed, 4 delayed frozen
     sent: dict[int, tuple[float, float]] = field(default_factory=dict)
+    size_of: Callable[[float], object] = msg.plain_size  # see messages.size_encoder
 
     @property
     def delayed(self) -> bool:
@@ -112,8 +115,12 @@ class ClientSession:
         self.positions_subscribed = False
         self.summary_requests: dict[int, str] = {}
         self.account_multi_requests: dict[int, str] = {}  # reqId -> model code
+        self.account_multi_accounts: dict[int, str] = {}  # reqId -> account
+        self.account_updates_account = ""
         self.pnl_requests: dict[int, str] = {}
         self.pnl_single_requests: dict[int, int] = {}
+        self.pnl_single_accounts: dict[int, str] = {}
+        self.auto_open_orders = False  # reqAutoOpenOrders(True) from client 0
         self._outbox: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
         self._writer_task: asyncio.Task | None = None
         self.closed = False
@@ -211,7 +218,7 @@ class ClientSession:
             return
         self.client_id = client_id
         self.gateway.session_started(self)
-        self.send(msg.managed_accounts([self.gateway.account.account_id]))
+        self.send(msg.managed_accounts(self.gateway.account_ids()))
         self.send(msg.next_valid_id(self.gateway.next_order_id()))
         for code, text in FARM_NOTICES:
             self.error(-1, code, text)
@@ -229,59 +236,48 @@ class ClientSession:
             return
         if self.client_id is None:
             raise ProtocolError(f"request {msg_id} before START_API")
-        handler = self._handlers().get(msg_id)
+        handler = self.HANDLERS.get(msg_id)
         if handler is None:
             log.info("client %s: request %s is not simulated", self.client_id, msg_id)
             return
-        handler(r)
+        try:
+            handler(self, r)
+        except NotSimulated as exc:
+            # Well formed but beyond this simulator: answered as a request TWS cannot
+            # validate (321); the session goes on.
+            log.info("client %s: request %s: %s", self.client_id, msg_id, exc)
+            text = TEXT_VALIDATE_ERROR.format(tag="sim", cause=str(exc))
+            self.error(self._request_id(msg_id, fields), VALIDATE_ERROR, text)
+        except (ProtocolError, ValueError, IndexError) as exc:
+            # Unreadable: TWS's 320, with a logged reason; the session goes on.
+            log.warning(
+                "client %s: unreadable request %s %r: %s", self.client_id, msg_id, fields[:6], exc
+            )
+            self.error(self._request_id(msg_id, fields), READ_ERROR, f"{TEXT_READ_ERROR} {exc}")
 
-    def _handlers(self) -> dict[int, Callable[[FieldReader], None]]:
-        return {
-            In.REQ_IDS: lambda r: self.send(msg.next_valid_id(self.gateway.next_order_id())),
-            In.REQ_CURRENT_TIME: lambda r: self.send(msg.current_time(int(self.gateway.now()))),
-            In.REQ_MANAGED_ACCTS: lambda r: self.send(
-                msg.managed_accounts([self.gateway.account.account_id])
-            ),
-            In.REQ_MARKET_DATA_TYPE: self._req_market_data_type,
-            In.REQ_MKT_DATA: self._req_mkt_data,
-            In.CANCEL_MKT_DATA: self._cancel_mkt_data,
-            In.REQ_CONTRACT_DATA: self._req_contract_data,
-            In.REQ_MATCHING_SYMBOLS: self._req_matching_symbols,
-            In.REQ_ACCT_DATA: self._req_account_updates,
-            In.REQ_POSITIONS: self._req_positions,
-            In.REQ_POSITIONS_MULTI: self._req_positions_multi,
-            In.CANCEL_POSITIONS_MULTI: lambda r: None,
-            In.REQ_ACCOUNT_UPDATES_MULTI: self._req_account_updates_multi,
-            In.CANCEL_ACCOUNT_UPDATES_MULTI: lambda r: self.account_multi_requests.pop(
-                (r.skip(), r.int())[1], None
-            ),
-            In.CANCEL_POSITIONS: self._cancel_positions,
-            In.REQ_ACCOUNT_SUMMARY: self._req_account_summary,
-            In.CANCEL_ACCOUNT_SUMMARY: lambda r: self.summary_requests.pop(
-                (r.skip(), r.int())[1], None
-            ),
-            In.REQ_PNL: self._req_pnl,
-            In.CANCEL_PNL: lambda r: self.pnl_requests.pop(r.int(), None),
-            In.REQ_PNL_SINGLE: self._req_pnl_single,
-            In.CANCEL_PNL_SINGLE: lambda r: self.pnl_single_requests.pop(r.int(), None),
-            In.REQ_OPEN_ORDERS: lambda r: self._send_open_orders(only_mine=True),
-            In.REQ_ALL_OPEN_ORDERS: lambda r: self._send_open_orders(only_mine=False),
-            In.REQ_AUTO_OPEN_ORDERS: lambda r: self._send_open_orders(only_mine=False),
-            In.REQ_COMPLETED_ORDERS: lambda r: self.send(msg.completed_orders_end()),
-            In.REQ_EXECUTIONS: self._req_executions,
-            In.PLACE_ORDER: self._place_order,
-            In.CANCEL_ORDER: self._cancel_order,
-            In.REQ_GLOBAL_CANCEL: lambda r: self.gateway.cancel_all(),
-            In.REQ_HISTORICAL_DATA: self._req_historical,
-            In.CANCEL_HISTORICAL_DATA: lambda r: None,
-            In.REQ_HEAD_TIMESTAMP: self._req_head_timestamp,
-        }
+    def _request_id(self, msg_id: int, fields: list[str]) -> int:
+        """The id an error about this request is sent under (-1 when it cannot be told):
+        the order id for PLACE_ORDER, the request id for the others that carry one."""
+        has_version = msg_id not in NO_VERSION_FIELD
+        if msg_id == In.PLACE_ORDER:
+            has_version = self.server_version < pv.MIN_SERVER_VER_ORDER_CONTAINER
+        elif msg_id == In.REQ_HISTORICAL_DATA:
+            has_version = self.server_version < pv.MIN_SERVER_VER_SYNT_REALTIME_BARS
+        index = 2 if has_version else 1
+        try:
+            return int(fields[index])
+        except (IndexError, ValueError):
+            return -1
 
     def _resolve(self, req_id: int, spec: ContractSpec) -> Instrument | None:
-        inst = spec.instrument()
-        if inst is None:
+        found = self.gateway.resolve(spec)
+        if len(found) == 1:
+            return found[0]
+        if found:
+            self.error(req_id, 200, TEXT_AMBIGUOUS.format(name=spec.describe()))
+        else:
             self.error(req_id, 200, TEXT_NO_SECURITY)
-        return inst
+        return None
 
     # --- market data --------------------------------------------------------------------
 
@@ -292,7 +288,7 @@ class ClientSession:
             self.market_data_type = MDT(requested)
 
     def _req_mkt_data(self, r: FieldReader) -> None:
-        req = parse_mkt_data(r)
+        req = parse_mkt_data(r, self.server_version)
         inst = self._resolve(req.req_id, req.contract)
         if inst is None:
             return
@@ -303,10 +299,18 @@ class ClientSession:
         if data_type is None:
             return
         line = MarketDataLine(req.req_id, inst, data_type)
+        line.size_of = msg.size_encoder(self.server_version, inst)
         exchange = "9c0001" if inst.sec_type == "STK" else "a60001"
-        self.send(msg.tick_req_params(req.req_id, inst.min_tick, exchange, 3))
+        if self.server_version >= pv.MIN_SERVER_VER_REQ_SMART_COMPONENTS:
+            # TICK_REQ_PARAMS (message 81) came with the 9.73 API messages of server
+            # versions 112..114 and has no cut-off constant of its own; sent from
+            # MIN_SERVER_VER_REQ_SMART_COMPONENTS (smart components, message 82).
+            self.send(msg.tick_req_params(req.req_id, inst.min_tick, exchange, 3))
         self.send(msg.market_data_type(req.req_id, data_type))
-        self.send_ticks(line, full=True)
+        if self.gateway.competing_session:
+            self.error(req.req_id, *COMPETING_SESSION)
+        elif self.gateway.data_flowing:
+            self.send_ticks(line, full=True)
         if req.snapshot:
             self.send(msg.tick_snapshot_end(req.req_id))
         else:
@@ -319,7 +323,7 @@ class ClientSession:
         wants_delayed = self.market_data_type in (MDT.DELAYED, MDT.DELAYED_FROZEN)
         live_ok = key not in cfg.not_entitled and key not in cfg.delayed_only
         delayed_ok = key not in cfg.no_delayed
-        frozen = not cfg.market_open
+        frozen = not self.gateway.market_open
         if live_ok:
             if frozen and self.market_data_type in (MDT.FROZEN, MDT.DELAYED_FROZEN):
                 return MDT.FROZEN
@@ -361,20 +365,34 @@ class ClientSession:
         def tick_id(tick: int) -> int:
             return LIVE_TO_DELAYED[Tick(tick)] if line.delayed else tick
 
+        size_of = line.size_of
         for tick, (price, size, size_tick) in prices.items():
             before = line.sent.get(tick)
             if full or before is None or before[0] != price:
-                self.send(msg.tick_price(line.req_id, tick_id(tick), price, size))
+                self.send(msg.tick_price(line.req_id, tick_id(tick), price, size_of(size)))
             elif size_tick is not None and before[1] != size:
-                self.send(msg.tick_size(line.req_id, tick_id(size_tick), size))
+                self.send(msg.tick_size(line.req_id, tick_id(size_tick), size_of(size)))
             line.sent[tick] = (price, size)
         if full or line.sent.get(Tick.VOLUME, (None,))[0] != q.volume:
-            self.send(msg.tick_size(line.req_id, tick_id(Tick.VOLUME), q.volume))
+            self.send(msg.tick_size(line.req_id, tick_id(Tick.VOLUME), size_of(q.volume)))
             line.sent[Tick.VOLUME] = (q.volume, 0.0)
         stamp = float(int(q.last_time))
         if full or line.sent.get(Tick.LAST_TIMESTAMP, (None,))[0] != stamp:
             self.send(msg.tick_string(line.req_id, tick_id(Tick.LAST_TIMESTAMP), str(int(stamp))))
             line.sent[Tick.LAST_TIMESTAMP] = (stamp, 0.0)
+        if line.instrument.is_derivative:
+            g = self.gateway.market.greeks(line.instrument)
+            if full or line.sent.get(Tick.MODEL_OPTION, (None,))[0] != g.und_price:
+                self.send(
+                    msg.tick_option_computation(
+                        self.server_version,
+                        line.req_id,
+                        tick_id(Tick.MODEL_OPTION),
+                        *(g.implied_vol, g.delta, g.price, g.pv_dividend),
+                        *(g.gamma, g.vega, g.theta, g.und_price),
+                    )
+                )
+                line.sent[Tick.MODEL_OPTION] = (g.und_price, 0.0)
 
     def on_market_step(self, changed: set[str]) -> None:
         for line in self.lines.values():
@@ -389,23 +407,31 @@ class ClientSession:
 
     def _req_contract_data(self, r: FieldReader) -> None:
         req_id, spec = parse_contract_details(r)
-        inst = self._resolve(req_id, spec)
-        if inst is None:
+        found = self.gateway.resolve(spec)  # every match, as TWS answers
+        if not found:
+            self.error(req_id, 200, TEXT_NO_SECURITY)
             return
-        inst = with_hours(inst, self.gateway.now())
-        self.send(msg.contract_details(self.server_version, req_id, inst))
+        for inst in found:
+            inst = with_hours(inst, self.gateway.now())
+            if inst.sec_type == "BOND":
+                self.send(msg.bond_contract_details(self.server_version, req_id, inst))
+            else:
+                self.send(msg.contract_details(self.server_version, req_id, inst))
         self.send(msg.contract_details_end(req_id))
 
     def _req_matching_symbols(self, r: FieldReader) -> None:
         req_id = r.int()
         pattern = r.str().upper()
         found = self.gateway.search_symbols(pattern)
-        self.send(msg.symbol_samples(req_id, found))
+        self.send(msg.symbol_samples(self.server_version, req_id, found))
 
     def _req_historical(self, r: FieldReader) -> None:
         req = parse_historical(r, self.server_version)
         inst = self._resolve(req.req_id, req.contract)
         if inst is None:
+            return
+        if self.gateway.farms_broken.get("hmds"):
+            self.error(req.req_id, *HMDS_DOWN)
             return
         now = self.gateway.now()
         refusal = self.gateway.pacing.check(
@@ -418,8 +444,6 @@ class ClientSession:
             self.error(req.req_id, 162, refusal)
             return
         end = self.gateway.parse_end_time(req.end) or now
-        from .market import HistoricalDataError
-
         try:
             bars = self.gateway.market.bars(
                 inst.key, end, req.duration, req.bar_size, req.what_to_show, req.use_rth
@@ -427,6 +451,7 @@ class ClientSession:
         except HistoricalDataError as exc:
             self.error(req.req_id, exc.code, exc.message)
             return
+        v = self.server_version
         rows = [
             (
                 self._bar_date(bar.time, req.format_date),
@@ -434,7 +459,7 @@ class ClientSession:
                 bar.high,
                 bar.low,
                 bar.close,
-                bar.volume,
+                msg.bar_volume(v, inst, bar.volume),
                 bar.wap,
                 bar.count,
             )
@@ -444,7 +469,9 @@ class ClientSession:
         start_text = (
             self._bar_date(start, 1) if not isinstance(start, (int, float)) else ib_time(start)
         )
-        self.send(msg.historical_data(req.req_id, start_text, ib_time(end), rows))
+        self.send(
+            msg.historical_data(self.server_version, req.req_id, start_text, ib_time(end), rows)
+        )
 
     @staticmethod
     def _bar_date(value: object, format_date: int) -> str:
@@ -466,15 +493,17 @@ class ClientSession:
         subscribe = r.bool()
         account = r.str()
         self.account_updates = subscribe
+        self.account_updates_account = account
         if subscribe:
-            self.send_account_updates(account or self.gateway.account.account_id)
+            self.send_account_updates(account)
 
     def send_account_updates(self, account: str | None = None) -> None:
         gw = self.gateway
-        account = account or gw.account.account_id
-        for value in gw.account.account_values(gw.market):
+        book = gw.account_for(account or self.account_updates_account)
+        account = book.account_id
+        for value in book.account_values(gw.market):
             self.send(msg.account_value(value.tag, value.value, value.currency, account))
-        for item in gw.account.portfolio(gw.market):
+        for item in book.portfolio(gw.market):
             self.send(
                 msg.portfolio_value(
                     item.instrument,
@@ -495,26 +524,29 @@ class ClientSession:
     def _req_account_updates_multi(self, r: FieldReader) -> None:
         r.skip()  # version
         req_id = r.int()
-        r.str()  # account
+        self.account_multi_accounts[req_id] = r.str()
         self.account_multi_requests[req_id] = r.str()
         self.send_account_updates_multi(req_id)
 
     def send_account_updates_multi(self, req_id: int) -> None:
         gw = self.gateway
-        account = gw.account.account_id
+        book = gw.account_for(self.account_multi_accounts.get(req_id, ""))
+        account = book.account_id
         model = self.account_multi_requests.get(req_id, "")
-        for v in gw.account.account_values(gw.market):
+        for v in book.account_values(gw.market):
             self.send(msg.account_update_multi(req_id, account, model, v.tag, v.value, v.currency))
         self.send(msg.account_update_multi_end(req_id))
 
     def _req_positions_multi(self, r: FieldReader) -> None:
         r.skip()  # version
         req_id = r.int()
-        r.str()  # account
+        wanted = r.str()
         model = r.str()
-        account = self.gateway.account.account_id
-        for inst, qty, avg_cost in self.gateway.account.positions():
-            self.send(msg.position_multi(req_id, account, inst, qty, avg_cost, model))
+        for book in self.gateway.accounts.values():
+            if wanted and wanted != book.account_id:
+                continue
+            for inst, qty, avg_cost in book.positions():
+                self.send(msg.position_multi(req_id, book.account_id, inst, qty, avg_cost, model))
         self.send(msg.position_multi_end(req_id))
 
     def _req_positions(self, r: FieldReader) -> None:
@@ -522,15 +554,16 @@ class ClientSession:
         self.send_positions()
 
     def send_positions(self) -> None:
-        account = self.gateway.account.account_id
-        for inst, qty, avg_cost in self.gateway.account.positions():
-            self.send(msg.position(account, inst, qty, avg_cost))
+        for book in self.gateway.accounts.values():
+            for inst, qty, avg_cost in book.positions():
+                self.send(msg.position(book.account_id, inst, qty, avg_cost))
         self.send(msg.position_end())
 
-    def send_position(self, inst: Instrument) -> None:
-        held = self.gateway.account.position(inst.con_id)
+    def send_position(self, inst: Instrument, account: str = "") -> None:
+        book = self.gateway.account_for(account)
+        held = book.position(inst.con_id)
         qty, avg_cost = (held.qty, held.avg_cost) if held else (0.0, 0.0)
-        self.send(msg.position(self.gateway.account.account_id, inst, qty, avg_cost))
+        self.send(msg.position(book.account_id, inst, qty, avg_cost))
 
     def _cancel_positions(self, r: FieldReader) -> None:
         self.positions_subscribed = False
@@ -546,9 +579,13 @@ class ClientSession:
     def send_account_summary(self, req_id: int) -> None:
         gw = self.gateway
         tags = self.summary_requests.get(req_id, "")
-        account = gw.account.account_id
-        for value in gw.account.summary(gw.market, tags):
-            self.send(msg.account_summary(req_id, account, value.tag, value.value, value.currency))
+        for book in gw.accounts.values():  # group "All": every managed account
+            for value in book.summary(gw.market, tags):
+                self.send(
+                    msg.account_summary(
+                        req_id, book.account_id, value.tag, value.value, value.currency
+                    )
+                )
         self.send(msg.account_summary_end(req_id))
 
     def _req_pnl(self, r: FieldReader) -> None:
@@ -559,74 +596,68 @@ class ClientSession:
 
     def _req_pnl_single(self, r: FieldReader) -> None:
         req_id = r.int()
-        r.str()  # account
+        account = r.str()
         r.str()  # model code
         con_id = r.int()
         self.pnl_single_requests[req_id] = con_id
+        self.pnl_single_accounts[req_id] = account
         self.send_pnl()
 
     def send_pnl(self) -> None:
         gw = self.gateway
-        if self.pnl_requests:
-            daily, unrealized, realized = gw.account.daily_pnl(gw.market)
-            for req_id in self.pnl_requests:
-                self.send(msg.pnl(req_id, daily, unrealized, realized))
+        for req_id, account in self.pnl_requests.items():
+            daily, unrealized, realized = gw.account_for(account).daily_pnl(gw.market)
+            self.send(msg.pnl(self.server_version, req_id, daily, unrealized, realized))
         for req_id, con_id in self.pnl_single_requests.items():
-            values = gw.account.pnl_single(con_id, gw.market)
+            book = gw.account_for(self.pnl_single_accounts.get(req_id, ""))
+            values = book.pnl_single(con_id, gw.market)
             if values is not None:
-                self.send(msg.pnl_single(req_id, *values))
+                self.send(msg.pnl_single(self.server_version, req_id, *values))
 
     # --- orders -------------------------------------------------------------------------
 
-    def _send_open_orders(self, only_mine: bool) -> None:
-        for order in self.gateway.engine.open_orders():
-            if only_mine and order.client_id != self.client_id:
-                continue
-            self.send_order_state(order)
-        self.send(msg.open_order_end())
-
-    def send_order_state(self, order: SimOrder, status: OrderStatusEvent | None = None) -> None:
-        """openOrder + orderStatus. `status` is the event's snapshot: by the time events
-        are sent the order itself may already have moved on (e.g. straight to Filled)."""
-        state = status or OrderStatusEvent(
-            order,
-            order.status,
-            order.filled,
-            order.remaining,
-            order.avg_fill_price,
-            order.last_fill_price,
-            order.why_held,
-        )
-        view = replace(self.gateway.order_view(order), status=state.status)
-        self.send(msg.open_order(self.server_version, view))
+    def send_order_update(self, state: SimOrder, open_order: bool = True) -> None:
+        """openOrder (unless `open_order` is False) and orderStatus reporting `state`, a
+        snapshot taken when the event happened: by the time it is sent the order itself
+        may have moved on (e.g. straight to Filled)."""
+        if open_order:
+            self.send(msg.open_order(self.server_version, self.gateway.desk.view(state)))
         self.send(
             msg.order_status(
-                order.order_id,
+                self.server_version,
+                state.order_id,
                 state.status,
                 state.filled,
                 state.remaining,
                 state.avg_fill_price,
-                order.perm_id,
-                0,
+                state.perm_id,
+                state.parent_id,
                 state.last_fill_price,
-                order.client_id,
+                state.client_id,
                 state.why_held,
             )
         )
 
     def _req_executions(self, r: FieldReader) -> None:
         f = parse_executions(r)
+        desk = self.gateway.desk
         for event in self.gateway.engine.executions():
             order, execution, commission = event.order, event.execution, event.commission
+            if not desk.sees_execution(self, order):
+                continue
+            if f.client_id not in (0, msg.UNSET_INTEGER) and execution.client_id != f.client_id:
+                continue
             if f.symbol and order.instrument.symbol != f.symbol.upper():
                 continue
             if f.side and execution.side != f.side.upper():
+                continue
+            if f.account and execution.account != f.account:
                 continue
             self.send_execution(f.req_id, order, execution)
             self.send_commission(commission)
         self.send(msg.execution_end(f.req_id))
 
-    def send_execution(self, req_id: int, order, execution) -> None:
+    def send_execution(self, req_id: int, order: SimOrder, execution: Execution) -> None:
         self.send(
             msg.execution(
                 self.server_version,
@@ -635,7 +666,7 @@ class ClientSession:
                 order.instrument,
                 execution.exec_id,
                 ib_time(execution.time),
-                self.gateway.account.account_id,
+                execution.account,
                 execution.exchange,
                 execution.side,
                 execution.shares,
@@ -645,22 +676,80 @@ class ClientSession:
                 execution.cum_qty,
                 execution.avg_price,
                 order.order_ref,
+                execution.last_liquidity,
             )
         )
 
-    def send_commission(self, commission) -> None:
+    def send_commission(self, commission: Commission) -> None:
         self.send(
             msg.commission_report(
                 commission.exec_id,
                 commission.commission,
                 commission.currency,
                 commission.realized_pnl,
+                commission.yield_,
+                commission.yield_redemption_date,
             )
         )
 
     def _place_order(self, r: FieldReader) -> None:
-        request = parse_place_order(r, self.server_version)
-        self.gateway.place_order(self, request)
+        self.gateway.desk.place(self, parse_place_order(r, self.server_version))
 
     def _cancel_order(self, r: FieldReader) -> None:
-        self.gateway.cancel_order(self, parse_cancel_order(r))
+        self.gateway.desk.cancel(self, parse_cancel_order(r))
+
+    def _req_auto_open_orders(self, r: FieldReader) -> None:
+        r.skip()  # version
+        self.gateway.desk.auto_open_orders(self, r.bool())
+
+    def _cancel_account_summary(self, r: FieldReader) -> None:
+        r.skip()  # version
+        self.summary_requests.pop(r.int(), None)
+
+    def _cancel_account_updates_multi(self, r: FieldReader) -> None:
+        r.skip()  # version
+        self.account_multi_requests.pop(r.int(), None)
+
+    def _ignore(self, r: FieldReader) -> None:
+        """Cancels of requests that keep no state here."""
+
+    # Built once: request id -> handler (called with the session and the field reader).
+    HANDLERS: ClassVar[dict[int, Handler]] = {}
+
+
+ClientSession.HANDLERS.update(
+    {
+        In.REQ_IDS: lambda s, r: s.send(msg.next_valid_id(s.gateway.next_order_id())),
+        In.REQ_CURRENT_TIME: lambda s, r: s.send(msg.current_time(int(s.gateway.now()))),
+        In.REQ_MANAGED_ACCTS: lambda s, r: s.send(msg.managed_accounts(s.gateway.account_ids())),
+        In.REQ_MARKET_DATA_TYPE: ClientSession._req_market_data_type,
+        In.REQ_MKT_DATA: ClientSession._req_mkt_data,
+        In.CANCEL_MKT_DATA: ClientSession._cancel_mkt_data,
+        In.REQ_CONTRACT_DATA: ClientSession._req_contract_data,
+        In.REQ_MATCHING_SYMBOLS: ClientSession._req_matching_symbols,
+        In.REQ_ACCT_DATA: ClientSession._req_account_updates,
+        In.REQ_POSITIONS: ClientSession._req_positions,
+        In.REQ_POSITIONS_MULTI: ClientSession._req_positions_multi,
+        In.CANCEL_POSITIONS_MULTI: ClientSession._ignore,
+        In.REQ_ACCOUNT_UPDATES_MULTI: ClientSession._req_account_updates_multi,
+        In.CANCEL_ACCOUNT_UPDATES_MULTI: ClientSession._cancel_account_updates_multi,
+        In.CANCEL_POSITIONS: ClientSession._cancel_positions,
+        In.REQ_ACCOUNT_SUMMARY: ClientSession._req_account_summary,
+        In.CANCEL_ACCOUNT_SUMMARY: ClientSession._cancel_account_summary,
+        In.REQ_PNL: ClientSession._req_pnl,
+        In.CANCEL_PNL: lambda s, r: s.pnl_requests.pop(r.int(), None),
+        In.REQ_PNL_SINGLE: ClientSession._req_pnl_single,
+        In.CANCEL_PNL_SINGLE: lambda s, r: s.pnl_single_requests.pop(r.int(), None),
+        In.REQ_OPEN_ORDERS: lambda s, r: s.gateway.desk.send_open_orders(s, "mine"),
+        In.REQ_ALL_OPEN_ORDERS: lambda s, r: s.gateway.desk.send_open_orders(s, "all"),
+        In.REQ_AUTO_OPEN_ORDERS: ClientSession._req_auto_open_orders,
+        In.REQ_COMPLETED_ORDERS: lambda s, r: s.send(msg.completed_orders_end()),
+        In.REQ_EXECUTIONS: ClientSession._req_executions,
+        In.PLACE_ORDER: ClientSession._place_order,
+        In.CANCEL_ORDER: ClientSession._cancel_order,
+        In.REQ_GLOBAL_CANCEL: lambda s, r: s.gateway.desk.cancel_all(),
+        In.REQ_HISTORICAL_DATA: ClientSession._req_historical,
+        In.CANCEL_HISTORICAL_DATA: ClientSession._ignore,
+        In.REQ_HEAD_TIMESTAMP: ClientSession._req_head_timestamp,
+    }
+)

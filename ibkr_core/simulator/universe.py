@@ -1,4 +1,6 @@
-"""The simulated gateway's tradable universe: US stocks, ETFs and EUR.USD.
+"""The simulated gateway's tradable universe: US stocks, ETFs and EUR.USD (the `stocks`
+profile), and the `Universe` lookup every profile uses (assets.py adds options, futures,
+foreign stocks, bonds, crypto and more FX pairs for the other profiles).
 
 Pure data plus the lookup TWS performs when a client names a contract. Contract ids are
 the ones IBKR uses for these instruments, so logs and saved watchlists look familiar.
@@ -55,15 +57,58 @@ class Instrument:
     liquid_hours: str = ""
     order_types: str = STK_ORDER_TYPES
     valid_exchanges: str = STK_VALID_EXCHANGES
+    # Derivatives (OPT, FUT, FOP): as IBKR's Contract / ContractDetails carry them.
+    multiplier: str = ""
+    last_trade_date: str = ""  # lastTradeDateOrContractMonth, YYYYMMDD
+    strike: float = 0.0
+    right: str = ""  # "C" / "P"
+    contract_month: str = ""  # YYYYMM
+    under_con_id: int = 0
+    under_symbol: str = ""
+    under_sec_type: str = ""
+    under_key: str = ""  # the simulator's key of the underlying (prices options)
+    implied_vol: float = 0.0  # annual volatility the option model prices with
+    real_expiration_date: str = ""
+    market_rule_ids: str = ""  # "" = by secType (26 stocks, 239 FX)
+    stock_type: str = ""  # "" = COMMON for stocks
+    agg_group: int = 1
+    price_magnifier: int = 1
+    size_increment: str = ""  # minSize / sizeIncrement; "" = by secType
+    # Bonds (BOND_CONTRACT_DATA fields).
+    cusip: str = ""
+    coupon: float = 0.0
+    issue_date: str = ""
+    bond_type: str = ""
+    coupon_type: str = ""
+    desc_append: str = ""
+    face_value: float = 0.0  # per bond; prices are % of par
 
     @property
     def is_fx(self) -> bool:
         return self.sec_type == "CASH"
 
     @property
+    def is_derivative(self) -> bool:
+        return self.sec_type in ("OPT", "FOP")
+
+    @property
+    def value_factor(self) -> float:
+        """Currency units per unit of price and quantity: the multiplier (options,
+        futures), face/100 for bonds priced in % of par, else 1."""
+        if self.sec_type == "BOND":
+            return (self.face_value or 1000.0) / 100.0
+        return float(self.multiplier) if self.multiplier else 1.0
+
+    @property
     def key(self) -> str:
-        """The symbol the simulator's market and account use for this instrument."""
-        return self.local_symbol if self.is_fx else self.symbol
+        """The name the simulator's market and account use for this instrument: the
+        symbol of a US stock ("AAPL"), symbol@exchange of another stock ("SAP@IBIS"),
+        else the local symbol ("EUR.USD", "ESZ6", "AAPL  270115C00230000")."""
+        if self.sec_type == "STK":
+            if self.currency == "USD":
+                return self.symbol
+            return f"{self.symbol}@{self.primary_exchange}"
+        return self.local_symbol
 
 
 def _day(d: date) -> str:
@@ -71,37 +116,62 @@ def _day(d: date) -> str:
 
 
 def session_hours(instrument: Instrument, now: float, days: int = 7) -> tuple[str, str]:
-    """(tradingHours, liquidHours) in IBKR's format for the `days` calendar days from `now`.
+    """(tradingHours, liquidHours) in IBKR's format for the `days` calendar days from `now`,
+    in the instrument's own time zone.
 
     E.g. "20261130:0400-20261130:2000;20261201:0400-20261201:2000;20261205:CLOSED".
-    Stocks trade 04:00-20:00 and are liquid 09:30-16:00 US/Eastern on weekdays; EUR.USD
-    trades from Sunday 17:15 to Friday 17:00 with a daily break 17:00-17:15.
+    US stocks trade 04:00-20:00 and are liquid 09:30-16:00 US/Eastern on weekdays; FX
+    trades from Sunday 17:15 to Friday 17:00 US/Eastern with a daily break 17:00-17:15;
+    CME futures trade 17:00 (previous day) to 16:00 US/Central; SEHK has a lunch break;
+    crypto on PAXOS trades around the clock.
     """
-    start = datetime.fromtimestamp(now, EASTERN).date()
+    start = datetime.fromtimestamp(now, ZoneInfo(_tz_name(instrument))).date()
     trading: list[str] = []
     liquid: list[str] = []
     for i in range(days):
         d = start + timedelta(days=i)
-        wd = d.weekday()
-        if instrument.is_fx:
-            # Sessions are listed under the day they end: Sunday 17:15 opens Monday's.
-            prev = _day(d - timedelta(days=1))
-            if wd == 6:
-                continue
-            if wd == 5:
-                trading.append(f"{_day(d)}:CLOSED")
-                liquid.append(f"{_day(d)}:CLOSED")
-            else:
-                s = f"{prev}:1715-{_day(d)}:1700"
-                trading.append(s)
-                liquid.append(s)
-        elif wd >= 5:
-            trading.append(f"{_day(d)}:CLOSED")
-            liquid.append(f"{_day(d)}:CLOSED")
-        else:
-            trading.append(f"{_day(d)}:0400-{_day(d)}:2000")
-            liquid.append(f"{_day(d)}:0930-{_day(d)}:1600")
+        t, lq = _day_hours(instrument, d)
+        if t is None:
+            continue
+        trading.append(t)
+        liquid.append(lq)
     return ";".join(trading), ";".join(liquid)
+
+
+def _tz_name(instrument: Instrument) -> str:
+    # IBKR's own names: "MET" for Xetra, "Hongkong" for SEHK; ZoneInfo knows both.
+    return instrument.time_zone_id or "US/Eastern"
+
+
+def _day_hours(inst: Instrument, d: date) -> tuple[str | None, str]:
+    wd = d.weekday()
+    day, prev, nxt = _day(d), _day(d - timedelta(days=1)), _day(d + timedelta(days=1))
+    closed = f"{day}:CLOSED"
+    if inst.sec_type == "CRYPTO":
+        s = f"{day}:0000-{nxt}:0000"
+        return s, s
+    if inst.is_fx:
+        # Sessions are listed under the day they end: Sunday 17:15 opens Monday's.
+        if wd == 6:
+            return None, ""
+        if wd == 5:
+            return closed, closed
+        s = f"{prev}:1715-{day}:1700"
+        return s, s
+    if wd >= 5:
+        return closed, closed
+    if inst.sec_type in ("FUT", "FOP"):
+        return f"{prev}:1700-{day}:1600", f"{day}:0830-{day}:1515"
+    if inst.primary_exchange == "SEHK" or inst.exchange == "SEHK":
+        s = f"{day}:0930-{day}:1200;{day}:1300-{day}:1600"
+        return s, s
+    if inst.primary_exchange == "IBIS":
+        return f"{day}:0800-{day}:2200", f"{day}:0900-{day}:1730"
+    if inst.sec_type == "BOND":
+        return f"{prev}:2000-{day}:1700", f"{day}:0800-{day}:1700"
+    if inst.sec_type == "OPT":
+        return f"{day}:0930-{day}:1600", f"{day}:0930-{day}:1600"
+    return f"{day}:0400-{day}:2000", f"{day}:0930-{day}:1600"
 
 
 def with_hours(instrument: Instrument, now: float) -> Instrument:
@@ -430,8 +500,118 @@ UNIVERSE: tuple[Instrument, ...] = tuple(
     with_hours(inst, _IMPORT_TIME) for inst in (*_STOCKS, EURUSD)
 )
 
-_BY_CON_ID = {inst.con_id: inst for inst in UNIVERSE}
-_BY_KEY = {inst.key: inst for inst in UNIVERSE}
+
+def _norm(text: str) -> str:
+    return " ".join((text or "").upper().split())
+
+
+_RIGHTS = {"C": "C", "CALL": "C", "P": "P", "PUT": "P"}
+
+
+class Universe:
+    """The instruments one simulated gateway knows, and TWS's contract lookup over them."""
+
+    def __init__(self, instruments: tuple[Instrument, ...]) -> None:
+        self.instruments = tuple(instruments)
+        self._by_con_id = {inst.con_id: inst for inst in self.instruments}
+        self._by_key = {inst.key.upper(): inst for inst in self.instruments}
+
+    def __iter__(self):
+        return iter(self.instruments)
+
+    def __len__(self) -> int:
+        return len(self.instruments)
+
+    def by_key(self, key: str) -> Instrument:
+        """The instrument whose `key` is `key` (case-insensitive); KeyError otherwise."""
+        return self._by_key[key.upper()]
+
+    def find_all(
+        self,
+        symbol: str = "",
+        sec_type: str = "",
+        currency: str = "",
+        exchange: str = "",
+        con_id: int = 0,
+        local_symbol: str = "",
+        last_trade_date: str = "",
+        strike: float = 0.0,
+        right: str = "",
+        multiplier: str = "",
+        trading_class: str = "",
+        primary_exchange: str = "",
+    ) -> list[Instrument]:
+        """Every instrument a contract request matches, as TWS's contract details do.
+
+        A known conId alone suffices (other fields, when given, must agree). Otherwise the
+        symbol (or localSymbol, e.g. "EUR.USD", "ESZ6") selects; an empty secType matches
+        every type (so "SAP" finds the IBIS share in EUR and the NYSE ADR in USD, "ES" the
+        future, its options and any stock). Currency, exchange, expiry (a YYYYMM month
+        matches every day of it), strike, right, multiplier and trading class narrow it.
+        """
+        sec_type = (sec_type or "").upper()
+        symbol = _norm(symbol)
+        local_symbol = _norm(local_symbol)
+        currency = (currency or "").upper()
+        right = _RIGHTS.get((right or "").upper(), (right or "").upper())
+        if right == "?":
+            right = ""
+        if con_id:
+            inst = self._by_con_id.get(int(con_id))
+            candidates = [inst] if inst is not None else []
+        elif symbol or local_symbol:
+            candidates = list(self.instruments)
+        else:
+            return []
+        out = []
+        for inst in candidates:
+            names = (inst.symbol.upper(), _norm(inst.local_symbol), inst.key.upper())
+            if symbol and symbol not in names:
+                continue
+            if local_symbol and local_symbol != _norm(inst.local_symbol):
+                continue
+            if sec_type and sec_type != inst.sec_type:
+                continue
+            if currency and currency != inst.currency:
+                continue
+            if not _exchange_ok(inst, exchange):
+                continue
+            if primary_exchange and not _exchange_ok(inst, primary_exchange):
+                continue
+            if last_trade_date and not inst.last_trade_date.startswith(last_trade_date[:8]):
+                continue
+            if strike and abs(strike - inst.strike) > 1e-9:
+                continue
+            if right and right != inst.right:
+                continue
+            if multiplier and inst.multiplier and float(multiplier) != float(inst.multiplier):
+                continue
+            if trading_class and trading_class.upper() != inst.trading_class.upper():
+                continue
+            out.append(inst)
+        return out
+
+    def find(self, *args, **kwargs) -> Instrument | None:
+        """The first match of `find_all` (the key match first), or None."""
+        found = self.find_all(*args, **kwargs)
+        if not found:
+            return None
+        wanted = _norm(kwargs.get("symbol", args[0] if args else "")) or _norm(
+            kwargs.get("local_symbol", "")
+        )
+        for inst in found:
+            if inst.key.upper() == wanted:
+                return inst
+        return found[0]
+
+    def search(self, pattern: str, limit: int = 16) -> list[Instrument]:
+        """reqMatchingSymbols: symbols starting with `pattern`, then names containing it
+        (derivatives are listed under their underlying, as TWS does)."""
+        pattern = pattern.upper()
+        listed = [i for i in self.instruments if i.sec_type not in ("OPT", "FOP", "FUT")]
+        starts = [i for i in listed if i.symbol.upper().startswith(pattern)]
+        named = [i for i in listed if pattern in i.long_name.upper() and i not in starts]
+        return (starts + named)[:limit]
 
 
 def _exchange_ok(inst: Instrument, exchange: str) -> bool:
@@ -440,9 +620,12 @@ def _exchange_ok(inst: Instrument, exchange: str) -> bool:
     exchange = EXCHANGE_ALIASES.get(exchange.upper(), exchange.upper())
     if inst.is_fx:
         return exchange == "IDEALPRO"
-    return exchange in ("SMART", inst.primary_exchange) or exchange in inst.valid_exchanges.split(
-        ","
-    )
+    if exchange in (inst.exchange, inst.primary_exchange):
+        return True
+    return exchange in inst.valid_exchanges.split(",")
+
+
+STOCKS_UNIVERSE = Universe(UNIVERSE)
 
 
 def find_instrument(
@@ -453,48 +636,12 @@ def find_instrument(
     con_id: int = 0,
     local_symbol: str = "",
 ) -> Instrument | None:
-    """Resolve a contract request the way TWS does.
-
-    A known conId alone suffices (other fields, when given, must agree). Otherwise the
-    symbol (or localSymbol, e.g. "EUR.USD") and secType select the instrument; an empty
-    secType is accepted for convenience. Currency and exchange, if given, must match;
-    the exchange may be SMART, the primary exchange or any valid exchange (ISLAND is
-    NASDAQ's alias), IDEALPRO for FX.
-    """
-    sec_type = (sec_type or "").upper()
-    symbol = (symbol or "").upper()
-    local_symbol = (local_symbol or "").upper()
-    currency = (currency or "").upper()
-    if con_id:
-        inst = _BY_CON_ID.get(int(con_id))
-        if inst is None:
-            return None
-        candidates = [inst]
-    else:
-        candidates = []
-        for name in (symbol, local_symbol):
-            if not name:
-                continue
-            if name in _BY_KEY:
-                candidates.append(_BY_KEY[name])
-            candidates.extend(i for i in UNIVERSE if i.symbol == name and i not in candidates)
-        if not candidates:
-            return None
-    for inst in candidates:
-        if symbol and symbol not in (inst.symbol, inst.local_symbol):
-            continue
-        if local_symbol and local_symbol != inst.local_symbol:
-            continue
-        if sec_type and sec_type != inst.sec_type:
-            continue
-        if currency and currency != inst.currency:
-            continue
-        if not _exchange_ok(inst, exchange):
-            continue
-        return inst
-    return None
-
-
-def instrument_by_key(key: str) -> Instrument:
-    """The instrument whose `key` (symbol; "EUR.USD" for FX) is `key`; KeyError otherwise."""
-    return _BY_KEY[key]
+    """Resolve a contract request in the `stocks` universe the way TWS does (first match)."""
+    return STOCKS_UNIVERSE.find(
+        symbol=symbol,
+        sec_type=sec_type,
+        currency=currency,
+        exchange=exchange,
+        con_id=con_id,
+        local_symbol=local_symbol,
+    )

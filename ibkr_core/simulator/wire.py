@@ -19,17 +19,25 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 Field = str | int | float | bool | None
 
 
+# TWS is written in Java and writes an unset double or int as the number itself
+# (Double.MAX_VALUE, Integer.MAX_VALUE); IBKR's decoders read both back as "unset"
+# (ibapi utils.decode treats "1.7976931348623157E308" and "2147483647" as UNSET).
+UNSET_DOUBLE_TEXT = "1.7976931348623157E308"
+UNSET_INTEGER_TEXT = "2147483647"
+
+
 def format_field(value: Field) -> str:
-    """One field as TWS writes it: bools as 1/0, None and 'unset' as empty."""
+    """One field as TWS writes it: bools as 1/0, None as empty, unset numbers as Java's
+    MAX_VALUE texts."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, int):
-        return "" if value == UNSET_INTEGER else str(value)
+        return UNSET_INTEGER_TEXT if value == UNSET_INTEGER else str(value)
     if isinstance(value, float):
         if value == UNSET_DOUBLE:
-            return ""
+            return UNSET_DOUBLE_TEXT
         if math.isinf(value):
             return "Infinite"
         if value.is_integer() and abs(value) < 1e15:
@@ -87,11 +95,15 @@ class FrameReader:
         self._buffer.extend(data)
 
     def read_hello(self) -> ClientHello | None:
-        """The handshake: ``API\\0`` followed by one framed version range."""
-        if len(self._buffer) < len(HANDSHAKE_PREFIX):
+        """The handshake: ``API\\0`` followed by one framed version range.
+
+        A client older than v100 opens with its bare version (e.g. ``b"63\\0"``, 3 bytes):
+        refused as soon as the first byte differs, never waited on for a 4th byte."""
+        head = bytes(self._buffer[: len(HANDSHAKE_PREFIX)])
+        if not HANDSHAKE_PREFIX.startswith(head):
+            raise ProtocolError(f"legacy or foreign handshake {head!r}: only v100+ is served")
+        if len(head) < len(HANDSHAKE_PREFIX):
             return None
-        if bytes(self._buffer[:4]) != HANDSHAKE_PREFIX:
-            raise ProtocolError("client did not start with API\\0")
         payload = self._take_frame(offset=len(HANDSHAKE_PREFIX))
         if payload is None:
             return None

@@ -34,6 +34,7 @@ from ibkr_core.api.auth import authenticate_websocket
 from ibkr_core.api.deps import ApiContext, get_context
 from ibkr_core.api.stream import MAX_SYMBOLS, SEND_TIMEOUT, QuoteHub, Subscriber, quote_message
 from ibkr_core.connection import ConnectionState, ConnectionStatus, normalize_symbol
+from ibkr_core.data_state import quote_view
 
 __all__ = ["LIVE_PATH", "MIN_INTERVAL", "router", "state_key", "status_message"]
 
@@ -48,7 +49,7 @@ router = APIRouter(tags=["live"])
 
 def state_key(status: ConnectionStatus) -> str:
     """What a page redraws for when it changes: the state and the link to IBKR."""
-    return f"{status.state}/{status.connectivity}"
+    return f"{status.state}/{status.connectivity}/{status.view.key}"
 
 
 def status_message(status: ConnectionStatus) -> dict[str, Any]:
@@ -137,9 +138,12 @@ class _LiveSession:
             await self.sub.ready.wait()
             message: dict[str, Any] = {"type": "update", "time": datetime.now(UTC).isoformat()}
             quotes = {}
+            session = self.ctx.services.connection.status().view
             for symbol, quote in self.sub.take():
                 body = quote_message(quote, self.stale_after)
-                body["symbol"] = symbol
+                view = quote_view(quote, None, session)  # the page's own row words
+                body.update(symbol=symbol, source_text=view.source_text)
+                body["status_text"] = view.status_text
                 quotes[symbol] = body
             if quotes:
                 message["quotes"] = quotes
