@@ -9,8 +9,9 @@ Environment variables (all set by ``DashboardServer``):
 - ``BENCH_MAX_SYMBOLS``: lift the watchlist's 50-symbol cap and the market-data
   registry's 90-line cap to this many (for the 100-symbol runs).
 - ``BENCH_MODE``: ``fragment`` (the app as shipped: the quotes table is an
-  ``st.fragment(run_every=...)``) or ``whole`` (every fragment becomes a plain function
-  and the whole script reruns every ``refresh_interval`` instead).
+  ``st.fragment(run_every=...)`` unless the live push stream is up) or ``whole`` (every
+  fragment becomes a plain function and the real ``streamlit-autorefresh`` component
+  reruns the whole page every ``refresh_interval`` instead).
 - ``BENCH_TIMING_FILE``: append one JSON line per timed run (quotes fragment or whole
   script): kind, wall seconds and script-thread CPU seconds.
 
@@ -132,8 +133,9 @@ def run_app() -> None:
         if mode == "whole":
             _record("whole", "script", time.perf_counter() - wall0, time.thread_time() - cpu0)
     if mode == "whole" and finished:
-        # Whole-script timer: wait out the refresh interval, then rerun everything.
-        # (Server-side, so no extra fragment run sits between two full runs.)
+        # The whole-page timer: the streamlit-autorefresh component (its browser-side
+        # timer asks for a full rerun every refresh_interval).
+        from streamlit_autorefresh import st_autorefresh
+
         interval = _state["services"].settings.refresh_interval
-        time.sleep(max(0.0, interval - (time.perf_counter() - wall0)))
-        st.rerun()
+        st_autorefresh(interval=int(interval * 1000), key="bench_autorefresh")

@@ -139,7 +139,7 @@ def _now() -> datetime:
 @dataclass
 class _ReconnectPolicy:
     initial_delay: float = 0.25
-    max_delay: float = 30.0
+    max_delay: float = 2.0  # a gateway back after an outage is found within ~2 s
     factor: float = 2.0
     timestamps: list[float] = field(default_factory=list)
 
@@ -169,7 +169,7 @@ class IBKRConnection:
         readonly: bool = False,
         auto_reconnect: bool = True,
         reconnect_initial_delay: float = 0.25,
-        reconnect_max_delay: float = 30.0,
+        reconnect_max_delay: float = 2.0,
     ) -> None:
         self.settings = settings or Settings()
         self.loop = loop or get_loop_thread()

@@ -72,6 +72,11 @@ class Settings:
     max_order_value: float = 100_000.0
     dashboard_password: str = field(default="", repr=False)
     api_token: str = field(default="", repr=False)
+    # Host names the server answers to (comma separated; empty: loopback names only) and
+    # extra browser origins allowed besides the server's own (e.g. behind a proxy).
+    allowed_hosts: str = ""
+    allowed_origins: str = ""
+    push_rate: float = 4.0  # live stream: at most this many messages a second per tab
     watchlist_file: str = str(PROJECT_ROOT / "data" / "watchlist.json")
     # The history store (DuckDB); "" = history.duckdb beside the watchlist file.
     history_store_file: str = ""

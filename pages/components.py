@@ -4,7 +4,7 @@ Public API (stable; pages build on it)::
 
     require_services() -> Services        # the one st.cache_resource of the app; call it
                                           # first in every page (it enforces the entry point)
-    use_navigation_mode()                 # entry point only, first thing
+    begin_entry_run()                     # entry point only, first thing
     render_sidebar(services)              # connection panel + live status badge
     status_badge(status)                  # the coloured state badge (+ paper/LIVE)
     state_banner(services)                # one line under a page title: degraded, data
@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import math
 import string
+import threading
 from datetime import UTC, datetime
+from pathlib import Path
 
 import streamlit as st
-from streamlit.runtime.pages_manager import PagesManager
 
 from ibkr_core.connection import ConnectionState, ConnectionStatus
 from ibkr_core.data_state import ConnectionView, LinkState
@@ -48,6 +49,7 @@ from ibkr_core.services import (
 
 __all__ = [
     "account_picker",
+    "begin_entry_run",
     "choose_account",
     "fmt_age",
     "fmt_money",
@@ -63,7 +65,6 @@ __all__ = [
     "source_label",
     "state_banner",
     "status_badge",
-    "use_navigation_mode",
 ]
 
 STATUS_REFRESH_SECONDS = 2.0
@@ -77,21 +78,30 @@ def _cached_services() -> Services:
     return get_services()
 
 
-def use_navigation_mode() -> None:
-    """(Entry point only.) Tell Streamlit this app uses ``st.navigation``, not the legacy
-    ``pages/`` folder mode, before anything else runs."""
-    PagesManager.uses_pages_directory = False
+_entry_run = threading.local()  # each script run has its own thread
+
+
+def begin_entry_run() -> None:
+    """(Entry point only, first thing.) This script run goes through streamlit_app.py."""
+    _entry_run.active = True
 
 
 def _ensure_entrypoint() -> None:
-    """Streamlit picks its legacy ``pages/`` folder mode when a ``pages/`` folder exists,
-    until ``st.navigation`` is first called in the process. In that mode a page file runs
-    on its own: on the first request after a server start with a deep link (e.g.
-    ``/portfolio``), and on every run under ``AppTest``. That would skip the password gate
-    and the sidebar, so switch to navigation mode and rerun through streamlit_app.py."""
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+    """A page file running without the entry point would skip the password gate and the
+    sidebar. The server declares ``st.navigation`` mode at startup (its lifespan), so
+    that never happens there; a harness without that lifespan (``AppTest``) starts in
+    Streamlit's legacy ``pages/`` folder mode. Then declare navigation mode (the public
+    ``st.navigation``) and rerun through streamlit_app.py."""
+    if getattr(_entry_run, "active", False):
+        return
+    # The same url paths as the entry point's pages, so the rerun stays on this page.
+    pages = [p for p in sorted(_PAGES_DIR.glob("*.py")) if p.name not in _NOT_PAGES]
+    st.navigation([st.Page(p) for p in pages], position="hidden")
+    st.rerun()
+
+
+_PAGES_DIR = Path(__file__).resolve().parent
+_NOT_PAGES = {"components.py", "live.py", "__init__.py"}
 
 
 def require_services() -> Services:
@@ -441,7 +451,12 @@ def render_sidebar(services: Services) -> None:
         _run_pending_action(services)
         status = services.connection.status()
         ss["_conn_state_seen"] = (status.state, status.connectivity, status.view.key)
-        _live_status(services)
+        from pages.live import live_status  # (pages.live imports this module)
+
+        if live_status(services, status):
+            status_badge(status)  # pushed: a change of state reruns the page
+        else:
+            _live_status(services)
 
         chosen = preset(ss["conn_preset"])
         st.selectbox("Connection preset", _LABELS, key="conn_preset", on_change=_on_preset_change)

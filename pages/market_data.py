@@ -20,6 +20,7 @@ from ibkr_core.history import RANGE_KEYS
 from ibkr_core.providers.base import UNKNOWN_SYMBOL
 from ibkr_core.quote import Quote, QuoteSource
 from pages.components import fmt_age, plain, require_services, source_label, state_banner
+from pages.live import live_quotes
 
 PRICE_COLUMNS = ("last", "bid", "ask", "high", "low")
 UP, DOWN = "#26a69a", "#ef5350"
@@ -231,7 +232,8 @@ def quotes_table() -> None:
 
 
 st.subheader("Quotes")
-quotes_table()
+if not live_quotes(services, services.watchlist.symbols()):  # pushed, else the fragment
+    quotes_table()
 
 
 # -- chart -----------------------------------------------------------------------------------

@@ -224,3 +224,64 @@ def screenshot(page: Any, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# JS: the text of a cell of the live quotes board (the live component, in a shadow root).
+_BOARD_CELL_JS = """
+([symbol, column]) => {
+  const roots = [document];
+  for (const el of document.querySelectorAll('*')) if (el.shadowRoot) roots.push(el.shadowRoot);
+  const sel = `.ibkr-live[data-mode="board"] tr[data-symbol="${symbol}"] td.c-${column}`;
+  for (const root of roots) {
+    const td = root.querySelector(sel);
+    if (td) return td.textContent.trim();
+  }
+  return null;
+}
+"""
+
+# JS (init script): counts script runs (stApp's script state turning "running").
+RERUN_COUNTER_JS = """
+window.__runs = 0;
+new MutationObserver(() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  const state = app && app.getAttribute('data-test-script-state');
+  if (state === 'running' && window.__lastState !== 'running') window.__runs += 1;
+  window.__lastState = state;
+}).observe(document, {
+  subtree: true, attributes: true, attributeFilter: ['data-test-script-state'],
+});
+"""
+
+
+def board_cell(page: Any, symbol: str, column: str) -> str | None:
+    """Text of the live board's cell (column: symbol, last, bid, ask, source, age, status)."""
+    return page.evaluate(_BOARD_CELL_JS, [symbol, column])
+
+
+def wait_board_cell(page: Any, symbol: str, column: str, predicate_js: str, timeout: float) -> str:
+    fn = f"""
+    (args) => {{
+      const v = ({_BOARD_CELL_JS})(args);
+      return v !== null && ({predicate_js}) ? v : false;
+    }}
+    """
+    handle = page.wait_for_function(fn, arg=[symbol, column], polling="raf", timeout=timeout * 1000)
+    return handle.json_value()
+
+
+def live_pill(page: Any) -> str | None:
+    """The sidebar's live / paused indicator text."""
+    return page.evaluate(
+        """() => {
+        const roots = [document];
+        for (const el of document.querySelectorAll('*')) {
+          if (el.shadowRoot) roots.push(el.shadowRoot);
+        }
+        for (const r of roots) {
+          const p = r.querySelector('.ibkr-live[data-mode="status"] .live-pill');
+          if (p) return p.textContent.trim();
+        }
+        return null;
+      }"""
+    )

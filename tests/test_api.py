@@ -81,7 +81,7 @@ def services(api_settings) -> Iterator[Services]:
 
 @pytest.fixture
 def client(services) -> Iterator[TestClient]:
-    with TestClient(create_app(services)) as c:
+    with TestClient(create_app(services), base_url="http://localhost") as c:
         yield c
 
 
@@ -279,7 +279,7 @@ def test_unknown_symbol_is_404_when_connected_too(connected):
 
 
 def test_disconnect(connected):
-    r = connected.post("/api/trading/ibkr/disconnect")
+    r = connected.post("/api/trading/ibkr/disconnect", json={})
     assert r.status_code == 200 and r.json()["state"] == "disconnected"
     assert connected.get("/api/trading/ibkr/account").status_code == 503
     summary = connected.get("/api/trading/portfolio/summary").json()
@@ -342,8 +342,8 @@ def test_live_account_is_locked_like_the_dashboard(api_settings):
     gw = start_in_background(seed=1, port=0, config=SimConfig(account_id="U7654321"))
     services = offline_services(replace(api_settings, port=gw.port))
     try:
-        with TestClient(create_app(services)) as client:
-            assert client.post("/api/trading/ibkr/connect").json()["connected"]
+        with TestClient(create_app(services), base_url="http://localhost") as client:
+            assert client.post("/api/trading/ibkr/connect", json={}).json()["connected"]
             status = client.get("/api/trading/orders/status").json()
             assert status["allowed"] is False and "LIVE" in status["reason"]
             r = client.post(
@@ -364,7 +364,7 @@ def test_live_account_is_locked_like_the_dashboard(api_settings):
 def token_client(api_settings) -> Iterator[TestClient]:
     services = offline_services(replace(api_settings, api_token="s3cret-token"))
     try:
-        with TestClient(create_app(services)) as c:
+        with TestClient(create_app(services), base_url="http://localhost") as c:
             yield c
     finally:
         services.close()
@@ -389,7 +389,8 @@ def test_token_protects_every_route(token_client, headers):
         ("GET", "/openapi.json"),
         ("GET", "/api/health"),
     ]:
-        r = token_client.request(method, path, headers=headers)
+        body = {} if method == "POST" else None
+        r = token_client.request(method, path, headers=headers, json=body)
         assert r.status_code == 401, (path, r.status_code)
         assert r.headers["www-authenticate"].startswith("Bearer")
 
@@ -402,18 +403,34 @@ def test_right_token_is_let_through(token_client):
 
 
 def test_token_protects_the_websocket(token_client):
+    """Header or first message; never the URL (a token there would reach access logs)."""
     from starlette.websockets import WebSocketDisconnect
+
+    url = "ws://localhost/api/market-data/stream"
 
     with (
         pytest.raises(WebSocketDisconnect) as info,
-        token_client.websocket_connect("/api/market-data/stream") as ws,
+        token_client.websocket_connect(url) as ws,
     ):
         ws.receive_json()
     assert info.value.code == 1008
-    with token_client.websocket_connect("/api/market-data/stream?token=s3cret-token") as ws:
+    with (
+        pytest.raises(WebSocketDisconnect) as info,
+        token_client.websocket_connect(url) as ws,
+    ):
+        ws.send_json({"action": "auth", "token": "wrong"})
+        ws.receive_json()
+    assert info.value.code == 1008
+    with (
+        pytest.raises(WebSocketDisconnect),
+        token_client.websocket_connect(url + "?token=s3cret-token") as ws,
+    ):
+        ws.receive_json()  # refused before the app: the URL's token is not accepted
+    with token_client.websocket_connect(url) as ws:
+        ws.send_json({"action": "auth", "token": "s3cret-token"})
         assert ws.receive_json()["type"] == "welcome"
     headers = {"Authorization": "Bearer s3cret-token"}
-    with token_client.websocket_connect("/api/market-data/stream", headers=headers) as ws:
+    with token_client.websocket_connect(url, headers=headers) as ws:
         assert ws.receive_json()["type"] == "welcome"
 
 
@@ -434,7 +451,7 @@ def test_slow_ibkr_call_times_out_as_504_and_never_blocks_other_requests(service
 
     async def scenario():
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
             slow = asyncio.create_task(http.get("/api/trading/ibkr/account"))
             await asyncio.sleep(0.1)
             started = time.monotonic()

@@ -71,6 +71,7 @@ def fuzz_app(fuzz_gateway, tmp_path_factory) -> Iterator:
         request_timeout=3.0,
         provider_timeout=2.0,
         watchlist_file=str(tmp_path_factory.mktemp("fuzz") / "watchlist.json"),
+        allowed_hosts="localhost,127.0.0.1,::1,testserver",  # schemathesis' ASGI client
     )
     services = build_services(settings)
     services.quotes.close()

@@ -107,6 +107,24 @@ def test_password_gate_shows_nothing_of_the_account(locked_services):
     assert [t.value for t in at.text_input] == [""]  # cleared: not kept in the session
 
 
+def test_a_deep_link_runs_through_the_gate_and_opens_after_sign_in(locked_services):
+    """A page asked for directly (a bookmark, Streamlit's legacy pages/ mode under
+    AppTest) still gets the password form first, and after it the page asked for."""
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.switch_page("pages/market_data.py")
+    at.run()
+    assert [t.label for t in at.text_input] == ["Password"]
+    assert not at.metric and not at.dataframe and len(at.sidebar.children) == 0
+    at.text_input[0].input("wrong password")
+    at.button[0].click().run()
+    assert [e.value for e in at.error] == ["Wrong password."]
+    assert not at.metric and not at.dataframe and len(at.sidebar.children) == 0
+    at.text_input[0].input(PASSWORD)
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Market data"
+
+
 def test_right_password_opens_the_dashboard(locked_services):
     at = run_app()
     at.text_input[0].input(PASSWORD)

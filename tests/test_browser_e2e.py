@@ -10,6 +10,7 @@ tests/artifacts/e2e_timings.json.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -24,12 +25,14 @@ from tests.browser_helpers import (
     CHROMIUM,
     ROOT,
     StreamlitServer,
+    board_cell,
     grid_cell,
     launch_chromium,
     metric_value,
     money,
     screenshot,
     wait_app_idle,
+    wait_board_cell,
     wait_grid_cell,
     wait_metric,
 )
@@ -146,7 +149,7 @@ def has_page(title: str) -> bool:
 def test_deep_link_on_a_fresh_server_still_asks_for_the_password(server, page):
     """The first request after start (Streamlit's legacy pages/ mode) must not bypass
     the gate: open /portfolio directly and find the password form, not the account."""
-    page.goto(f"{server.url}/portfolio")
+    page.goto(f"{server.url}/market_data")
     page.get_by_label("Password", exact=True).wait_for()
     assert page.get_by_test_id("stMetric").count() == 0
     assert page.get_by_test_id("stSidebar").count() == 0 or (
@@ -184,10 +187,10 @@ def test_trader_journey_with_the_demo_gateway(server, page):
     last = None
     if has_page("Market data"):
         go_to(page, "Market data")
-        first = wait_grid_cell(page, "AAPL", "Last", "/^[0-9.,]+$/.test(v)", timeout=20)
+        first = wait_board_cell(page, "AAPL", "last", "/^[0-9.,]+$/.test(v)", timeout=20)
         changed = time.perf_counter()
-        last = wait_grid_cell(
-            page, "AAPL", "Last", f"/^[0-9.,]+$/.test(v) && v !== {first!r}", timeout=15
+        last = wait_board_cell(
+            page, "AAPL", "last", f"/^[0-9.,]+$/.test(v) && v !== {first!r}", timeout=15
         )
         TIMINGS["market_data_first_unprompted_change_s"] = round(time.perf_counter() - changed, 3)
         screenshot(page, "03-market-data")
@@ -252,14 +255,19 @@ def test_simulated_price_change_reaches_the_browser(server, page):
         price = gw.quote("AAPL").last
         for title, column in pages:
             go_to(page, title)
-            wait_grid_cell(page, "AAPL", column, "/^[$0-9.,]+$/.test(v)", timeout=20)
+            # Market data's quotes are pushed into the live board; Portfolio's is a grid
+            if title == "Market data":
+                wait = functools.partial(wait_board_cell, page, "AAPL", "last")
+            else:
+                wait = functools.partial(wait_grid_cell, page, "AAPL", column)
+            wait("/^[$0-9.,]+$/.test(v)", timeout=20)
             latencies = []
             for _ in range(5):
                 price = round(price + 1.37, 2)
                 t0 = time.perf_counter()
                 gw.set_price("AAPL", price)
                 same = f"Math.abs(parseFloat(v.replace(/[$,]/g, '')) - {price}) < 0.005"
-                wait_grid_cell(page, "AAPL", column, same, 10)
+                wait(same, timeout=10)
                 latencies.append(time.perf_counter() - t0)
             key = title.lower().replace(" ", "_")
             TIMINGS[f"price_change_to_browser_{key}_s"] = {
@@ -268,7 +276,7 @@ def test_simulated_price_change_reaches_the_browser(server, page):
                 "samples": [round(x, 3) for x in latencies],
             }
             assert max(latencies) < 5.0
-        assert grid_cell(page, "AAPL", "Last" if has_page("Market data") else "Price")
+        assert grid_cell(page, "AAPL", "Price") or board_cell(page, "AAPL", "last")
         screenshot(page, "07-price-moved")
 
         # The gateway goes away: the badge says so by itself (2 s status timer), and the

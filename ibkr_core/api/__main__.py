@@ -1,16 +1,20 @@
 """``python -m ibkr_core.api [--host 127.0.0.1] [--port 8000] [--client-id N] [--demo]``
 
-Builds its own ``Services`` (its own IBKR connection with client id
-``settings.client_id + 100`` unless ``--client-id``), connects in the background
-(``--no-connect`` to skip; ``--demo`` starts the built-in simulated gateway instead)
-and serves the API with uvicorn until Ctrl-C.
+For headless use: ``streamlit run streamlit_app.py`` serves the same API on the
+dashboard's port, over the dashboard's own connection. This builds its own ``Services``
+(its own IBKR connection with client id ``settings.client_id + 100`` unless
+``--client-id``), connects in the background (``--no-connect`` to skip; ``--demo``
+starts the built-in simulated gateway instead) and serves the API with uvicorn until Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import threading
+
+from ibkr_core.web.security import install_log_redaction, is_loopback
 
 log = logging.getLogger("ibkr_core.api")
 
@@ -32,8 +36,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     group.add_argument(
         "--demo", action="store_true", help="start the built-in simulated gateway and use it"
     )
+    parser.add_argument(
+        "--allow-remote-without-token",
+        action="store_true",
+        help="bind a non-loopback --host although IBKR_API_TOKEN is not set (anyone who "
+        "reaches the port can trade)",
+    )
     parser.add_argument("--log-level", default="info")
     return parser.parse_args(argv)
+
+
+def refuse_open_bind(host: str, api_token: str, allow: bool) -> str | None:
+    """Why binding ``host`` must not go ahead (None: fine)."""
+    if is_loopback(host) or api_token or allow:
+        return None
+    return (
+        f"refusing to listen on {host} without IBKR_API_TOKEN: anyone who reaches the port "
+        "could trade. Set IBKR_API_TOKEN (and IBKR_ALLOWED_HOSTS to the names clients use), "
+        "or pass --allow-remote-without-token."
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -46,6 +67,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     settings = Settings.load()
+    refusal = refuse_open_bind(args.host, settings.api_token, args.allow_remote_without_token)
+    if refusal:
+        print(f"python -m ibkr_core.api: {refusal}", file=sys.stderr)
+        raise SystemExit(2)
     client_id = (
         args.client_id if args.client_id is not None else settings.client_id + API_CLIENT_ID_OFFSET
     )
@@ -64,9 +89,11 @@ def main(argv: list[str] | None = None) -> None:
 
     if not args.no_connect:
         threading.Thread(target=connect, name="api-connect", daemon=True).start()
-    if args.host not in ("127.0.0.1", "localhost", "::1") and not settings.api_token:
+    if not is_loopback(args.host) and not settings.api_token:
         log.warning("binding %s without IBKR_API_TOKEN: anyone on the network can trade", args.host)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level.lower())
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level.lower())
+    install_log_redaction()  # uvicorn.Config configures its loggers: filter after that
+    uvicorn.Server(config).run()
 
 
 if __name__ == "__main__":

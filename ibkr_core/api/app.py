@@ -15,15 +15,24 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from ibkr_core.api import routes_ibkr, routes_market_data, routes_orders, routes_portfolio, stream
-from ibkr_core.api.auth import BearerTokenMiddleware
+from ibkr_core.api.auth import AuthMiddleware
 from ibkr_core.api.deps import ApiContext, context
 from ibkr_core.api.errors import install_error_handlers
 from ibkr_core.api.models import HealthResponse
+from ibkr_core.web import live
+from ibkr_core.web.security import AccessPolicy, SecurityMiddleware
+from ibkr_core.web.tokens import Credentials
 
 if TYPE_CHECKING:
     from ibkr_core.services import Services
 
-__all__ = ["API_CLIENT_ID_OFFSET", "API_VERSION", "create_app"]
+__all__ = [
+    "API_CLIENT_ID_OFFSET",
+    "API_VERSION",
+    "access_policy",
+    "create_app",
+    "credentials_for",
+]
 
 API_VERSION = "1.0.0"
 API_CLIENT_ID_OFFSET = 100  # the API server's IBKR client id: settings.client_id + 100
@@ -36,6 +45,7 @@ def create_app(
     heartbeat_interval: float = 15.0,
     stream_interval: float | None = None,
     own_services: bool = False,
+    security: bool = True,
 ) -> FastAPI:
     """The API over ``services``.
 
@@ -44,6 +54,8 @@ def create_app(
     ``heartbeat_interval`` / ``stream_interval``: WebSocket heartbeat period and the
     quote stream's longest wait between reads (default: settings.refresh_interval).
     ``own_services``: close ``services`` when the app shuts down.
+    ``security``: put ``SecurityMiddleware`` (Host allow-list, Origin / CSRF checks) in
+    front; False when the app is served inside one that already has it (the dashboard).
     """
     settings = services.settings
     api = ApiContext(
@@ -52,6 +64,7 @@ def create_app(
             client_id if client_id is not None else settings.client_id + API_CLIENT_ID_OFFSET
         ),
         heartbeat_interval=float(heartbeat_interval),
+        credentials=credentials_for(settings),
     )
     api.hub = stream.QuoteHub(services, interval=stream_interval)
 
@@ -80,15 +93,27 @@ def create_app(
     for module in (routes_ibkr, routes_portfolio, routes_market_data, routes_orders):
         app.include_router(module.router)
     app.include_router(stream.router)
+    app.include_router(live.router)
 
     @app.get("/api/health", response_model=HealthResponse, tags=["meta"])
     async def health(ctx: Annotated[ApiContext, Depends(context)]) -> HealthResponse:
         return HealthResponse(ok=True, ibkr_connected=ctx.ibkr_ready(), version=API_VERSION)
 
-    if settings.api_token:
-        app.add_middleware(BearerTokenMiddleware, token=settings.api_token)
+    if api.credentials.required:
+        app.add_middleware(AuthMiddleware, credentials=api.credentials)
         _document_bearer(app)
+    if security:
+        app.add_middleware(SecurityMiddleware, policy=access_policy(settings))
     return app
+
+
+def credentials_for(settings: Any) -> Credentials:
+    """The API token, and with a dashboard password the signed-in sessions' tokens."""
+    return Credentials(api_token=settings.api_token, password_set=bool(settings.dashboard_password))
+
+
+def access_policy(settings: Any) -> AccessPolicy:
+    return AccessPolicy.from_lists(settings.allowed_hosts, settings.allowed_origins)
 
 
 def _document_bearer(app: FastAPI) -> None:

@@ -17,6 +17,8 @@ import anyio.to_thread
 from fastapi import Request
 from starlette.requests import HTTPConnection
 
+from ibkr_core.web.tokens import Credentials
+
 if TYPE_CHECKING:
     from ibkr_core.api.stream import QuoteHub
     from ibkr_core.services import Services
@@ -31,6 +33,7 @@ class ApiContext:
     services: Services
     client_id: int
     heartbeat_interval: float = 15.0
+    credentials: Credentials = field(default_factory=Credentials, repr=False)
     hub: QuoteHub | None = field(default=None, repr=False)
 
     @property

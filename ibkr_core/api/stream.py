@@ -2,6 +2,8 @@
 
 Protocol (JSON text frames)::
 
+    client -> {"action": "auth", "token": "..."}      (first, when a token is required
+                                                       and no Authorization header)
     client -> {"action": "subscribe",   "symbols": ["AAPL", "MSFT"]}
     client -> {"action": "unsubscribe", "symbols": ["MSFT"]}
     client -> {"action": "ping"}                      (-> {"type": "pong", ...})
@@ -13,17 +15,19 @@ Protocol (JSON text frames)::
                "bid": ..., "ask": ..., ..., "provider_time": ..., "fetched_at": ...,
                "sent_at": ..., "error": null}
     server -> {"type": "heartbeat", "time": ..., "ibkr_connected": true, ...}
-    server -> {"type": "error", "message": "..."}     (bad message; the stream goes on)
+    server -> {"type": "error", "message": "..."}     (bad message, binary frame: the
+                                                       stream goes on)
 
 A quote message goes out once right after subscribing, then each time any of the
 quote's values (prices, volume, source, error) changes; never twice for the same
 values. After the "unsubscribed" answer no quote for those symbols follows.
 
-Server side, one ``QuoteHub`` per app reads snapshots of every subscribed symbol from
-the quote manager (IBKR when connected, else the fallbacks) in a worker thread. It
-reads when ib_async reports new ticks (``pendingTickersEvent``, so an IBKR tick reaches
-the client within milliseconds) and at least every ``settings.refresh_interval``
-seconds (the fallback providers' own cache decides how fresh their answers are).
+Server side, one ``QuoteHub`` per app reads snapshots from the quote manager (IBKR
+when connected, else the fallbacks) in a worker thread: the symbols whose IBKR ticker
+changed when ib_async reports new ticks (``pendingTickersEvent``, so an IBKR tick
+reaches the client within milliseconds), and every subscribed symbol at least every
+``settings.refresh_interval`` seconds and after a subscription (the fallback providers'
+own cache decides how fresh their answers are).
 Each connection keeps only the latest unsent quote per symbol, so a slow client gets
 fresh values rather than a growing backlog.
 """
@@ -45,6 +49,7 @@ import anyio
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
+from ibkr_core.api.auth import authenticate_websocket
 from ibkr_core.api.deps import ApiContext, get_context, run_blocking
 from ibkr_core.api.models import SYMBOL_PATTERN, QuoteResponse
 from ibkr_core.connection import normalize_symbol
@@ -145,6 +150,9 @@ class QuoteHub:
         self._wake: asyncio.Event | None = None
         self._aio_loop: asyncio.AbstractEventLoop | None = None
         self._wake_pending = threading.Event()
+        self._changed_lock = threading.Lock()
+        self._changed: set[str] = set()  # symbols whose ticker changed since the last read
+        self._full_read = True  # next read covers every subscribed symbol
         self.reads = 0  # snapshot reads done (tests, benchmark)
 
     # -- subscribers -----------------------------------------------------------------
@@ -160,8 +168,11 @@ class QuoteHub:
         if not self._subscribers:
             self.wake()  # let the pump notice and stop
 
-    def wake(self) -> None:
-        """Read now (from the event loop)."""
+    def wake(self, full: bool = True) -> None:
+        """Read now (from the event loop): every subscribed symbol, or (``full=False``)
+        the ones whose ticker changed."""
+        if full:
+            self._full_read = True
         if self._wake is not None:
             self._wake.set()
 
@@ -174,14 +185,21 @@ class QuoteHub:
                 await task
 
     # -- the pump --------------------------------------------------------------------
-    def _on_ticks(self, _tickers: Any) -> None:
-        """(IBKR loop thread.) New ticks arrived: wake the pump, once per read."""
+    def _on_ticks(self, tickers: Any) -> None:
+        """(IBKR loop thread.) New ticks arrived: note whose, wake the pump once per read."""
+        changed = set()
+        for ticker in tickers or ():
+            symbol = getattr(getattr(ticker, "contract", None), "symbol", None)
+            if symbol:
+                changed.add(normalize_symbol(symbol))
+        with self._changed_lock:
+            self._changed |= changed
         loop = self._aio_loop
         if loop is None or self._wake_pending.is_set():
             return
         self._wake_pending.set()
         with contextlib.suppress(RuntimeError):  # the app's loop is closing
-            loop.call_soon_threadsafe(self.wake)
+            loop.call_soon_threadsafe(self.wake, False)
 
     def _hook_ticks(self, on: bool) -> None:
         conn = self._services.connection
@@ -203,15 +221,21 @@ class QuoteHub:
         timeout = float(self._services.settings.provider_timeout) + 2.0
         try:
             while self._subscribers:
-                with contextlib.suppress(TimeoutError):
+                try:
                     await asyncio.wait_for(wake.wait(), self.interval)
+                except TimeoutError:
+                    self._full_read = True
                 wake.clear()
                 self._wake_pending.clear()
+                with self._changed_lock:
+                    changed, self._changed = self._changed, set()
+                full, self._full_read = self._full_read, False
                 # one read per symbol, asked as a client spelled it ("BRK.B"), kept by key
                 wanted: dict[str, str] = {}
                 for subscriber in self._subscribers:
                     for key, spelled in subscriber.symbols.items():
-                        wanted.setdefault(key, spelled)
+                        if full or key in changed:
+                            wanted.setdefault(key, spelled)
                 if not wanted:
                     continue
                 try:
@@ -309,7 +333,13 @@ class _Session:
 
     async def _receive_loop(self) -> None:
         while not self.closing:
-            text = await self.ws.receive_text()
+            message = await self.ws.receive()
+            if message["type"] == "websocket.disconnect":
+                raise WebSocketDisconnect(message.get("code", NORMAL_CLOSURE))
+            text = message.get("text")
+            if text is None:
+                await self._error("binary frames are not supported: send JSON text")
+                continue
             await self._handle(text)
 
     async def _error(self, message: str) -> None:
@@ -390,6 +420,8 @@ class _Session:
 async def stream(websocket: WebSocket) -> None:
     ctx = get_context(websocket)
     await websocket.accept()
+    if not await authenticate_websocket(websocket):
+        return
     session = _Session(websocket, ctx, _hub(ctx))
     try:
         await session.run()

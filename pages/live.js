@@ -1,0 +1,296 @@
+// The live component: one WebSocket per browser tab to /api/live, shared by every mount
+// (the sidebar's indicator + status badge, the Market data quotes board), patching the
+// DOM in place. No build step, no CDN: Streamlit inlines this module in the page.
+//
+// data (from pages/live.py):
+//   {mode: "status" | "board", path, token, state, symbols, labels, stale_after, digits}
+// state values sent back to Python:
+//   live (bool): the stream is up (the page drops its timers) or gone for a while (the
+//   page falls back to its fragment refresh); trigger "status": the connection's state
+//   changed (the page reruns once to redraw everything that follows the connection).
+
+const PAUSED_AFTER_MS = 3000; // a socket down this long hands the page back to its timers
+const MAX_BACKOFF_MS = 5000;
+
+function manager() {
+  if (window.__ibkrLive) return window.__ibkrLive;
+  const m = {
+    ws: null,
+    up: false,
+    attempt: 0,
+    timer: null,
+    path: "/api/live",
+    token: null,
+    listeners: new Set(),
+    quotes: {},
+    status: null,
+    downSince: Date.now(),
+    register(l) {
+      m.listeners.add(l);
+      m.ensure();
+      m.subscribe();
+    },
+    unregister(l) {
+      m.listeners.delete(l);
+      m.subscribe();
+      // A rerun unmounts and remounts the component: keep the socket for that moment.
+      setTimeout(() => {
+        if (!m.listeners.size) m.close();
+      }, 2000);
+    },
+    symbols() {
+      const all = new Set();
+      for (const l of m.listeners) for (const s of l.symbols || []) all.add(s);
+      return [...all];
+    },
+    subscribe() {
+      if (m.ws && m.ws.readyState === 1) {
+        m.ws.send(JSON.stringify({ action: "subscribe", symbols: m.symbols() }));
+      }
+    },
+    notify(kind, payload) {
+      for (const l of m.listeners) {
+        try {
+          l[kind] && l[kind](payload);
+        } catch (e) {
+          console.error("live component", e);
+        }
+      }
+    },
+    ensure() {
+      if (m.ws || m.timer) return;
+      const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+      let ws;
+      try {
+        ws = new WebSocket(scheme + location.host + m.path);
+      } catch (e) {
+        m.retry();
+        return;
+      }
+      m.ws = ws;
+      ws.onopen = () => {
+        if (m.token) ws.send(JSON.stringify({ action: "auth", token: m.token }));
+        m.subscribe();
+      };
+      ws.onmessage = (event) => {
+        let msg;
+        try {
+          msg = JSON.parse(event.data);
+        } catch (e) {
+          return;
+        }
+        if (msg.type !== "update") return;
+        m.attempt = 0;
+        if (!m.up) {
+          m.up = true;
+          m.notify("onState", true);
+        }
+        if (msg.quotes) Object.assign(m.quotes, msg.quotes);
+        if (msg.status) m.status = msg.status;
+        m.notify("onUpdate", msg);
+      };
+      ws.onclose = () => {
+        if (m.ws !== ws) return;
+        m.ws = null;
+        if (m.up) {
+          m.up = false;
+          m.downSince = Date.now();
+          m.notify("onState", false);
+        }
+        if (m.listeners.size) m.retry();
+      };
+    },
+    retry() {
+      // 250 ms, 500 ms, 1 s, 2 s, then every 5 s (with jitter): back soon after a blip.
+      const wait = Math.min(MAX_BACKOFF_MS, 250 * 2 ** m.attempt) * (0.8 + 0.4 * Math.random());
+      m.attempt += 1;
+      m.notify("onRetry", wait);
+      m.timer = setTimeout(() => {
+        m.timer = null;
+        m.ensure();
+      }, wait);
+    },
+    close() {
+      clearTimeout(m.timer);
+      m.timer = null;
+      const ws = m.ws;
+      m.ws = null;
+      m.up = false;
+      if (ws) ws.close();
+    },
+  };
+  window.__ibkrLive = m;
+  return m;
+}
+
+function fmt(value, digits) {
+  if (value === null || value === undefined || Number.isNaN(value)) return "—";
+  return Number(value).toLocaleString("en-US", {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
+}
+
+function compact(value) {
+  if (value === null || value === undefined) return "—";
+  return Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 }).format(
+    value
+  );
+}
+
+function age(seconds) {
+  if (seconds === null || seconds === undefined) return "—";
+  seconds = Math.max(0, seconds);
+  if (seconds < 60) return `${seconds.toFixed(0)} s ago`;
+  if (seconds < 3600) return `${(seconds / 60).toFixed(0)} min ago`;
+  if (seconds < 86400) return `${(seconds / 3600).toFixed(1)} h ago`;
+  return `${(seconds / 86400).toFixed(0)} d ago`;
+}
+
+function statusListener(root, data, setStateValue, setTriggerValue) {
+  const pill = root.querySelector(".live-pill");
+  const m = manager();
+  const show = (up, text) => {
+    pill.dataset.live = up ? "live" : "paused";
+    pill.textContent = text || (up ? "● Live" : "❚❚ Paused");
+    pill.title = up
+      ? "Prices and status are pushed as they change"
+      : "Live stream paused: the page refreshes on its timer meanwhile";
+  };
+  let pauseTimer = null;
+  const listener = {
+    symbols: [],
+    onState(up) {
+      clearTimeout(pauseTimer);
+      show(up);
+      if (up) {
+        if (data.live !== true) setStateValue("live", true);
+      } else {
+        pauseTimer = setTimeout(() => {
+          if (!m.up && data.live !== false) setStateValue("live", false);
+        }, PAUSED_AFTER_MS);
+      }
+    },
+    onRetry(wait) {
+      show(false, `❚❚ Paused — retrying in ${(wait / 1000).toFixed(1)} s`);
+    },
+    onUpdate(msg) {
+      if (msg.status && data.state && msg.status.key !== data.state) {
+        data.state = msg.status.key; // once per change
+        setTriggerValue("status", msg.status.key);
+      }
+    },
+  };
+  show(m.up, m.up ? null : "○ Connecting…");
+  if (m.up && data.live !== true) setTimeout(() => setStateValue("live", true), 0);
+  if (!m.up && data.live === true) listener.onState(false);
+  return listener;
+}
+
+function boardListener(root, data) {
+  const body = root.querySelector("tbody");
+  const caption = root.querySelector(".live-caption");
+  const rows = {};
+  const last = {};
+  body.textContent = "";
+  for (const symbol of data.symbols) {
+    const tr = document.createElement("tr");
+    tr.dataset.symbol = symbol;
+    for (const name of [
+      "symbol", "last", "bid", "ask", "change", "volume", "high", "low", "source", "age", "status",
+    ]) {
+      const td = document.createElement("td");
+      td.className = `c-${name}`;
+      td.textContent = name === "symbol" ? symbol : "—";
+      tr.appendChild(td);
+    }
+    body.appendChild(tr);
+    rows[symbol] = tr;
+  }
+  const cell = (tr, name) => tr.querySelector(`.c-${name}`);
+  const paint = (q) => {
+    const tr = rows[q.symbol];
+    if (!tr) return;
+    const ok = !q.error && q.price !== null && q.price !== undefined;
+    const price = ok ? (q.last ?? q.price) : null;
+    const digits = price !== null && price < 5 ? 4 : data.digits || 2; // FX, penny stocks
+    const prev = last[q.symbol];
+    const lastCell = cell(tr, "last");
+    lastCell.textContent = fmt(price, digits);
+    if (prev !== undefined && price !== null && prev !== null && price !== prev) {
+      lastCell.classList.remove("up", "down");
+      void lastCell.offsetWidth; // restart the flash animation
+      lastCell.classList.add(price > prev ? "up" : "down");
+    }
+    last[q.symbol] = price;
+    for (const name of ["bid", "ask", "high", "low"]) cell(tr, name).textContent = fmt(q[name], digits);
+    const change = q.change_percent;
+    cell(tr, "change").textContent =
+      change === null || change === undefined ? "—" : `${change >= 0 ? "+" : ""}${change.toFixed(2)}%`;
+    cell(tr, "volume").textContent = compact(q.volume);
+    const source = q.source_text || data.labels[q.source] || q.source;
+    cell(tr, "source").textContent = ok || q.line_state ? source : "—";
+    tr.dataset.providerTime = q.provider_time ? Date.parse(q.provider_time) : "";
+    tr.dataset.error = q.error || "";
+    tr.dataset.statusText = q.status_text || ""; // ibkr_core's words: market closed, ...
+    tick(tr);
+  };
+  const tick = (tr) => {
+    const t = Number(tr.dataset.providerTime);
+    const seconds = t ? (Date.now() - t) / 1000 : null;
+    const error = tr.dataset.error;
+    const stale = seconds !== null && seconds > data.stale_after;
+    cell(tr, "age").textContent = error ? "—" : age(seconds);
+    tr.classList.toggle("stale", !error && stale);
+    tr.classList.toggle("failed", !!error);
+    cell(tr, "status").textContent = tr.dataset.statusText
+      ? tr.dataset.statusText
+      : error
+      ? `✖ No data — ${error}`
+      : stale
+        ? "⚠ Stale"
+        : tr.dataset.providerTime === undefined
+          ? "—"
+          : "✓ OK";
+  };
+  const m = manager();
+  for (const symbol of data.symbols) if (m.quotes[symbol]) paint(m.quotes[symbol]);
+  const ages = setInterval(() => {
+    for (const tr of Object.values(rows)) if (tr.dataset.providerTime !== undefined) tick(tr);
+  }, 1000);
+  return {
+    symbols: data.symbols,
+    onUpdate(msg) {
+      if (!msg.quotes) return;
+      for (const q of Object.values(msg.quotes)) paint(q);
+      caption.textContent = `Pushed as prices change · last update ${new Date().toLocaleTimeString()}`;
+    },
+    stop() {
+      clearInterval(ages);
+    },
+  };
+}
+
+export default function (component) {
+  const { data, parentElement, setStateValue, setTriggerValue } = component;
+  const root = parentElement.querySelector(".ibkr-live");
+  const m = manager();
+  m.path = data.path || m.path;
+  m.token = data.token || null;
+  if (root.__listener) {
+    root.__listener.stop && root.__listener.stop();
+    m.unregister(root.__listener);
+  }
+  root.dataset.mode = data.mode;
+  const listener =
+    data.mode === "board"
+      ? boardListener(root, data)
+      : statusListener(root, data, setStateValue, setTriggerValue);
+  root.__listener = listener;
+  m.register(listener);
+  return () => {
+    listener.stop && listener.stop();
+    m.unregister(listener);
+    if (root.__listener === listener) root.__listener = null;
+  };
+}
