@@ -24,7 +24,7 @@ def services(api_settings):  # noqa: F811
 
 @pytest.fixture
 def client(services):
-    with TestClient(create_app(services)) as c:
+    with TestClient(create_app(services), base_url="http://localhost") as c:
         yield c
 
 

@@ -31,7 +31,7 @@ def client(gateway, tmp_path) -> Iterator[TestClient]:
     )
     services: Services = offline_services(settings)
     try:
-        with TestClient(create_app(services)) as c:
+        with TestClient(create_app(services), base_url="http://localhost") as c:
             body = {"host": gateway.host, "port": gateway.port}
             assert c.post("/api/trading/ibkr/connect", json=body).json()["connected"]
             yield c
