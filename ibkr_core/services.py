@@ -36,7 +36,6 @@ import logging
 import socket
 import threading
 from dataclasses import dataclass
-from typing import Any
 
 from ibkr_core.connection import ConnectionStatus, IBKRConnection
 from ibkr_core.connection_errors import IBKRError, UnknownSymbolError
@@ -44,6 +43,8 @@ from ibkr_core.demo import DemoGateway
 from ibkr_core.history import HistoryService, live_daily_sources
 from ibkr_core.ibkr_market_data import IBKRQuoteProvider
 from ibkr_core.loop_thread import LoopThread, get_loop_thread
+from ibkr_core.orders import OrderService
+from ibkr_core.portfolio import PortfolioService
 from ibkr_core.providers.alphavantage import AlphaVantageProvider
 from ibkr_core.providers.base import UNKNOWN_SYMBOL
 from ibkr_core.providers.yahoo import YahooProvider
@@ -119,8 +120,8 @@ class Services:
     ibkr: IBKRQuoteProvider
     quotes: QuoteManager
     history: HistoryService
-    portfolio: Any  # PortfolioService
-    orders: Any  # OrderService
+    portfolio: PortfolioService
+    orders: OrderService
     watchlist: Watchlist
     demo: DemoGateway
     store: HistoryStore | None = None  # the local history store (ibkr_core/store.py)
@@ -179,9 +180,8 @@ class Services:
             with contextlib.suppress(Exception):
                 self.recorder.stop()
         for part in (self.portfolio, self.orders):
-            if hasattr(part, "close"):
-                with contextlib.suppress(Exception):
-                    part.close()
+            with contextlib.suppress(Exception):
+                part.close()
         with contextlib.suppress(Exception):
             self.connection.close()
         with contextlib.suppress(Exception):
@@ -190,18 +190,6 @@ class Services:
             self.quotes.close()
         if self.store is not None:
             self.store.close()
-
-
-def _optional(module: str, cls: str, *args: Any) -> Any:
-    """The colleague-owned services (portfolio, orders); None until their module exists."""
-    import importlib
-
-    try:
-        factory = getattr(importlib.import_module(module), cls)
-    except (ImportError, AttributeError):
-        log.warning("%s.%s is not available yet", module, cls)
-        return None
-    return factory(*args)
 
 
 def build_services(settings: Settings | None = None) -> Services:
@@ -220,8 +208,8 @@ def build_services(settings: Settings | None = None) -> Services:
         ibkr=ibkr,
         quotes=quotes,
         history=history,
-        portfolio=_optional("ibkr_core.portfolio", "PortfolioService", connection),
-        orders=_optional("ibkr_core.orders", "OrderService", connection, settings),
+        portfolio=PortfolioService(connection),
+        orders=OrderService(connection, settings),
         watchlist=Watchlist(settings.watchlist_file),
         demo=DemoGateway(profile=settings.demo_profile or None),
     )

@@ -16,6 +16,7 @@ import streamlit as st
 
 from ibkr_core.connection import ConnectionState
 from ibkr_core.holdings import by_asset_class
+from pages.account_history import render_account_history
 from pages.components import (
     DASH,
     account_picker,
@@ -503,8 +504,5 @@ def live_portfolio(account: str | None) -> None:
 
 st.title("Portfolio")
 state_banner(services)
-if services.portfolio is None:
-    st.warning("The portfolio service is not available in this build.")
-else:
-    live_portfolio(account_picker(services))
-__import__("pages.account_history").account_history.render_account_history(services)
+live_portfolio(account_picker(services))
+render_account_history(services)

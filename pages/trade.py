@@ -273,10 +273,7 @@ state_banner(services)
 
 status = services.connection.status()
 trading = orders.trading_status() if orders is not None and status.connected else None
-if orders is None:
-    st.error("Trading is unavailable: the order service did not load.")
-    enabled = False
-elif not status.connected:
+if not status.connected:
     st.warning("**Trading is disabled: not connected to Interactive Brokers.**")
     not_connected_hint()
     enabled = False

@@ -27,7 +27,7 @@ from ibkr_core.api.models import (
     TradingStatusResponse,
 )
 from ibkr_core.connection_errors import IBKRError, NotConnectedError
-from ibkr_core.orders import CannotCancelError, OrderValidationError
+from ibkr_core.orders import CannotCancelError, OrderService, OrderValidationError
 
 router = APIRouter(prefix="/api/trading/orders", tags=["orders"])
 Ctx = Annotated[ApiContext, Depends(context)]
@@ -43,9 +43,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 IDEMPOTENCY_KEY = r"^[A-Za-z0-9._:\-]{8,128}$"
 
 
-def _orders(ctx: ApiContext) -> Any:
-    if ctx.services.orders is None:
-        raise HTTPException(503, "The order service is not available in this build")
+def _orders(ctx: ApiContext) -> OrderService:
     return ctx.services.orders
 
 

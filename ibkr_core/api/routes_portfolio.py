@@ -34,7 +34,7 @@ ERRORS = {
 
 async def _view(ctx: ApiContext, account: str | None) -> PortfolioView:
     portfolio = ctx.services.portfolio
-    if portfolio is None or not ctx.ibkr_ready():
+    if not ctx.ibkr_ready():
         return PortfolioView(PortfolioSummary.not_connected(), [], (), False)
     try:
         return await run_blocking(portfolio.view, account, timeout=ctx.request_timeout)
