@@ -1,0 +1,90 @@
+"""AppTest: every page on every simulated account profile (several currencies, options,
+futures, bonds, several accounts), connected with the real ib_async: no page crashes, and
+no figure reaches the user as "nan" / "None" / "inf" (unknown is said as unknown)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+import streamlit as st
+import yfinance
+from streamlit.testing.v1 import AppTest
+
+from ibkr_core.services import Services, get_services, reset_services
+from ibkr_core.settings import Settings
+from ibkr_core.simulator import SimConfig, start_in_background
+from tests.app_support import FakeTicker
+from tests.conftest import ROOT, wait_for
+
+APP = str(ROOT / "streamlit_app.py")
+PAGES = {
+    "pages/portfolio.py": "Portfolio",
+    "pages/market_data.py": "Market data",
+    "pages/trade.py": "Trade",
+    "pages/explore.py": "Explore",
+}
+NOT_A_NUMBER = re.compile(r"(?<![A-Za-z])(nan|NaN|None|inf)(?![A-Za-z])")
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture(params=["multi-asset", "eur-base", "advisor"], scope="module")
+def connected(request, tmp_path_factory) -> Iterator[Services]:
+    gw = start_in_background(
+        seed=3, port=0, config=SimConfig(profile=request.param, market_open=False)
+    )
+    patch = pytest.MonkeyPatch()
+    patch.setattr(yfinance, "Ticker", FakeTicker)  # never the internet
+    reset_services()
+    st.cache_resource.clear()
+    folder = tmp_path_factory.mktemp(request.param)
+    services = get_services(
+        Settings(
+            watchlist_file=str(folder / "watchlist.json"),
+            connect_timeout=4.0,
+            request_timeout=4.0,
+            provider_timeout=2.0,
+            alphavantage_api_key="",
+        )
+    )
+    try:
+        status = services.connect(gw.host, gw.port)
+        assert status.connected, status.last_error
+        assert wait_for(
+            lambda: all(
+                services.portfolio.view(a).summary.net_liquidation is not None
+                for a in status.accounts
+            ),
+            10,
+        )
+        yield services
+    finally:
+        reset_services()
+        st.cache_resource.clear()
+        gw.stop()
+        patch.undo()
+
+
+def shown_texts(at: AppTest) -> list[str]:
+    texts = [m.value for m in at.metric]
+    texts += [str(m.value) for m in at.markdown]
+    texts += [str(c.value) for c in at.caption]
+    return texts
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_renders_on_every_profile(connected, page):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, at.exception
+    assert [t.value for t in at.title][:1] == [PAGES[page]]
+    accounts = connected.connection.status().accounts
+    if len(accounts) > 1 and page in ("pages/portfolio.py", "pages/trade.py"):
+        assert list(at.sidebar.selectbox(key="account_picker").options)[: len(accounts)] == list(
+            accounts
+        )
+    bad = [t for t in shown_texts(at) if NOT_A_NUMBER.search(t)]
+    assert not bad, bad
