@@ -592,10 +592,37 @@ class IBKRQuoteProvider:
             raise IBKRError("IBKR refused: historical data pacing violation (162)")
         return _bars_frame(bars) if bars else None
 
+    def contract_daily_bars(
+        self, con_id: int, sec_type: str, exchange: str, duration: str
+    ) -> pd.DataFrame | None:
+        """Daily bars of one contract by its conId (an option's own, not its underlying's;
+        FX by midpoint as IBKR requires). None when not connected or IBKR has none; raises
+        ``IBKRError`` / ``TimeoutError`` like ``history_bars``."""
+        if not self.is_available():
+            return None
+        if time.monotonic() < self._pacing_until:
+            raise IBKRError("IBKR historical data pacing: requests paused for a while")
+        timeout = self.history_timeout or self._conn.settings.request_timeout * 2
+
+        contract = Contract(conId=con_id, secType=sec_type, exchange=exchange or "SMART")
+        bars, pacing = self._conn.run(
+            self._history_async("", duration, "1 day", timeout, contract=contract), timeout + 2.0
+        )
+        if pacing:
+            self._pacing_backoff = min(max(15.0, self._pacing_backoff * 2), 600.0)
+            self._pacing_until = time.monotonic() + self._pacing_backoff
+            raise IBKRError("IBKR refused: historical data pacing violation (162)")
+        return _bars_frame(bars) if bars else None
+
     async def _history_async(
-        self, symbol: str, duration: str, bar_size: str, timeout: float
+        self,
+        symbol: str,
+        duration: str,
+        bar_size: str,
+        timeout: float,
+        contract: Contract | None = None,
     ) -> tuple[list[Any], bool]:
-        contract = await self._conn.qualify_async(symbol)
+        contract = contract or await self._conn.qualify_async(symbol)
         ib = self._conn.ib
         pacing = False
 
@@ -615,7 +642,7 @@ class IBKRQuoteProvider:
                 endDateTime="",
                 durationStr=duration,
                 barSizeSetting=bar_size,
-                whatToShow="TRADES",
+                whatToShow="MIDPOINT" if contract.secType == "CASH" else "TRADES",
                 useRTH=True,
                 formatDate=2,
                 timeout=timeout,

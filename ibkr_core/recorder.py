@@ -19,10 +19,12 @@ writer thread does every store write and every blocking read of the account. Eac
 is its own DuckDB transaction, so a crash loses at most the write in progress.
 
 Demo only: on the first connection to the built-in simulated gateway with an empty
-store, the account's last year is replayed from the simulator's daily bars (today's
-positions and cash valued at each day's close, kind "replay"), so the equity curve and
-Explore have something to show on the first visit; the bars fetched for it are stored
-too. A real account's past cannot be rebuilt that way, so it is never done for one.
+store, the account's last year is replayed from the simulator's daily bars (kind
+"replay"): today's net liquidation, each holding moved back by its own contract's daily
+closes (options by the option's, futures by their P&L, foreign holdings in base at
+today's rates, cash constant), so the equity curve ends where today's account is and
+Explore has something to show on the first visit. A real account's past cannot be
+rebuilt that way, so it is never done for one.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ibkr_core.history import YEAR_AND_A_WEEK
+from ibkr_core.history import YEAR_AND_A_WEEK, daily_index
+from ibkr_core.holdings import NOT_IN_VALUE
 from ibkr_core.store import AccountSnapshot, FillRecord, HistoryStore
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,7 @@ log = logging.getLogger(__name__)
 UNSET_DOUBLE = 1.7976931348623157e308  # IBKR's "no value" for realizedPNL & co.
 FILL_SETTLE = 1.0  # seconds after a commission report before the "fill" snapshot
 REPLAY_DAYS = YEAR_AND_A_WEEK  # what Explore loads by default: its first visit reads the store
+REPLAY_NOTE = "replay_held:"  # store meta key + account: holdings held at today's value
 
 
 def _num(value: Any) -> float | None:
@@ -106,6 +110,7 @@ class Recorder:
         history: Any = None,
         is_demo: Callable[[], bool] = lambda: False,
         replay_symbols: Callable[[], list[str]] = lambda: [],
+        contract_bars: Callable[[int, str, str, str], Any] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
@@ -115,6 +120,7 @@ class Recorder:
         self._history = history
         self._is_demo = is_demo
         self._replay_symbols = replay_symbols
+        self._contract_bars = contract_bars  # (conId, secType, exchange, duration) -> bars
         self._clock = clock
         self._queue: queue.SimpleQueue[_Task] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -284,40 +290,69 @@ class Recorder:
         for symbol in self._replay_symbols():  # warm the store for Explore
             self._history.daily(symbol, self._history.today() - timedelta(days=REPLAY_DAYS))
 
+    def _bars_of(self, row: Any, today: Any, duration: str) -> Any:
+        """A holding's own daily bars: a US stock through the history store (Explore
+        reads the same bars), anything else by its conId."""
+        try:
+            if row.sec_type == "STK" and row.currency == "USD":
+                series = self._history.daily(row.symbol, today - timedelta(days=REPLAY_DAYS))
+                return series.frame if series.ok else None
+            return self._contract_bars(row.con_id, row.sec_type, row.exchange, duration)
+        except Exception as exc:
+            log.info("replay: no bars for %s (%s)", row.local_symbol or row.symbol, exc)
+            return None
+
     def _replay_account(self, account: str, summary: Any) -> None:
+        """Today's net liquidation walked back day by day: each holding's base value today
+        (IBKR's, converted at the account's rates) moved by its own contract's daily closes
+        (futures: their P&L only; cash per currency at today's rates, so constant). A
+        holding without bars of its own is held at today's value, and the note says so."""
         own = summary.per_account.get(account, summary) if summary.per_account else summary
-        if own.total_cash is None:
-            return
-        positions = [p for p in self._portfolio.positions(account) if p.quantity]
-        today = self._history.today()
-        start = today - timedelta(days=REPLAY_DAYS)
-        closes: dict[str, Any] = {}
-        for p in positions:
-            series = self._history.daily(p.symbol, start)
-            if not series.ok:
-                log.info("replay: no bars for %s (%s)", p.symbol, series.problems)
-                return  # a partial account value would be wrong: replay nothing
-            closes[p.symbol] = series.frame["close"]
-        if not closes:
+        if own.net_liquidation is None or self._contract_bars is None:
             return
         import pandas as pd
 
-        frame = pd.DataFrame(closes).sort_index().ffill().dropna()
-        qty = {p.symbol: p.quantity for p in positions}
-        rows = []
-        for ts, row in frame.iterrows():
-            if ts.date() >= today:
+        today = self._history.today()
+        duration = f"{REPLAY_DAYS} D" if REPLAY_DAYS <= 365 else "2 Y"
+        moves: dict[int, pd.Series] = {}
+        held: list[str] = []
+        for row in self._portfolio.positions(account):
+            if not row.quantity or row.in_cash:  # FX positions are in the cash balances
                 continue
-            value = sum(qty[s] * row[s] for s in qty)
-            rows.append(
-                AccountSnapshot(
-                    account=account,
-                    ts=ts + pd.Timedelta(hours=21),  # after the US close
-                    currency=own.currency,
-                    net_liquidation=own.total_cash + value,
-                    total_cash=own.total_cash,
-                    kind="replay",
-                )
+            base = row.notional_base if row.sec_type in NOT_IN_VALUE else row.market_value_base
+            name = row.local_symbol or row.symbol
+            if base is None:
+                log.info("replay: %s has no base value today; nothing to replay", name)
+                return  # an unknown part would make the whole curve wrong
+            frame = self._bars_of(row, today, duration)
+            if frame is None or frame.empty or not (frame["close"] > 0).any():
+                log.info("replay: %s has no daily bars: held at today's value", name)
+                held.append(name)
+                continue
+            closes = daily_index(frame)["close"].where(lambda c: c > 0).dropna()
+            moves[row.con_id] = base * (closes / closes.iloc[-1] - 1.0)
+        days = pd.DataFrame(moves).sort_index().ffill().bfill() if moves else None
+        if days is None:
+            return
+        rows = [
+            AccountSnapshot(
+                account=account,
+                ts=ts + pd.Timedelta(hours=21),  # after the US close
+                currency=own.currency,
+                net_liquidation=own.net_liquidation + float(move.sum()),
+                total_cash=own.total_cash,
+                kind="replay",
             )
+            for ts, move in days.iterrows()
+            if today - timedelta(days=REPLAY_DAYS) <= ts.date() < today
+        ]
         self.store.write_snapshots(rows)
-        log.info("replayed %d days of %s from the simulator's bars", len(rows), account)
+        self.store.set_meta(f"{REPLAY_NOTE}{account}", ", ".join(held))
+        log.info(
+            "replayed %d days of %s from the simulator's bars (%d holdings held at today's "
+            "value%s)",
+            len(rows),
+            account,
+            len(held),
+            f": {', '.join(held)}" if held else "",
+        )

@@ -233,6 +233,7 @@ def _wire_history(services: Services) -> None:
         history=s.history,
         is_demo=s.on_demo,
         replay_symbols=lambda: [*s.watchlist.symbols(), "SPY"],
+        contract_bars=s.ibkr.contract_daily_bars,
     )
     s.recorder.start()
 

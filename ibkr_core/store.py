@@ -337,6 +337,15 @@ class HistoryStore:
 
     # -- account snapshots ---------------------------------------------------------------
 
+    def set_meta(self, key: str, value: str) -> None:
+        """A small named value kept with the history (e.g. what the demo replay held)."""
+        with self._cursor() as cur:
+            cur.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
+
+    def meta(self, key: str) -> str | None:
+        rows = self._query("SELECT value FROM meta WHERE key = ?", [key])
+        return rows[0][0] if rows else None
+
     def write_snapshots(self, snapshots: Iterable[AccountSnapshot]) -> int:
         rows = [
             (s.account, _naive_utc(s.ts), s.currency, s.net_liquidation, s.total_cash,

@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ibkr_core import analytics
+from ibkr_core.recorder import REPLAY_NOTE
 from pages.components import fmt_money, fmt_pct
 
 UP, DOWN = "#26a69a", "#ef5350"
@@ -147,9 +148,19 @@ def render_account_history(services) -> None:
         )
     )
     if (snaps["kind"] == "replay").any():
+        held = [h for h in (store.meta(f"{REPLAY_NOTE}{account}") or "").split(", ") if h]
         st.caption(
-            "Before the first recorded snapshot, the demo's curve is replayed from the "
-            "simulator's daily bars (today's holdings and cash at each day's close)."
+            plain(
+                "Before the first recorded snapshot, the demo's curve is replayed from "
+                "simulated bars: today's holdings, each moved back by its own daily closes "
+                "(futures by their P&L), cash at today's rates"
+                + (
+                    f"; {len(held)} holding(s) held at today's value (no bars of their own): "
+                    f"{', '.join(held)}."
+                    if held
+                    else "."
+                )
+            )
         )
     st.plotly_chart(_equity_figure(snaps, currency), key="ah_equity")
     left, right = st.columns([2, 1])

@@ -32,15 +32,26 @@ PARALLEL_FETCHES = 4
 services = require_services()
 
 
-def _candidates() -> list[str]:
-    """Positions first (what the user holds), then the watchlist."""
+def _candidates() -> tuple[list[str], list[str]]:
+    """Positions first (what the user holds), then the watchlist; and the holdings left
+    out. Explore's daily series are by symbol (a US stock or ETF), so an option, future,
+    bond, FX or foreign listing would be compared as some other instrument: those are
+    named by their description instead and left out."""
     held: list[str] = []
+    left_out: list[str] = []
     if services.portfolio is not None and services.connection.ib_ready():
         try:
-            held = [p.symbol for p in services.portfolio.positions() if p.quantity]
+            rows = [p for p in services.portfolio.positions() if p.quantity]
         except Exception:  # the page still works from the watchlist
-            held = []
-    return list(dict.fromkeys([*held, *services.watchlist.symbols()]))
+            rows = []
+        for p in rows:
+            if p.sec_type == "STK" and p.currency == "USD":
+                held.append(p.symbol)
+            else:
+                left_out.append(p.description or p.local_symbol or p.symbol)
+    return list(dict.fromkeys([*held, *services.watchlist.symbols()])), list(
+        dict.fromkeys(left_out)
+    )
 
 
 def _typed(raw: str) -> tuple[list[str], list[str]]:
@@ -56,7 +67,7 @@ def _typed(raw: str) -> tuple[list[str], list[str]]:
 
 
 def _controls() -> tuple[list[str], date, date, str]:
-    options = _candidates()
+    options, left_out = _candidates()
     top = st.columns([3, 2, 1])
     typed_raw = top[1].text_input(
         "Add symbols", key="ex_typed", placeholder="e.g. QQQ, GLD", help="Comma separated"
@@ -72,6 +83,13 @@ def _controls() -> tuple[list[str], date, date, str]:
         key="ex_symbols",
         max_selections=MAX_INSTRUMENTS,
     )
+    if left_out:
+        st.caption(
+            plain(
+                f"Explore compares US stocks and ETFs; {len(left_out)} holding(s) left out: "
+                + "; ".join(left_out)
+            )
+        )
     benchmark_raw = top[2].text_input("Benchmark", value="SPY", key="ex_benchmark")
     try:
         benchmark = parse_symbol(benchmark_raw)

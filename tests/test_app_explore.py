@@ -85,10 +85,7 @@ def test_disconnected_compares_the_watchlist_from_yahoo(tmp_path, monkeypatch, d
 
 
 def test_connected_to_the_simulator_reads_the_seeded_store(tmp_path, monkeypatch):
-    from ibkr_core.demo import DemoGateway
-
-    with fresh_services(tmp_path, monkeypatch) as services:
-        services.demo = DemoGateway(profile="stocks")  # the replay values US stocks only
+    with fresh_services(tmp_path, monkeypatch) as services:  # the multi-asset Demo
         assert services.connect_demo().connected
         assert services.recorder.flush(60)  # the demo's year replayed, bars stored
         calls_before = len(FakeTicker.calls)
@@ -103,6 +100,19 @@ def test_connected_to_the_simulator_reads_the_seeded_store(tmp_path, monkeypatch
         assert len(FakeTicker.calls) == calls_before  # demo prices never mixed with Yahoo's
         heatmap = at.get("plotly_chart")[1]
         assert "heatmap" in str(heatmap.proto)
+
+
+def test_the_multi_asset_demo_offers_its_stocks_and_names_what_it_leaves_out(tmp_path, monkeypatch):
+    with fresh_services(tmp_path, monkeypatch) as services:
+        assert services.connect_demo().connected
+        at = explore()
+        options = at.multiselect(key="ex_symbols").options
+        assert sorted(options[:4]) == sorted(POSITIONS)  # the held US stocks and ETF, once
+        assert len(options) == len(set(options))  # no second "AAPL" for its options
+        assert not {"ES", "SAP", "700", "EUR", "BTC", "91282CLW9"} & set(options)
+        note = next(c for c in texts(at.caption) if "left out" in c)
+        assert "9 holding(s) left out" in note  # options, ES + FOP, SAP, 700, FX, UST, BTC
+        assert "Call" in note and "Put" in note  # named by their description
 
 
 def test_a_failing_instrument_says_why_and_the_rest_renders(tmp_path, monkeypatch):
@@ -237,7 +247,6 @@ def browser_page(tmp_path) -> Iterator:
         "IBKR_CONNECT_TIMEOUT": "5",
         "IBKR_PROVIDER_TIMEOUT": "2",
         "IBKR_DASHBOARD_PASSWORD": "",
-        "IBKR_DEMO_PROFILE": "stocks",  # the four US stocks this journey explores
     }
     with StreamlitServer(env=env) as server, sync_api.sync_playwright() as pw:
         browser = launch_chromium(pw)

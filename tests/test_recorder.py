@@ -4,20 +4,25 @@ never waits for the store; a killed writer loses at most its last write."""
 
 from __future__ import annotations
 
+import base64
+import json
 import subprocess
 import sys
 import threading
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
+from streamlit.testing.v1 import AppTest
 
-from ibkr_core.demo import DemoGateway
 from ibkr_core.orders import OrderTicket
 from ibkr_core.recorder import Recorder
 from ibkr_core.services import build_services
 from ibkr_core.settings import Settings
+from ibkr_core.simulator import start_in_background
 from ibkr_core.store import HistoryStore
+from tests.app_support import ROOT, fresh_services
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.timeout(120)
@@ -34,10 +39,7 @@ def settings(tmp_path, **overrides) -> Settings:
 
 
 def test_fills_commissions_and_snapshots_are_recorded_and_survive_a_restart(tmp_path):
-    services = build_services(settings(tmp_path))
-    # the stocks demo: the replay values US stocks only (it replays nothing, rightly,
-    # for the multi-asset Demo preset: futures, options and foreign stocks)
-    services.demo = DemoGateway(profile="stocks")
+    services = build_services(settings(tmp_path))  # the default (multi-asset) Demo
     try:
         assert services.store.path == tmp_path / "history.duckdb"
         assert services.connect_demo().connected
@@ -45,7 +47,11 @@ def test_fills_commissions_and_snapshots_are_recorded_and_survive_a_restart(tmp_
         assert services.recorder.flush(60)
         replayed = store.snapshots()
         assert (replayed["kind"] == "replay").sum() > 240  # a year of the demo account
-        record = services.orders.place(OrderTicket("AAPL", "BUY", 10), "rec-1")
+        stock = next(
+            p for p in services.portfolio.positions() if (p.symbol, p.sec_type) == ("AAPL", "STK")
+        )  # the multi-asset Demo holds AAPL options too: the share by its conId
+        ticket = OrderTicket("AAPL", "BUY", 10, con_id=stock.con_id)
+        record = services.orders.place(ticket, "rec-1")
         assert wait_for(
             lambda: len(f := store.fills()) == 1 and bool(f["commission"].notna().all()), 10
         ), store.fills()
@@ -77,6 +83,61 @@ def test_fills_commissions_and_snapshots_are_recorded_and_survive_a_restart(tmp_
         assert not (again.store.snapshots()["kind"] == "replay").sum() > 400  # not replayed twice
     finally:
         again.close()
+
+
+def values(y) -> list[float]:
+    """A plotly trace's y as sent (a list, or plotly's base64 typed array)."""
+    if isinstance(y, dict):
+        return np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"]).tolist()
+    return list(y)
+
+
+def equity_traces(at: AppTest) -> dict[str, list[float]]:
+    """The equity curve's traces by name, as the browser receives them."""
+    for chart in at.get("plotly_chart"):
+        figure = json.loads(chart.proto.spec)
+        names = {t.get("name", ""): values(t.get("y", [])) for t in figure["data"]}
+        if any(n.startswith("Replayed") for n in names):
+            return names
+    raise AssertionError("no equity curve on the Portfolio page")
+
+
+def test_the_multi_asset_demos_first_visit_shows_a_year_ending_at_todays_value(
+    tmp_path, monkeypatch
+):
+    with fresh_services(tmp_path, monkeypatch) as services:
+        assert services.connect_demo().connected  # the default Demo: multi-asset
+        assert services.recorder.flush(90)
+        at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
+        at.switch_page("pages/portfolio.py")
+        at.run()
+        assert not at.exception, at.exception
+        replayed = next(v for k, v in equity_traces(at).items() if k.startswith("Replayed"))
+        assert len(replayed) > 240  # a year of trading days
+        today = services.portfolio.portfolio_summary()
+        assert today.currency == "USD" and today.net_liquidation
+        # the last replayed close leads into today's net liquidation (no jump) ...
+        assert replayed[-1] == pytest.approx(today.net_liquidation, rel=0.02)
+        # ... and the year moved: options, the future's P&L and SAP/Tencent all replayed
+        assert max(replayed) - min(replayed) > 0.05 * today.net_liquidation
+        captions = " ".join(c.value for c in at.caption)
+        assert "replayed from simulated bars" in captions.replace("\\", "")
+        assert "held at today's value" not in captions  # every holding had its own bars
+
+
+def test_a_real_connection_never_replays(tmp_path):
+    gw = start_in_background(seed=1, port=0, profile="multi-asset")
+    services = build_services(settings(tmp_path))
+    try:
+        assert services.connect(gw.host, gw.port).connected
+        assert not services.on_demo()
+        assert wait_for(lambda: len(services.store.snapshots()) >= 2, 20)
+        assert services.recorder.flush(30)
+        kinds = set(services.store.snapshots()["kind"])
+        assert "live" in kinds and "replay" not in kinds  # only what was recorded
+    finally:
+        services.close()
+        gw.stop()
 
 
 class SlowStore(HistoryStore):
