@@ -75,6 +75,6 @@ def test_multi_asset_demo_reads_in_each_currency_with_totals_in_base(page):
     assert hk_base / nlv < 0.25  # a slice of the account, not 160% of it
     positions = money(metric_value(page, "Positions value"))
     assert 0 < positions < nlv  # the ES future's notional is not in it
-    notional = float(grid_cell(page, "ES DEC 26", "Exposure", grid_index=1))
+    notional = float(wait_grid_cell(page, "ES DEC 26", "Exposure", "v.length > 0", 20, 1))
     assert notional > nlv - positions  # counted as exposure, outside the value
     screenshot(page, "10-portfolio-multi")
