@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 from ib_async import IB, Stock
 
 from ibkr_core.simulator import BackgroundGateway, SimConfig, start_in_background
+from tests.sim_support import run, wait_until
 
 pytestmark = pytest.mark.timeout(40)
 
@@ -26,10 +26,6 @@ def gw() -> Iterator[BackgroundGateway]:
         gateway.stop()
 
 
-def run(coro: Awaitable[Any], timeout: float = 30) -> Any:
-    return asyncio.run(asyncio.wait_for(coro, timeout))
-
-
 async def connected(gw: BackgroundGateway, client_id: int = 1) -> tuple[IB, list]:
     ib = IB()
     ib.RaiseRequestErrors = False
@@ -37,15 +33,6 @@ async def connected(gw: BackgroundGateway, client_id: int = 1) -> tuple[IB, list
     ib.errorEvent += lambda req_id, code, text, contract: errors.append((req_id, code))
     await ib.connectAsync(gw.host, gw.port, clientId=client_id, timeout=4)
     return ib, errors
-
-
-async def wait_until(check: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        await asyncio.sleep(0.02)
-    return check()
 
 
 async def updates_during(ib: IB, ticker, seconds: float) -> int:

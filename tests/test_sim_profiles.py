@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from ib_async import IB, Contract, ExecutionFilter, Forex, Future, LimitOrder, MarketOrder, Stock
 
 from ibkr_core.simulator import BackgroundGateway, SimConfig, start_in_background
+from tests.sim_support import connected, run, wait_until
 
 pytestmark = pytest.mark.timeout(40)
 
@@ -35,26 +36,6 @@ def multi() -> Iterator[BackgroundGateway]:
         yield gw
     finally:
         gw.stop()
-
-
-def run(coro: Awaitable[Any], timeout: float = 30) -> Any:
-    return asyncio.run(asyncio.wait_for(coro, timeout))
-
-
-async def connected(gw: BackgroundGateway, client_id: int = 1) -> IB:
-    ib = IB()
-    ib.RaiseRequestErrors = False
-    await ib.connectAsync(gw.host, gw.port, clientId=client_id, timeout=4)
-    return ib
-
-
-async def wait_until(check: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        await asyncio.sleep(0.02)
-    return check()
 
 
 def values(ib: IB, account: str = "") -> dict[tuple[str, str], str]:

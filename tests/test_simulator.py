@@ -12,13 +12,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 from ib_async import IB, Forex, LimitOrder, MarketOrder, Stock, StopOrder
 
 from ibkr_core.simulator import BackgroundGateway, SimConfig, start_in_background
+from tests.sim_support import connected, run, wait_until
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -37,26 +37,6 @@ def gw() -> Iterator[BackgroundGateway]:
         yield gateway
     finally:
         gateway.stop()
-
-
-def run(coro: Awaitable[Any], timeout: float = 20) -> Any:
-    return asyncio.run(asyncio.wait_for(coro, timeout))
-
-
-async def connected(gw: BackgroundGateway, client_id: int = 1) -> IB:
-    ib = IB()
-    ib.RaiseRequestErrors = False
-    await ib.connectAsync(gw.host, gw.port, clientId=client_id, timeout=4)
-    return ib
-
-
-async def wait_until(check: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        await asyncio.sleep(0.02)
-    return check()
 
 
 def errors_of(ib: IB) -> list[tuple[int, int, str]]:
