@@ -38,7 +38,7 @@ from benchmarks.common import (
     summary,
     symbols_for,
 )
-from benchmarks.tick_to_screen import TARGET, WATCHER_JS, FloorClient
+from benchmarks.tick_to_screen import TARGET, WATCHER_JS, FloorClient, wait_screen
 
 NAME = "push_vs_fragment"
 TITLE = "Push vs fragment vs whole-page timer (streamlit-autorefresh)"
@@ -105,25 +105,6 @@ def open_tab(b: Any, url: str, push: bool) -> tuple[Any, Any]:
     return context, page
 
 
-def _as_number(text: str) -> float | None:
-    try:
-        return float(text.replace(",", "").replace("$", ""))
-    except ValueError:
-        return None
-
-
-def _seen(page: Any, price: float, after: float, timeout: float) -> float | None:
-    deadline = time.monotonic() + timeout
-    while True:
-        for value, stamp in page.evaluate("() => window.__changes"):
-            number = _as_number(value)
-            if number is not None and abs(number - price) < 0.005 and stamp / 1000 >= after - 0.002:
-                return stamp / 1000.0
-        if time.monotonic() >= deadline:
-            return None
-        page.wait_for_timeout(10)
-
-
 def tick_to_screen(
     b: Any, server: DashboardServer, gw: Any, floor: FloorClient, push: bool, changes: int
 ) -> dict[str, Any]:
@@ -141,7 +122,7 @@ def tick_to_screen(
             price = new
             t0 = time.time()
             gw.set_price(TARGET, price)
-            seen = _seen(page, price, t0, timeout=15.0)
+            seen = wait_screen(page, price, t0, timeout=15.0)
             at_floor = floor.first_seen(price, t0)
             if seen is None:
                 missed += 1

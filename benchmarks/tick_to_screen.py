@@ -121,8 +121,9 @@ def _as_number(text: str) -> float | None:
         return None
 
 
-def _wait_screen(page: Any, price: float, after: float, timeout: float) -> float | None:
-    """When the watched cell first showed ``price`` at or after ``after`` (epoch s).
+def wait_screen(page: Any, price: float, after: float, timeout: float) -> float | None:
+    """When the watched cell first showed ``price`` at or after ``after`` (epoch s), as the
+    page itself stamped it (so how often we poll does not change the figure).
 
     Compared as numbers: the grid's accessible text may be the raw value ("192.6")
     rather than the formatted one ("192.60")."""
@@ -134,7 +135,7 @@ def _wait_screen(page: Any, price: float, after: float, timeout: float) -> float
                 return stamp / 1000.0
         if time.monotonic() >= deadline:
             return None
-        page.wait_for_timeout(20)
+        page.wait_for_timeout(10)
 
 
 def measure(
@@ -179,7 +180,7 @@ def measure(
                 price = new
                 t0 = time.time()
                 gw.set_price(TARGET, price)
-                seen_screen = _wait_screen(page, price, t0, timeout=15.0)
+                seen_screen = wait_screen(page, price, t0, timeout=15.0)
                 seen_floor = floor.first_seen(price, t0)
                 samples.append(
                     {
