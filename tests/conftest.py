@@ -92,3 +92,15 @@ def connection(connection_settings, loop_thread) -> Iterator:
         yield conn
     finally:
         conn.close()
+
+
+@pytest.fixture
+def orders(connection) -> Iterator:
+    """An `OrderService` on the `connection` fixture, with its settings, closed after."""
+    from ibkr_core.orders import OrderService
+
+    service = OrderService(connection, connection.settings)
+    try:
+        yield service
+    finally:
+        service.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from ib_async import IB
@@ -34,3 +35,13 @@ async def wait_until(check: Callable[[], Any], timeout: float = 5.0) -> bool:
             return True
         await asyncio.sleep(0.02)
     return bool(check())
+
+
+def sim_orders(gw: BackgroundGateway) -> list[Any]:
+    """Copies of every real (not what-if) order the simulated gateway has received."""
+    engine = gw.gateway.engine
+    return gw.call(
+        lambda: [
+            replace(o) for o in engine.open_orders() + engine.completed_orders() if not o.what_if
+        ]
+    )

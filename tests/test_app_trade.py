@@ -8,13 +8,13 @@ sent" and "sent exactly once" are checked where it matters, not in our own recor
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from ibkr_core.simulator import SimConfig, start_in_background
 from tests.app_support import ROOT, fresh_services, shown, wait_until
+from tests.sim_support import sim_orders
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -27,16 +27,6 @@ def open_trade_page() -> AppTest:
     at.run()
     assert not at.exception, at.exception
     return at
-
-
-def sim_orders(gw) -> list:
-    """Every real (not what-if) order the simulated gateway has received."""
-    engine = gw.gateway.engine
-    return gw.call(
-        lambda: [
-            replace(o) for o in engine.open_orders() + engine.completed_orders() if not o.what_if
-        ]
-    )
 
 
 def fill_ticket(at: AppTest, symbol: str, qty: int, order_type: str = "MKT", **prices) -> None:

@@ -12,6 +12,7 @@ from ib_async import IB, LimitOrder, Stock
 
 from ibkr_core.simulator import SimConfig
 from tests.conftest import wait_for
+from tests.sim_support import sim_orders
 
 pytestmark = pytest.mark.timeout(40)
 
@@ -22,24 +23,6 @@ SAP_IBIS = 14204
 @pytest.fixture
 def gateway_config():
     return SimConfig(tick_interval=3600.0, profile="advisor")
-
-
-@pytest.fixture
-def orders(connection) -> Iterator:
-    from ibkr_core.orders import OrderService
-
-    svc = OrderService(connection, connection.settings)
-    try:
-        yield svc
-    finally:
-        svc.close()
-
-
-def sim_orders(gw) -> list:
-    engine = gw.gateway.engine
-    return gw.call(
-        lambda: [o for o in engine.open_orders() + engine.completed_orders() if not o.what_if]
-    )
 
 
 def test_advisor_order_needs_an_account_and_goes_to_the_chosen_one(orders, gateway):

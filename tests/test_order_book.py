@@ -7,8 +7,6 @@ the simulator; the order book and service must read them as TWS means them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from ib_async import Contract, Order, OrderState
 
@@ -17,17 +15,6 @@ from tests.conftest import wait_for
 pytestmark = pytest.mark.timeout(30)
 
 ACCOUNT = "DU1234567"
-
-
-@pytest.fixture
-def orders(connection) -> Iterator:
-    from ibkr_core.orders import OrderService
-
-    svc = OrderService(connection, connection.settings)
-    try:
-        yield svc
-    finally:
-        svc.close()
 
 
 def tws_reports(

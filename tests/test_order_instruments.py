@@ -13,6 +13,7 @@ import pytest
 
 from ibkr_core.simulator import SimConfig
 from tests.conftest import wait_for
+from tests.sim_support import sim_orders
 
 pytestmark = pytest.mark.timeout(40)
 
@@ -33,22 +34,6 @@ def service(connection, **overrides) -> Iterator:
     settings = replace(connection.settings, **overrides)
     svc = OrderService(connection, settings)
     return svc
-
-
-@pytest.fixture
-def orders(connection) -> Iterator:
-    svc = service(connection)
-    try:
-        yield svc
-    finally:
-        svc.close()
-
-
-def sim_orders(gw) -> list:
-    engine = gw.gateway.engine
-    return gw.call(
-        lambda: [o for o in engine.open_orders() + engine.completed_orders() if not o.what_if]
-    )
 
 
 def sim_position(gw, con_id: int) -> float:

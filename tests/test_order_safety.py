@@ -3,8 +3,6 @@ ticket checks a hostile tester broke (issue 14). Simulator + real ib_async."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from tests.conftest import wait_for
@@ -18,17 +16,6 @@ def gateway_config():
     from ibkr_core.simulator import SimConfig
 
     return SimConfig(tick_interval=3600.0)
-
-
-@pytest.fixture
-def orders(connection) -> Iterator:
-    from ibkr_core.orders import OrderService
-
-    service = OrderService(connection, connection.settings)
-    try:
-        yield service
-    finally:
-        service.close()
 
 
 def restart(gw, config):

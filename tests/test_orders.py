@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import wait_for
+from tests.sim_support import sim_orders
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -18,24 +19,6 @@ def gateway_config():
     from ibkr_core.simulator import SimConfig
 
     return SimConfig(tick_interval=3600.0)  # still market: exact comparisons
-
-
-@pytest.fixture
-def orders(connection) -> Iterator:
-    from ibkr_core.orders import OrderService
-
-    service = OrderService(connection, connection.settings)
-    try:
-        yield service
-    finally:
-        service.close()
-
-
-def sim_orders(gw) -> list:
-    """Every order the simulator accepted (working or done); what-ifs aren't stored."""
-    return gw.call(
-        lambda: list(gw.gateway.engine.open_orders()) + list(gw.gateway.engine.completed_orders())
-    )
 
 
 def sim_cash(gw) -> float:
