@@ -360,7 +360,8 @@ def _init_state(services: Services) -> None:
         return
     settings = services.settings
     status = services.connection.status()
-    ss["conn_client_id"] = int(status.requested_client_id or settings.client_id)
+    requested = status.requested_client_id
+    ss["conn_client_id"] = int(settings.client_id if requested is None else requested)
     if services.demo.running and status.port == services.demo.port:
         ss["conn_preset"] = DEMO_PRESET
         ss["conn_host"], ss["conn_port"] = "127.0.0.1", str(services.demo.port)
@@ -417,12 +418,11 @@ def _run_pending_action(services: Services) -> None:
         services.disconnect()
         return
     chosen = preset(ss["conn_preset"])
-    client_id = int(ss.get("conn_client_id") or services.settings.client_id)
+    typed = ss.get("conn_client_id")  # 0 is TWS's master client: a real choice, not "unset"
+    client_id = int(services.settings.client_id if typed is None else typed)
     if chosen.demo:
         with st.spinner("Starting the demo gateway and connecting…"):
             status = services.connect_demo(client_id)
-        if services.demo.port:
-            ss["conn_port"] = str(services.demo.port)
     else:
         host = str(ss.get("conn_host") or "").strip()
         port = _parse_port(ss.get("conn_port", ""))
@@ -462,6 +462,8 @@ def render_sidebar(services: Services) -> None:
         st.selectbox("Connection preset", _LABELS, key="conn_preset", on_change=_on_preset_change)
         if chosen.live:
             st.markdown(":red[**Live trading port: real money.**]")
+        if chosen.demo:  # not typed by the user: always the demo's own address
+            ss["conn_host"], ss["conn_port"] = "127.0.0.1", str(services.demo.port or "auto")
         c1, c2 = st.columns([3, 2])
         c1.text_input("Host", key="conn_host", disabled=chosen.demo)
         c2.text_input(

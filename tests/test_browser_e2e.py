@@ -293,3 +293,27 @@ def test_simulated_price_change_reaches_the_browser(server, page):
         sidebar(page).get_by_text("Disconnected").wait_for()
     finally:
         gw.stop()
+
+
+def test_connection_panel_keeps_its_values_across_pages_and_client_id_0_is_used(server, page):
+    """Seen in a browser: after a page switch the panel's Host/Port came up empty and
+    Client id 0; and a typed client id 0 (TWS's master client) connected as client 1."""
+    sign_in(page, server.url)
+    choose_preset(page, DEMO)
+    set_input(page, "Client id", "0")
+    sidebar(page).get_by_role("button", name="Connect", exact=True).click()
+    sidebar(page).get_by_text("DU1234567").wait_for()
+    sync_api.expect(sidebar(page).get_by_text("Client id: 0")).to_be_visible()
+    port_box = sidebar(page).get_by_label("Port", exact=True)
+    sync_api.expect(port_box).to_have_value(re.compile(r"^\d+$"))  # auto -> the demo's port
+    port = port_box.input_value()
+    set_input(page, "Client id", "5")  # typed, not yet used: must survive page switches
+    for title in ("Market data", "Trade", "Portfolio"):
+        go_to(page, title)
+        wait_app_idle(page)
+        panel = sidebar(page)
+        sync_api.expect(panel.get_by_label("Client id", exact=True)).to_have_value("5")
+        sync_api.expect(panel.get_by_label("Port", exact=True)).to_have_value(port)
+        sync_api.expect(panel.get_by_label("Host", exact=True)).to_have_value("127.0.0.1")
+    sidebar(page).get_by_role("button", name="Disconnect").click()
+    sidebar(page).get_by_text("Disconnected").wait_for()
