@@ -44,10 +44,13 @@ NAME = "push_vs_fragment"
 TITLE = "Push vs fragment vs whole-page timer (streamlit-autorefresh)"
 
 # The live board's Last cell of the target row, inside the component's shadow root.
+# The live board's Last cell of the target row, inside the component's shadow root. A
+# rerun may draw the component afresh (e.g. after a reconnect): every 0.5 s the watcher
+# checks its cell is still in the page and follows the new one.
 BOARD_WATCHER_JS = """
 (symbol) => {
   window.__changes = [];
-  let last = null, cell = null;
+  let last = null, cell = null, observer = null;
   const find = () => {
     for (const el of document.querySelectorAll('*')) {
       const td = el.shadowRoot && el.shadowRoot.querySelector(
@@ -56,14 +59,24 @@ BOARD_WATCHER_JS = """
     }
     return [null, null];
   };
-  const [root, td] = find();
-  cell = td;
   const scan = () => {
-    const text = cell.textContent;
-    if (text !== last) { last = text; window.__changes.push([text, Date.now()]); }
+    const text = cell ? cell.textContent : null;
+    if (text !== null && text !== last) {
+      last = text; window.__changes.push([text, Date.now()]);
+    }
   };
-  new MutationObserver(scan).observe(root, {subtree: true, childList: true, characterData: true});
-  scan();
+  const attach = () => {
+    if (cell && cell.isConnected) return;
+    const [root, td] = find();
+    if (!td) return;
+    if (observer) observer.disconnect();
+    cell = td;
+    observer = new MutationObserver(scan);
+    observer.observe(root, {subtree: true, childList: true, characterData: true});
+    scan();
+  };
+  attach();
+  setInterval(attach, 500);
 }
 """
 

@@ -1,9 +1,10 @@
-"""Soak: the dashboard with Chromium on the Market data page, live quotes at the default
-refresh interval, 10 symbols, for 30 minutes (``--quick``: 3). The server process's RSS,
-thread count and CPU are sampled throughout. In the middle the gateway goes down for
-10 s (``refuse_connections``: every client dropped, connections refused); the report
-gives the time until the app reconnected and until a new price reached the screen.
-Every probe interval a price change on the frozen first row measures tick-to-screen.
+"""Soak: the dashboard with Chromium on the Market data page as it ships (the live
+component's push board over ``/api/live``), 10 symbols, for 30 minutes (``--quick``: 3).
+The server process's RSS, thread count and CPU are sampled throughout. In the middle the
+gateway goes down for 10 s (``refuse_connections``: every client dropped, connections
+refused); the report gives the time until the app reconnected and until a new price
+reached the screen. Every probe interval a price change on the frozen first row measures
+tick-to-screen.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from benchmarks.common import (
     save_raw,
     symbols_for,
 )
-from benchmarks.tick_to_screen import TARGET, WATCHER_JS, _wait_screen
+from benchmarks.push_vs_fragment import BOARD_READY_JS, BOARD_WATCHER_JS
+from benchmarks.tick_to_screen import TARGET, wait_screen
 
 NAME = "soak"
 TITLE = "Soak"
@@ -50,15 +52,8 @@ def run(quick: bool) -> dict[str, Any]:
         ):
             proc = psutil.Process(server.pid)
             page.goto(f"{server.url}/market_data")
-            page.wait_for_function(
-                """(s) => [...document.querySelectorAll(
-                     '[data-testid="stDataFrame"] table[role="grid"] tr')]
-                     .some(tr => tr.children[0] && tr.children[0].textContent === s
-                           && /\\d/.test(tr.children[1].textContent))""",
-                arg=TARGET,
-                timeout=90000,
-            )
-            page.evaluate(WATCHER_JS, TARGET)
+            page.wait_for_function(BOARD_READY_JS, arg=TARGET, timeout=90000)
+            page.evaluate(BOARD_WATCHER_JS, TARGET)
             start = time.time()
             next_sample = next_probe = start
             cpu_prev, t_prev = sum(proc.cpu_times()[:2]), start
@@ -73,7 +68,7 @@ def run(quick: bool) -> dict[str, Any]:
                     outage.update(phase="probe", price=price, t_probe=time.time())
                     gw.set_price(TARGET, price)
                 elif phase == "probe":
-                    seen = _wait_screen(page, outage["price"], outage["t_probe"], timeout=0)
+                    seen = wait_screen(page, outage["price"], outage["t_probe"], timeout=0)
                     if seen is not None or now - outage["t_probe"] > 60:
                         outage["screen_s"] = None if seen is None else seen - outage["t_down"]
                         outage["phase"] = "done"
@@ -93,7 +88,7 @@ def run(quick: bool) -> dict[str, Any]:
                     price = round(price + 0.73 if price < 250 else 190.0, 2)
                     t0 = time.time()
                     gw.set_price(TARGET, price)
-                    seen = _wait_screen(page, price, t0, timeout=15)
+                    seen = wait_screen(page, price, t0, timeout=15)
                     probes.append(
                         {"t": t0 - start, "screen_ms": None if seen is None else 1000 * (seen - t0)}
                     )
@@ -133,7 +128,7 @@ def render(result: dict[str, Any], plots: Any) -> str:
     screen = f"{o['screen_s']:.1f} s" if o.get("screen_s") is not None else "never"
     lines = [
         f"{result['duration_s'] / 60:.0f} min, {result['symbols']} symbols, one Chromium tab on "
-        "Market data, default refresh interval"
+        "Market data (push board over /api/live)"
         + (", `runner.postScriptGC=false`" if result.get("post_script_gc") is False else "")
         + ". Server process (psutil):",
         "",

@@ -3,6 +3,8 @@ report rendering, and the helpers. No timing assertions."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from benchmarks import provider_load
@@ -50,3 +52,16 @@ def test_clock_round_trip():
 def test_percentiles():
     assert percentile([1, 2, 3, 4], 50) == 2.5
     assert summary([])["n"] == 0
+
+
+BENCHMARK_MODULES = sorted(
+    p.stem for p in Path(__file__).parents[1].joinpath("benchmarks").glob("*.py")
+)
+
+
+@pytest.mark.parametrize("name", BENCHMARK_MODULES)
+def test_every_benchmark_imports(name):
+    """`python -m benchmarks --only soak` once failed on a renamed helper: import them all."""
+    import importlib
+
+    importlib.import_module(f"benchmarks.{name}")
