@@ -49,6 +49,7 @@ from ibkr_core.connection_errors import (
     reset_port,
 )
 from ibkr_core.data_state import ConnectionView, connection_view
+from ibkr_core.ib_compat import apply_ib_async_fixes
 from ibkr_core.loop_thread import LoopThread, get_loop_thread
 from ibkr_core.quote import clean
 from ibkr_core.settings import Settings
@@ -403,6 +404,7 @@ class IBKRConnection:
 
     # ------------------------------------------------------------------ internals
     def _create_ib(self) -> IB:
+        apply_ib_async_fixes()  # e.g. bonds' fractional coupons (ib_compat.py)
         ib = IB()
         ib.errorEvent += self._on_ib_error
         ib.disconnectedEvent += self._on_ib_disconnected

@@ -155,8 +155,8 @@ def test_instruments_read_as_traders_read_them(gateway, connection, portfolio):
         assert any(n.startswith("ES ") and n.split()[1] in ("DEC", "MAR") for n in names)
     if "BOND" in by_type:
         bond = next(r for r in rows if r.sec_type == "BOND")
-        # "UST 4.25% 2034" once its contract details decode; ib_async 2.1 cannot decode
-        # a fractional coupon, then the CUSIP tells it apart: "UST 2034 · 91282CLW9"
+        # "UST 4.25% 2034" once its contract details arrive (tests/test_ib_compat.py), the
+        # CUSIP until then: "UST 2034 · 91282CLW9"
         assert bond.description.startswith("UST ") and "2034" in bond.description
     assert len({(r.account, r.con_id) for r in rows}) == len(rows)
 
