@@ -138,7 +138,10 @@ class PortfolioSummary:
         )
 
 
-def _factor(contract: Any, item: Any | None) -> float | None:
+PRICED_IN_PERCENT_OF_PAR = frozenset({"BOND", "BILL"})  # price x quantity is not the value
+
+
+def value_factor(contract: Any, item: Any | None) -> float | None:
     """Money per contract for one unit of price: the multiplier where IBKR sets one,
     else what IBKR's own portfolio update implies (marketValue / position / marketPrice:
     10 for a bond of 1,000 face priced in % of par), else 1 for plain stocks / FX."""
@@ -269,7 +272,7 @@ def build_rows(
         item, single = items.get(key), singles.get(key)
         # the portfolio update's contract carries primaryExchange; positions' may not
         inst = instrument(item.contract if item is not None else c, details.get(c.conId))
-        factor = _factor(c, item)
+        factor = value_factor(c, item)
         avg = num(pos.avgCost)
         book = books.get(pos.account)
         base = book.base_currency if book else None

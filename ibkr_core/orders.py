@@ -47,6 +47,7 @@ from ib_async import Contract, Order
 
 from ibkr_core.connection_errors import IBKRError, NotConnectedError, UnknownSymbolError
 from ibkr_core.contracts import SEC_TYPE_NAMES, Instrument, Resolver, instrument_of
+from ibkr_core.holdings import PRICED_IN_PERCENT_OF_PAR, value_factor
 from ibkr_core.order_book import (
     DONE_STATUSES,
     NOTICE_CODES,
@@ -449,7 +450,19 @@ class OrderService:
         checked.price = price
         if price is None or qty is None or qty <= 0:
             return
-        checked.value = value = qty * price * inst.multiplier
+        factor = self._value_factor(inst)
+        if factor is None:
+            issues.append(
+                ValidationIssue(
+                    "quantity",
+                    f"{inst.description} is priced in % of par and IBKR does not send its "
+                    "face value per unit, so this order's value can't be checked against the "
+                    f"{limit_text} limit: nothing was sent. (It is known once the account "
+                    "holds the bond; enter this order in TWS.)",
+                )
+            )
+            return
+        checked.value = value = qty * price * factor
         checked.value_base = _value_in_base(rates, value, inst.currency)
         if checked.value_base is None:
             issues.append(
@@ -464,8 +477,8 @@ class OrderService:
             )
         elif checked.value_base > limit:
             times = f"{qty:g} x {fmt_price(price)}"
-            if inst.multiplier != 1:
-                times += f" x {inst.multiplier:g}"
+            if factor != 1:
+                times += f" x {factor:g}"
             converted = (
                 "" if inst.currency == rates.base else f" = {checked.value_base:,.2f} {rates.base}"
             )
@@ -476,6 +489,18 @@ class OrderService:
                     f"the {limit_text} limit per order (max_order_value).",
                 )
             )
+
+    def _value_factor(self, inst: Instrument) -> float | None:
+        """(Loop thread.) Money per unit of price for one unit of quantity: the multiplier,
+        except for what IBKR prices in % of par (bonds, bills): IBKR sends no face value
+        per unit, only a holding shows it (marketValue / (position x marketPrice)) -- a
+        property of the instrument, so any account's holding in the window will do."""
+        if inst.sec_type not in PRICED_IN_PERCENT_OF_PAR:
+            return inst.multiplier
+        for item in self._conn.ib.portfolio():
+            if item.contract.conId == inst.con_id and item.position:
+                return value_factor(item.contract, item)
+        return None
 
     async def _instrument(self, t: OrderTicket, timeout: float) -> Instrument:
         """(Loop thread.) The ticket's instrument: its conId, or the symbol's only match."""

@@ -199,3 +199,36 @@ def test_a_con_id_of_another_instrument_than_the_symbol_is_refused(orders, gatew
     assert "Contract 14204 is SAP · IBIS · EUR · Stock" in issues[0].message
     assert "not AAPL" in issues[0].message
     assert sim_orders(gateway) == []
+
+
+def test_a_bond_order_is_valued_at_its_face_not_price_times_quantity(orders, gateway, connection):
+    """The demo holds 10 UST 4.25% 2034 priced in % of par: 5 at 98.00 is 4,900 USD
+    (IBKR's own marketValue / (position x price) gives the 10 per point), not 490."""
+    from ibkr_core.orders import OrderTicket
+    from ibkr_core.simulator.assets import UST_2034
+
+    item = next(
+        i for i in connection.run(lambda ib: ib.portfolio()) if i.contract.conId == UST_2034.con_id
+    )
+    per_point = item.marketValue / (item.position * item.marketPrice)
+    ticket = OrderTicket("US-T", "BUY", 5, "LMT", limit_price=98.0, con_id=UST_2034.con_id)
+    preview = orders.preview(ticket)
+    assert preview.instrument.description == "UST 4.25% 2034"
+    assert preview.order_value == pytest.approx(5 * 98.0 * per_point) == pytest.approx(4_900.0)
+    assert sim_orders(gateway) == []
+
+
+@pytest.mark.parametrize("gateway_config", [SimConfig(tick_interval=3600.0, profile="advisor")])
+def test_a_bond_no_account_in_the_window_holds_cannot_be_valued_and_is_refused(orders, gateway):
+    """Advisor: TWS's account window is DU1234567's, which holds no bond. IBKR sends no
+    face value per unit, so the value is unknown: refused with the reason, not guessed."""
+    from ibkr_core.orders import OrderTicket
+    from ibkr_core.simulator.assets import UST_2034
+
+    ticket = OrderTicket(
+        "US-T", "BUY", 5, "LMT", limit_price=98.0, con_id=UST_2034.con_id, account="DU1234567"
+    )
+    issues = orders.validate(ticket)
+    assert [i.field for i in issues] == ["quantity"]
+    assert "face value" in issues[0].message and "nothing was sent" in issues[0].message
+    assert sim_orders(gateway) == []
