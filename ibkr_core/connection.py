@@ -30,9 +30,8 @@ from ib_async import IB, Contract, Stock
 
 from ibkr_core.connection_errors import (
     CLIENT_ID_IN_USE,
-    CONNECTIVITY_LOST,
-    CONNECTIVITY_RESTORED_DATA_KEPT,
-    CONNECTIVITY_RESTORED_DATA_LOST,
+    CONNECTIVITY_DEGRADED_CODES,
+    CONNECTIVITY_RESTORED_CODES,
     FARM_CODES,
     SOCKET_PORT_RESET,
     ClientIdInUseError,
@@ -686,10 +685,10 @@ class IBKRConnection:
             return
 
     def _on_ib_error(self, req_id: int, code: int, message: str, contract: Any) -> None:
-        if code == CONNECTIVITY_LOST or code == 2110:
+        if code in CONNECTIVITY_DEGRADED_CODES:
             self._update(connectivity="degraded", connectivity_message=describe_error(code))
             self.connectivity_event.emit(code, message)
-        elif code in (CONNECTIVITY_RESTORED_DATA_LOST, CONNECTIVITY_RESTORED_DATA_KEPT):
+        elif code in CONNECTIVITY_RESTORED_CODES:
             self._update(connectivity="ok", connectivity_message=describe_error(code))
             self.connectivity_event.emit(code, message)
         elif code == SOCKET_PORT_RESET:

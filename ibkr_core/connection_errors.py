@@ -12,27 +12,42 @@ import asyncio
 import re
 
 from ibkr_core.tws_codes import (  # the codes live in one place
+    CLIENT_ID_IN_USE,
     CONNECTIVITY_CODES,
+    CONNECTIVITY_DEGRADED_CODES,
     CONNECTIVITY_LOST,
+    CONNECTIVITY_RESTORED_CODES,
     CONNECTIVITY_RESTORED_DATA_KEPT,
     CONNECTIVITY_RESTORED_DATA_LOST,
     DELAYED_NOT_ENABLED,
     DELAYED_SHOWN,
     FARM_CODES,
+    FARM_INACTIVE_CODES,
+    FARM_OK_CODES,
+    HISTORICAL_DATA_ERROR,
+    MAX_TICKERS,
+    NO_SECURITY_DEFINITION,
     NOT_ENTITLED_CODES,
+    SOCKET_PORT_RESET,
     TWS_CODES,
 )
 
 __all__ = [
     "CLIENT_ID_IN_USE",
     "CONNECTIVITY_CODES",
+    "CONNECTIVITY_DEGRADED_CODES",
     "CONNECTIVITY_LOST",
+    "CONNECTIVITY_RESTORED_CODES",
     "CONNECTIVITY_RESTORED_DATA_KEPT",
     "CONNECTIVITY_RESTORED_DATA_LOST",
     "DELAYED_NOT_ENABLED",
     "DELAYED_SHOWN",
     "FARM_CODES",
+    "HISTORICAL_DATA_ERROR",
+    "MAX_TICKERS",
     "NOT_ENTITLED_CODES",
+    "NO_SECURITY_DEFINITION",
+    "SOCKET_PORT_RESET",
     "ClientIdInUseError",
     "ConnectFailedError",
     "IBKRError",
@@ -48,34 +63,12 @@ __all__ = [
     "reset_port",
 ]
 
-# -- codes ---------------------------------------------------------------------------
-CLIENT_ID_IN_USE = 326
-SOCKET_PORT_RESET = 1300
-NO_SECURITY_DEFINITION = 200
-MAX_TICKERS = 101
-HISTORICAL_DATA_ERROR = 162
-
+# -- ports ---------------------------------------------------------------------------
 PORT_KINDS = {
     7496: ("TWS live", False),
     7497: ("TWS paper", True),
     4001: ("IB Gateway live", False),
     4002: ("IB Gateway paper", True),
-}
-
-_PLAIN = {
-    326: "Client id already in use",
-    502: "Couldn't connect to TWS / IB Gateway",
-    504: "Not connected to TWS / IB Gateway",
-    1300: "The TWS socket port was reset",
-    10089: "This symbol needs an additional API market data subscription",
-    10090: "Part of the market data for this symbol is not subscribed",
-    101: "Too many market data lines open (IBKR's limit is 100 by default)",
-    200: "Unknown symbol: no security definition found",
-    162: "Historical data request failed",
-    201: "Order rejected",
-    202: "Order cancelled",
-    321: "Request rejected by TWS (is the API read-only?)",
-    **{code: entry.message for code, entry in TWS_CODES.items()},
 }
 
 
@@ -144,7 +137,8 @@ def paper_mismatch_warning(port: int, accounts: list[str] | tuple[str, ...]) -> 
 # -- messages --------------------------------------------------------------------------
 def describe_error(code: int, message: str = "") -> str:
     """A plain one-line message for a TWS error code (the TWS text as a fallback)."""
-    plain = _PLAIN.get(int(code))
+    entry = TWS_CODES.get(int(code))
+    plain = entry.message if entry else ""
     text = (message or "").strip()
     if code == HISTORICAL_DATA_ERROR and is_pacing_violation(text):
         return "IBKR historical data pacing limit hit: retrying later"
@@ -207,8 +201,8 @@ def parse_farm_notice(code: int, message: str) -> tuple[str, str] | None:
     m = _FARM_RE.search(message or "")
     if m:
         return m.group("farm"), m.group("state").strip()
-    state = "OK" if code in (2104, 2106, 2158) else "broken"
-    if code in (2107, 2108):
+    state = "OK" if code in FARM_OK_CODES else "broken"
+    if code in FARM_INACTIVE_CODES:
         state = "inactive"
     text = (message or "").strip()
     farm = text.rsplit(".", 1)[-1].rsplit(":", 1)[-1].strip() if text else ""

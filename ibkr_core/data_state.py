@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ibkr_core.tws_codes import COMPETING_SESSION, TWS_CODES, farm_kind
+from ibkr_core.tws_codes import COMPETING_SESSION, CONNECTIVITY_LOST, TWS_CODES, farm_kind
 
 if TYPE_CHECKING:
     from ibkr_core.connection import ConnectionStatus
@@ -107,8 +107,8 @@ def connection_view(status: ConnectionStatus) -> ConnectionView:
     notices: list[Notice] = []
     if status.state == ConnectionState.CONNECTED:
         if status.degraded:
-            tws = TWS_CODES[1100]
-            notices.append(Notice("error", tws.message, tws.advice, 1100))
+            tws = TWS_CODES[CONNECTIVITY_LOST]
+            notices.append(Notice("error", tws.message, tws.advice, CONNECTIVITY_LOST))
         for farm, code in status.broken_farms:
             tws = TWS_CODES.get(code)
             message = tws.message if tws else f"The {farm_kind(code)} farm is disconnected"

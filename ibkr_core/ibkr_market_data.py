@@ -41,7 +41,7 @@ from ibkr_core.connection_errors import (
 from ibkr_core.data_state import COMPETING_SESSION_TEXT, LineState
 from ibkr_core.quote import Quote, QuoteSource, clean
 from ibkr_core.symbols import normalize_symbol
-from ibkr_core.tws_codes import COMPETING_SESSION, TWS_CODES, farm_kind
+from ibkr_core.tws_codes import COMPETING_SESSION, PARTIAL_DATA, TWS_CODES, farm_kind
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -411,7 +411,7 @@ class MarketDataRegistry:
             log.info("%s: no market data during a competing live session", line.key)
             return
         if code in NOT_ENTITLED_CODES:
-            if code == 10090:
+            if code == PARTIAL_DATA:
                 line.note = describe_error(code, message)  # partial data: keep the stream
                 return
             if not line.delayed_tried:

@@ -77,6 +77,7 @@ from ibkr_core.order_value import AccountRates, account_rates
 from ibkr_core.quote import num
 from ibkr_core.settings import Settings
 from ibkr_core.symbols import normalize_symbol
+from ibkr_core.tws_codes import WARNING_CODES
 
 if TYPE_CHECKING:
     from ib_async import IB, Fill, Trade
@@ -1011,7 +1012,7 @@ class OrderService:
             log.exception("commission update failed")
 
     def _on_error(self, req_id: int, code: int, message: str, _contract: Any) -> None:
-        if req_id is None or req_id <= 0 or 2100 <= code < 2200:
+        if req_id is None or req_id <= 0 or code in WARNING_CODES:
             return
         try:
             self._book.on_request_error(req_id, code, message)

@@ -10,18 +10,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "CLIENT_ID_IN_USE",
     "COMPETING_SESSION",
+    "CONNECTIVITY_BROKEN",
     "CONNECTIVITY_CODES",
+    "CONNECTIVITY_DEGRADED_CODES",
     "CONNECTIVITY_LOST",
+    "CONNECTIVITY_RESTORED_CODES",
     "CONNECTIVITY_RESTORED_DATA_KEPT",
     "CONNECTIVITY_RESTORED_DATA_LOST",
     "DELAYED_NOT_ENABLED",
     "DELAYED_SHOWN",
     "FARM_BROKEN_CODES",
     "FARM_CODES",
+    "FARM_INACTIVE_CODES",
     "FARM_OK_CODES",
+    "HISTORICAL_DATA_ERROR",
+    "MAX_TICKERS",
     "NOT_ENTITLED_CODES",
+    "NO_SECURITY_DEFINITION",
+    "PARTIAL_DATA",
+    "SOCKET_PORT_RESET",
     "TWS_CODES",
+    "WARNING_CODES",
     "TwsCode",
     "advice",
     "farm_kind",
@@ -36,18 +47,40 @@ class TwsCode:
     advice: str = ""  # what the user can do about it ("" when nothing)
 
 
+# -- the session ------------------------------------------------------------------------
+CLIENT_ID_IN_USE = 326
+SOCKET_PORT_RESET = 1300
 CONNECTIVITY_LOST = 1100
 CONNECTIVITY_RESTORED_DATA_LOST = 1101
 CONNECTIVITY_RESTORED_DATA_KEPT = 1102
-CONNECTIVITY_CODES = frozenset({1100, 1101, 1102})
+CONNECTIVITY_BROKEN = 2110  # TWS <-> IBKR servers broken; restored automatically
+CONNECTIVITY_CODES = frozenset(
+    {CONNECTIVITY_LOST, CONNECTIVITY_RESTORED_DATA_LOST, CONNECTIVITY_RESTORED_DATA_KEPT}
+)
+CONNECTIVITY_DEGRADED_CODES = frozenset({CONNECTIVITY_LOST, CONNECTIVITY_BROKEN})
+CONNECTIVITY_RESTORED_CODES = frozenset(
+    {CONNECTIVITY_RESTORED_DATA_LOST, CONNECTIVITY_RESTORED_DATA_KEPT}
+)
+# IBKR's "warning codes" (2100-2199: farms, connectivity, account notes): never the failure
+# of a request, whatever request id they carry.
+WARNING_CODES = range(2100, 2200)
+
+# -- quote lines and requests -----------------------------------------------------------
+MAX_TICKERS = 101
+HISTORICAL_DATA_ERROR = 162
+NO_SECURITY_DEFINITION = 200
 COMPETING_SESSION = 10197
 DELAYED_SHOWN = 10167
 DELAYED_NOT_ENABLED = 10168
+PARTIAL_DATA = 10090  # part of the data is not subscribed: the stream goes on
 # 10197 is not here: the account is entitled, another session holds the data.
-NOT_ENTITLED_CODES = frozenset({354, 10089, 10090, 10186})
+NOT_ENTITLED_CODES = frozenset({354, 10089, PARTIAL_DATA, 10186})
+
+# -- data farms -------------------------------------------------------------------------
 FARM_BROKEN_CODES = frozenset({2103, 2105, 2157})
 FARM_OK_CODES = frozenset({2104, 2106, 2158})
-FARM_CODES = frozenset({*FARM_BROKEN_CODES, *FARM_OK_CODES, 2107, 2108, 2119})
+FARM_INACTIVE_CODES = frozenset({2107, 2108})  # idle, available on demand
+FARM_CODES = frozenset({*FARM_BROKEN_CODES, *FARM_OK_CODES, *FARM_INACTIVE_CODES, 2119})
 
 _FARM_KIND = {
     2103: "market data",
@@ -62,6 +95,58 @@ _FARM_KIND = {
 }
 
 _CODES = [
+    TwsCode(
+        CLIENT_ID_IN_USE,
+        "Unable to connect as the client id is already in use.",
+        "Client id already in use",
+        "Retry with another client id.",
+    ),
+    TwsCode(
+        502,
+        "Couldn't connect to TWS. Confirm that API is enabled and the port is TWS's Socket Port.",
+        "Couldn't connect to TWS / IB Gateway",
+    ),
+    TwsCode(504, "Not connected.", "Not connected to TWS / IB Gateway"),
+    TwsCode(
+        SOCKET_PORT_RESET,
+        "TWS socket port has been reset and this connection is being dropped. Please "
+        "reconnect on the new port.",
+        "The TWS socket port was reset",
+    ),
+    TwsCode(
+        10089,
+        "Requested market data requires additional subscription for API.",
+        "This symbol needs an additional API market data subscription",
+    ),
+    TwsCode(
+        PARTIAL_DATA,
+        "Part of requested market data is not subscribed.",
+        "Part of the market data for this symbol is not subscribed",
+    ),
+    TwsCode(
+        MAX_TICKERS,
+        "Max number of tickers has been reached.",
+        "Too many market data lines open (IBKR's limit is 100 by default)",
+    ),
+    TwsCode(
+        NO_SECURITY_DEFINITION,
+        "No security definition has been found for the request.",
+        "Unknown symbol: no security definition found",
+    ),
+    TwsCode(
+        HISTORICAL_DATA_ERROR,
+        "Historical market data Service error message.",
+        "Historical data request failed",
+    ),
+    TwsCode(201, "Order rejected - reason.", "Order rejected"),
+    TwsCode(202, "Order cancelled - reason.", "Order cancelled"),
+    TwsCode(321, "Error validating request.", "Request rejected by TWS (is the API read-only?)"),
+    TwsCode(
+        CONNECTIVITY_BROKEN,
+        "Connectivity between TWS and server is broken. It will be restored automatically.",
+        "TWS / IB Gateway lost its connection to IBKR's servers: prices are not updating",
+        "Wait for TWS to reconnect (it retries by itself); check its internet connection.",
+    ),
     TwsCode(
         1100,
         "Connectivity between IB and the TWS has been lost.",
