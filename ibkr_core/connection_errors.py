@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Iterable
 
 from ibkr_core.tws_codes import (  # the codes live in one place
     CLIENT_ID_IN_USE,
@@ -57,6 +58,7 @@ __all__ = [
     "connect_failure_message",
     "describe_error",
     "is_pacing_violation",
+    "live_accounts",
     "paper_mismatch_warning",
     "parse_farm_notice",
     "port_kind",
@@ -108,11 +110,20 @@ def port_kind(port: int | None) -> str | None:
     return kind[0] if kind else None
 
 
-def account_is_paper(accounts: list[str] | tuple[str, ...]) -> bool | None:
-    """Paper accounts start with DU (or DF); None when there is no account to tell from."""
+PAPER_ACCOUNT_PREFIXES = ("DU", "DF")  # IBKR paper accounts: DU (individual), DF (advisor)
+
+
+def live_accounts(accounts: Iterable[str]) -> list[str]:
+    """The accounts among ``accounts`` that trade real money: the one paper/live rule."""
+    return [a for a in accounts if not a.strip().upper().startswith(PAPER_ACCOUNT_PREFIXES)]
+
+
+def account_is_paper(accounts: Iterable[str]) -> bool | None:
+    """True when every account is paper; None when there is no account to tell from."""
+    accounts = list(accounts)
     if not accounts:
         return None
-    return all(a.upper().startswith(("DU", "DF")) for a in accounts)
+    return not live_accounts(accounts)
 
 
 def paper_mismatch_warning(port: int, accounts: list[str] | tuple[str, ...]) -> str | None:

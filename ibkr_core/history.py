@@ -20,6 +20,7 @@ from ibkr_core.providers.yahoo import HISTORY_RANGES
 from ibkr_core.quote import QuoteSource
 from ibkr_core.settings import Settings
 from ibkr_core.store import Coverage, HistoryStore
+from ibkr_core.symbols import normalize_symbol
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ class HistoryService:
             if series.ok:
                 source = QuoteSource.YAHOO if series.source == "Yahoo" else QuoteSource.IBKR_LIVE
                 return series.frame.copy(), source
-        key = (symbol.strip().upper(), range_key)
+        key = (normalize_symbol(symbol), range_key)
         with self._key_lock(key):  # concurrent callers of one key share one fetch
             entry = self._fresh(key)
             if entry is None or entry.source == QuoteSource.YAHOO:
@@ -196,7 +197,7 @@ class HistoryService:
         asking the first source that has the instrument only for what the store lacks
         (the missing tail, or everything when the range starts earlier than stored).
         Never raises: a failure is a ``problems`` entry, with stored bars still shown."""
-        symbol = symbol.strip().upper()
+        symbol = normalize_symbol(symbol)
         today = self._today()
         end = min(end or today, today)
         problems: list[str] = []

@@ -45,7 +45,13 @@ from typing import TYPE_CHECKING, Any
 
 from ib_async import Contract, Order
 
-from ibkr_core.connection_errors import IBKRError, NotConnectedError, UnknownSymbolError
+from ibkr_core.connection_errors import (
+    IBKRError,
+    NotConnectedError,
+    UnknownSymbolError,
+    account_is_paper,
+    live_accounts,
+)
 from ibkr_core.contracts import SEC_TYPE_NAMES, Instrument, Resolver, instrument_of
 from ibkr_core.holdings import PRICED_IN_PERCENT_OF_PAR, value_factor
 from ibkr_core.order_book import (
@@ -299,8 +305,8 @@ class OrderService:
         if not st.connected:
             return TradingStatus(False, NOT_CONNECTED_REASON, None)
         accounts = (account,) if account else st.accounts
-        live = [a for a in accounts if not a.upper().startswith(("DU", "DF"))]
-        is_paper = not live if accounts else None
+        live = live_accounts(accounts)
+        is_paper = account_is_paper(accounts)
         if self._conn.readonly:
             return TradingStatus(
                 False, "The IBKR connection is read-only: orders are disabled.", is_paper

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path
 
 from ibkr_core.api.deps import ApiContext, context, run_blocking
 from ibkr_core.api.models import SYMBOL_PATTERN, ErrorResponse, QuoteResponse
+from ibkr_core.symbols import normalize_symbol
 
 router = APIRouter(prefix="/api/market-data", tags=["market-data"])
 
@@ -35,6 +36,6 @@ async def quote(
     result = await run_blocking(ctx.services.quotes.get_quote, symbol, timeout=ctx.quote_timeout)
     if not result.ok or result.price is None:
         if is_unknown_symbol(result.error):
-            raise HTTPException(404, f"Unknown symbol {symbol.strip().upper()!r}: {result.error}")
-        raise HTTPException(503, f"No quote for {symbol.strip().upper()!r}: {result.error}")
+            raise HTTPException(404, f"Unknown symbol {normalize_symbol(symbol)!r}: {result.error}")
+        raise HTTPException(503, f"No quote for {normalize_symbol(symbol)!r}: {result.error}")
     return QuoteResponse.from_core(result, float(ctx.settings.stale_after))
