@@ -126,7 +126,7 @@ class HistoryService:
         self._lock = threading.Lock()
         self._key_locks: dict[tuple[str, str], threading.Lock] = {}
         self._cache: dict[tuple[str, str], _Entry] = {}
-        self.store = store
+        self.store = store if store is not None else HistoryStore.absent()
         self.daily_sources = daily_sources or (lambda: [])
         self._today = today or (lambda: datetime.now(MARKET_TZ).date())
         self._memory: dict[tuple[str, str, date], tuple[float, pd.DataFrame]] = {}
@@ -138,7 +138,7 @@ class HistoryService:
         """
         if range_key not in HISTORY_RANGES:
             raise ValueError(f"unknown range {range_key!r}; use one of {', '.join(RANGE_KEYS)}")
-        if range_key in DAILY_CHART_DAYS and self.store is not None and self.store.available:
+        if range_key in DAILY_CHART_DAYS and self.store.available:
             # daily chart ranges come from the store like Explore's (only the tail fetched)
             series = self.daily(symbol, self.today() - timedelta(days=DAILY_CHART_DAYS[range_key]))
             if series.ok:
@@ -222,8 +222,8 @@ class HistoryService:
         today: date,
         problems: list[str],
     ) -> DailySeries | None:
-        store = self.store if self.store is not None and self.store.available else None
-        if store is None:
+        store = self.store
+        if not store.available:
             return self._daily_in_memory(source, symbol, start, end, today, problems)
         cov = store.coverage(symbol, DAILY, source.name)
         fetch_from = self._missing_from(cov, start, end, today)

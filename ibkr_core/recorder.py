@@ -254,7 +254,7 @@ class Recorder:
             self._replay()
 
     def _snapshot(self, kind: str) -> None:
-        if not self._conn.ib_ready() or self._portfolio is None:
+        if not self._conn.ib_ready():
             return
         summary = self._portfolio.portfolio_summary()
         if not summary.connected:
@@ -280,7 +280,7 @@ class Recorder:
 
     def _replay(self) -> None:
         """Demo only: a year of daily account values from the simulator's bars."""
-        if not self._is_demo() or self._history is None or self._portfolio is None:
+        if not self._is_demo() or self._history is None:
             return
         summary = self._portfolio.portfolio_summary()
         for account in summary.accounts:

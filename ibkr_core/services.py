@@ -61,7 +61,9 @@ __all__ = [
     "build_services",
     "default_preset",
     "get_services",
+    "on_demo",
     "preset",
+    "release_services",
     "reset_services",
 ]
 
@@ -112,8 +114,16 @@ def _listening(host: str, port: int, timeout: float) -> bool:
         return False
 
 
+def on_demo(demo: DemoGateway, connection: IBKRConnection) -> bool:
+    """Connected to the built-in simulated gateway (its prices are made up)."""
+    return demo.running and connection.status().port == demo.port
+
+
 @dataclass
 class Services:
+    """Every part, always present: a store that cannot open is an unavailable
+    ``HistoryStore`` (it says why), never a missing one."""
+
     settings: Settings
     loop: LoopThread
     connection: IBKRConnection
@@ -124,12 +134,12 @@ class Services:
     orders: OrderService
     watchlist: Watchlist
     demo: DemoGateway
-    store: HistoryStore | None = None  # the local history store (ibkr_core/store.py)
-    recorder: Recorder | None = None  # snapshots and fills into the store
+    store: HistoryStore  # the local history store (ibkr_core/store.py)
+    recorder: Recorder  # snapshots and fills into the store
 
     def on_demo(self) -> bool:
         """Connected to the built-in simulated gateway (its prices are made up)."""
-        return self.demo.running and self.connection.status().port == self.demo.port
+        return on_demo(self.demo, self.connection)
 
     def connect(
         self, host: str | None = None, port: int | None = None, client_id: int | None = None
@@ -176,9 +186,8 @@ class Services:
 
     def close(self) -> None:
         """Disconnect, stop the demo gateway and the quote workers (idempotent)."""
-        if self.recorder is not None:
-            with contextlib.suppress(Exception):
-                self.recorder.stop()
+        with contextlib.suppress(Exception):
+            self.recorder.stop()
         for part in (self.portfolio, self.orders):
             with contextlib.suppress(Exception):
                 part.close()
@@ -188,19 +197,43 @@ class Services:
             self.demo.stop()
         with contextlib.suppress(Exception):
             self.quotes.close()
-        if self.store is not None:
-            self.store.close()
+        self.store.close()
 
 
 def build_services(settings: Settings | None = None) -> Services:
-    """A complete, independent set of services (not the singleton)."""
+    """A complete, independent set of services (not the singleton); its recorder runs."""
     settings = settings or Settings.load()
     loop = get_loop_thread()
     connection = IBKRConnection(settings, loop)
     ibkr = IBKRQuoteProvider(connection)
     yahoo = YahooProvider(settings)
     quotes = QuoteManager([yahoo, AlphaVantageProvider(settings)], settings, ibkr=ibkr)
-    history = HistoryService(yahoo, settings, ibkr_history=ibkr.ibkr_history)
+    demo = DemoGateway(profile=settings.demo_profile or None)
+    watchlist = Watchlist(settings.watchlist_file)
+    portfolio = PortfolioService(connection)
+    store = HistoryStore.open(settings.history_store_path)
+    history = HistoryService(
+        yahoo,
+        settings,
+        ibkr_history=ibkr.ibkr_history,
+        store=store,
+        daily_sources=lambda: live_daily_sources(
+            connection.ib_ready(),
+            on_demo(demo, connection),
+            ibkr.history_bars,
+            settings.provider_timeout,
+        ),
+    )
+    recorder = Recorder(
+        store,
+        connection,
+        portfolio,
+        settings,
+        history=history,
+        is_demo=lambda: on_demo(demo, connection),
+        replay_symbols=lambda: [*watchlist.symbols(), "SPY"],
+        contract_bars=ibkr.contract_daily_bars,
+    )
     services = Services(
         settings=settings,
         loop=loop,
@@ -208,34 +241,16 @@ def build_services(settings: Settings | None = None) -> Services:
         ibkr=ibkr,
         quotes=quotes,
         history=history,
-        portfolio=PortfolioService(connection),
+        portfolio=portfolio,
         orders=OrderService(connection, settings),
-        watchlist=Watchlist(settings.watchlist_file),
-        demo=DemoGateway(profile=settings.demo_profile or None),
+        watchlist=watchlist,
+        demo=demo,
+        store=store,
+        recorder=recorder,
     )
-    services.watchlist.validator = services.validate_symbol
-    _wire_history(services)
+    watchlist.validator = services.validate_symbol
+    recorder.start()
     return services
-
-
-def _wire_history(services: Services) -> None:
-    """The history store, daily sources for Explore, and the recorder."""
-    s = services
-    s.store = s.history.store = HistoryStore.open(s.settings.history_store_path)
-    s.history.daily_sources = lambda: live_daily_sources(
-        s.connection.ib_ready(), s.on_demo(), s.ibkr.history_bars, s.settings.provider_timeout
-    )
-    s.recorder = Recorder(
-        s.store,
-        s.connection,
-        s.portfolio,
-        s.settings,
-        history=s.history,
-        is_demo=s.on_demo,
-        replay_symbols=lambda: [*s.watchlist.symbols(), "SPY"],
-        contract_bars=s.ibkr.contract_daily_bars,
-    )
-    s.recorder.start()
 
 
 _singleton: Services | None = None
@@ -253,6 +268,16 @@ def get_services(settings: Settings | None = None) -> Services:
                 atexit.register(reset_services)
                 _atexit_registered = True
         return _singleton
+
+
+def release_services(services: Services) -> None:
+    """``st.cache_resource``'s release hook: close ``services`` and, when it is the
+    singleton, forget it, so the next ``get_services`` builds anew (idempotent)."""
+    global _singleton
+    with _singleton_lock:
+        if _singleton is services:
+            _singleton = None
+    services.close()
 
 
 def reset_services() -> None:

@@ -178,6 +178,11 @@ class HistoryStore:
         return cls(path, con, StoreStatus(True, str(path)))
 
     @classmethod
+    def absent(cls) -> HistoryStore:
+        """No store at all (a history service built without one): unavailable, quietly."""
+        return cls("", None, StoreStatus(False, "", "no history store configured"))
+
+    @classmethod
     def unavailable(cls, path: str | Path, message: str) -> HistoryStore:
         log.warning("%s", message)
         return cls(path, None, StoreStatus(False, str(path), message))

@@ -120,9 +120,8 @@ def render_account_history(services) -> None:
     """The "Account over time" section (call at the end of the Portfolio page)."""
     st.subheader("Account over time")
     store = services.store
-    if store is None or not store.available:
-        message = store.status.message if store is not None else "no history store configured"
-        st.info(plain(f"History is off: {message}"), icon=":material/database:")
+    if not store.available:
+        st.info(plain(f"History is off: {store.status.message}"), icon=":material/database:")
         return
     if store.status.message:
         st.warning(plain(store.status.message), icon=":material/database:")

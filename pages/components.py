@@ -45,6 +45,7 @@ from ibkr_core.services import (
     default_preset,
     get_services,
     preset,
+    release_services,
 )
 
 __all__ = [
@@ -73,8 +74,9 @@ DASH = "—"
 # -- services -------------------------------------------------------------------------------
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, on_release=release_services)
 def _cached_services() -> Services:
+    """Cleared (the app menu's "Clear cache", a test), the services are closed with it."""
     return get_services()
 
 

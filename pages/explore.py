@@ -39,7 +39,7 @@ def _candidates() -> tuple[list[str], list[str]]:
     named by their description instead and left out."""
     held: list[str] = []
     left_out: list[str] = []
-    if services.portfolio is not None and services.connection.ib_ready():
+    if services.connection.ib_ready():
         try:
             rows = [p for p in services.portfolio.positions() if p.quantity]
         except Exception:  # the page still works from the watchlist
@@ -257,7 +257,7 @@ def _table(title: str, frame: pd.DataFrame, key: str, ratios: tuple[str, ...] = 
 def main() -> None:
     st.title("Explore")
     store = services.store
-    if store is not None and store.status.message:
+    if store.status.message:
         st.warning(plain(store.status.message), icon=":material/database:")
     symbols, start, end, benchmark = _controls()
     if not symbols:
