@@ -86,6 +86,7 @@ class _Line:
     ticker: Ticker | None = None
     state: str = "new"  # new | qualifying | streaming | failed
     error: str | None = None
+    code: int | None = None  # TWS's code behind ``error``, when TWS said why
     note: str | None = None
     last_wanted: float = 0.0
     retry_at: float = 0.0
@@ -210,7 +211,7 @@ class MarketDataRegistry:
                     if not self._conn.ib_ready()
                     else "subscribing to IBKR market data"
                 )
-                out[symbol] = Quote.failed(symbol, message)
+                out[symbol] = Quote.failed(symbol, message, code=line.code)
             else:
                 out[symbol] = self._line_quote(line, line.ticker)
         frozen = any(
@@ -227,11 +228,11 @@ class MarketDataRegistry:
         quote = ticker_quote(line.symbol, ticker, self._conn.time_zone(line.symbol))
         if line.blocked_since is not None:
             return replace(
-                Quote.failed(line.symbol, _competing_text()),
+                Quote.failed(line.symbol, _competing_text(), code=COMPETING_SESSION),
                 line_state=str(LineState.COMPETING_SESSION),
             )
         if line.error:
-            return quote.with_error(line.error)
+            return quote.with_error(line.error, line.code)
         if not _has_price(quote):
             return replace(quote.with_error(WAITING_FOR_TICK), line_state=str(LineState.WAITING))
         if quote.line_state in (LineState.LIVE, LineState.DELAYED):
@@ -325,6 +326,7 @@ class MarketDataRegistry:
         except (NotConnectedError, TimeoutError, ConnectionError) as exc:
             line.state = "new"
             line.error = f"IBKR lookup of {line.symbol} failed: {exc or type(exc).__name__}"
+            line.code = None
             line.retry_at = time.monotonic() + 5.0
             return
         if self._lines.get(line.key) is not line:
@@ -345,7 +347,7 @@ class MarketDataRegistry:
             return
         line.ticker = self.ib.reqMktData(line.contract)
         line.state = "streaming"
-        line.error = None
+        line.error = line.code = None
 
     def _cancel(self, line: _Line) -> None:
         if line.ticker is not None and line.contract is not None and self.ib.isConnected():
@@ -353,10 +355,11 @@ class MarketDataRegistry:
                 self.ib.cancelMktData(line.contract)
         line.ticker = None
 
-    def _fail(self, line: _Line, message: str, retry_after: float) -> None:
+    def _fail(self, line: _Line, message: str, retry_after: float, code: int | None = None) -> None:
         self._cancel(line)
         line.state = "failed"
         line.error = message
+        line.code = code
         line.retry_at = time.monotonic() + retry_after
 
     def _drop(self, line: _Line) -> None:
@@ -406,7 +409,7 @@ class MarketDataRegistry:
             # This TCP batch's arrival time: ticks of a later batch mean data is back.
             line.blocked_since = _utc(self.ib.wrapper.lastTime) or datetime.now(UTC)
             line.note = TWS_CODES[COMPETING_SESSION].message
-            line.error = _competing_text()
+            line.error, line.code = _competing_text(), COMPETING_SESSION
             self._conn.note_competing_session(True)
             log.info("%s: no market data during a competing live session", line.key)
             return
@@ -424,21 +427,23 @@ class MarketDataRegistry:
                 self._request(line)
                 log.info("%s not entitled (%s): resubscribed with delayed data", line.key, code)
             else:
-                self._fail(line, describe_error(code, message), self.failed_retry_after)
+                self._fail(line, describe_error(code, message), self.failed_retry_after, code)
         elif code == DELAYED_NOT_ENABLED:
             self._fail(
                 line,
                 f"No IBKR market data for {line.symbol}: not subscribed and delayed data "
                 f"is not enabled (IBKR {code})",
                 self.failed_retry_after,
+                code,
             )
         elif code == DELAYED_SHOWN:
             line.note = "delayed data (not subscribed to live)"  # delayed ticks follow
         elif code == MAX_TICKERS:
             self.max_lines = max(1, min(self.max_lines, self.active_count() - 1))
-            self._fail(line, describe_error(code, message), retry_after=10.0)
+            self._fail(line, describe_error(code, message), 10.0, code)
         elif code == NO_SECURITY_DEFINITION:
-            self._fail(line, str(UnknownSymbolError(line.symbol)), self.failed_retry_after * 2)
+            unknown = str(UnknownSymbolError(line.symbol))
+            self._fail(line, unknown, self.failed_retry_after * 2, code)
 
     def _on_ticks(self, tickers: set[Ticker]) -> None:
         """Ticks on a line TWS had blocked (10197): the other session ended."""
@@ -448,7 +453,7 @@ class MarketDataRegistry:
         for line in blocked:
             ticker = line.ticker
             if ticker in tickers and ticker.time and _utc(ticker.time) > line.blocked_since:
-                line.blocked_since = line.error = None
+                line.blocked_since = line.error = line.code = None
         self._update_competing()
 
     def _on_session_up(self, _status: ConnectionStatus) -> None:
@@ -456,7 +461,7 @@ class MarketDataRegistry:
         for line in self._lines.values():
             line.ticker = None
             if line.blocked_since is not None:  # TWS says again if still competing
-                line.blocked_since = line.error = None
+                line.blocked_since = line.error = line.code = None
             if line.contract is not None and line.state in ("streaming", "new"):
                 self._request(line)
                 self.resubscribed += 1
@@ -520,7 +525,7 @@ class IBKRQuoteProvider:
         the manager can fall back."""
         symbols = list(dict.fromkeys(symbols))
         if not self.is_available():
-            return {s: Quote.failed(s, "not connected to IBKR") for s in symbols}
+            return {s: Quote.failed(s, "not connected to IBKR", expected=True) for s in symbols}
         registry = self._conn.market_data
 
         async def _fetch() -> dict[str, Quote]:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from ibkr_core.tws_codes import Problem, advice
+
 
 class QuoteSource(StrEnum):
     """Where a quote came from; shown to the user next to every price."""
@@ -76,6 +78,7 @@ class Quote:
     state_note: str | None = None
     last_trade_time: datetime | None = None
     time_zone: str | None = None
+    problems: tuple[Problem, ...] = ()  # why there is no data, one per source asked
 
     @property
     def ok(self) -> bool:
@@ -119,9 +122,33 @@ class Quote:
             "low": self.low,
         }
 
-    def with_error(self, message: str) -> Quote:
-        return replace(self, error=message)
+    def with_error(self, message: str, code: int | None = None) -> Quote:
+        """This quote failed (``code``: TWS's, when TWS said why)."""
+        return replace(self, error=message, problems=(_problem(message, self.source, code),))
 
     @classmethod
-    def failed(cls, symbol: str, message: str, source: QuoteSource = QuoteSource.NONE) -> Quote:
-        return cls(symbol=symbol, source=source, error=message)
+    def failed(
+        cls,
+        symbol: str,
+        message: str,
+        source: QuoteSource | str = QuoteSource.NONE,
+        code: int | None = None,
+        **flags: bool,
+    ) -> Quote:
+        """A quote without data; ``flags``: ``Problem``'s ``expected`` / ``unknown_symbol``."""
+        problems = (_problem(message, source, code, **flags),)
+        return cls(symbol=symbol, source=source, error=message, problems=problems)
+
+    @classmethod
+    def merged_failure(cls, symbol: str, failures: list[Quote]) -> Quote:
+        """No source could price ``symbol``: every source's reason, text and structure."""
+        reasons = "; ".join(f"{q.source}: {q.error}" for q in failures)
+        problems = tuple(
+            p for q in failures for p in q.problems or (_problem(q.error or "", q.source),)
+        )
+        return cls(symbol=symbol, error=f"no quote: {reasons}", problems=problems)
+
+
+def _problem(message: str, source: object, code: int | None = None, **flags: bool) -> Problem:
+    hint = advice(code) if code is not None else ""
+    return Problem(message, code, hint, str(source), **flags)

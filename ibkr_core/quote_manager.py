@@ -124,7 +124,7 @@ class QuoteManager:
             budget = min(budget, max(0.0, max_wait))
         deadline = time.monotonic() + budget
         found: dict[str, Quote] = {}
-        reasons: dict[str, list[str]] = {s: [] for s in pending}
+        reasons: dict[str, list[Quote]] = {s: [] for s in pending}
         first_tick_wait = budget if max_wait is None else 0.0
         pending = self._settle(self._from_ibkr(pending, first_tick_wait), pending, found, reasons)
         for state in self._states:
@@ -133,7 +133,7 @@ class QuoteManager:
             answers = self._from_provider(state, pending, deadline)
             pending = self._settle(answers, pending, found, reasons)
         for symbol in pending:
-            found[symbol] = Quote.failed(symbol, "no quote: " + "; ".join(reasons[symbol]))
+            found[symbol] = Quote.merged_failure(symbol, reasons[symbol])
         return {
             original: found.get(symbol) or Quote.failed(original, "empty symbol")
             for original, symbol in wanted.items()
@@ -175,7 +175,7 @@ class QuoteManager:
         if self._ibkr is None:
             return {}
         if not self._ibkr_available():
-            return {s: Quote.failed(s, "not connected", label) for s in symbols}
+            return {s: Quote.failed(s, "not connected", label, expected=True) for s in symbols}
         try:
             quotes = self._ibkr.fetch(symbols, first_tick_wait=first_tick_wait)
         except Exception as exc:
@@ -201,7 +201,8 @@ class QuoteManager:
             now = self._clock()
             skip = self._skip_reason(state, now)
             if skip:
-                return {s: Quote.failed(s, skip, state.name) for s in symbols}
+                off = state.disabled is not None and not state.provider.configured
+                return {s: Quote.failed(s, skip, state.name, expected=off) for s in symbols}
             misses = []
             for symbol in symbols:
                 entry = self._cache.get((state.name, symbol))
@@ -316,7 +317,7 @@ class QuoteManager:
         answers: dict[str, Quote],
         pending: list[str],
         found: dict[str, Quote],
-        reasons: dict[str, list[str]],
+        reasons: dict[str, list[Quote]],
     ) -> list[str]:
         """Keep the good answers; return the symbols still needing a source."""
         still_pending = []
@@ -326,7 +327,7 @@ class QuoteManager:
                 found[symbol] = quote
                 continue
             if quote is not None:
-                reasons[symbol].append(f"{quote.source}: {quote.error}")
+                reasons[symbol].append(quote)
             still_pending.append(symbol)
         return still_pending
 

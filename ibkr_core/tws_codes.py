@@ -33,6 +33,7 @@ __all__ = [
     "SOCKET_PORT_RESET",
     "TWS_CODES",
     "WARNING_CODES",
+    "Problem",
     "TwsCode",
     "advice",
     "farm_kind",
@@ -211,6 +212,23 @@ _CODES = [
     ),
 ]
 TWS_CODES: dict[int, TwsCode] = {c.code: c for c in _CODES}
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Why a source has no data, kept structured from where it is known (a TWS error,
+    a provider) to what the page and the API show: nobody parses the text again.
+
+    ``code`` is TWS's (None when the problem is not a TWS message); ``expected`` marks a
+    source that is simply off (not connected, not configured), not this symbol's fault.
+    """
+
+    message: str
+    code: int | None = None
+    advice: str = ""
+    source: str = ""  # which source said it ("ibkr-live", "yahoo", ...)
+    expected: bool = False
+    unknown_symbol: bool = False
 
 
 def advice(code: int) -> str:

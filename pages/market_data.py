@@ -17,7 +17,6 @@ from plotly.subplots import make_subplots
 
 from ibkr_core.data_state import ConnectionView, QuoteView, quote_view
 from ibkr_core.history import RANGE_KEYS
-from ibkr_core.providers.base import UNKNOWN_SYMBOL
 from ibkr_core.quote import Quote, QuoteSource
 from pages.components import fmt_age, plain, require_services, source_label, state_banner
 from pages.live import live_quotes
@@ -31,25 +30,25 @@ def _duration(seconds: float) -> str:
     return fmt_age(seconds).removesuffix(" ago")
 
 
-def problem_text(error: str) -> str:
-    """A row's error for a trader: 'Unknown symbol', or which sources failed and why."""
-    if UNKNOWN_SYMBOL in error:
+def problem_text(quote: Quote) -> str:
+    """A row's error for a trader: 'Unknown symbol', or which sources failed and why
+    (from the quote's structured problems; a source that is simply off is left out)."""
+    if any(p.unknown_symbol for p in quote.problems):
         return "✖ Unknown symbol"
-    reasons = []
-    for part in error.removeprefix("no quote: ").split("; "):
-        name, _, why = part.partition(": ")
-        if "not configured" in why or why in ("not connected", "not connected to IBKR"):
-            continue  # expected when IBKR is off / no key: not this row's problem
-        label = source_label(name) if name in set(QuoteSource) else name
-        reasons.append(f"{label}: {why}" if why else label)
-    return "✖ No data — " + ("; ".join(reasons) if reasons else error)
+    reasons = [
+        f"{source_label(p.source) if p.source in set(QuoteSource) else p.source}: {p.message}"
+        + (f". {p.advice}" if p.advice else "")
+        for p in quote.problems
+        if not p.expected
+    ]
+    return "✖ No data — " + ("; ".join(reasons) if reasons else (quote.error or ""))
 
 
 def row_status(quote: Quote, age: float | None, stale_after: float, view: QuoteView) -> str:
     if view.status_text:  # ibkr_core's own words: competing session, market closed, ...
         return view.status_text
     if not quote.ok:
-        return problem_text(quote.error or "")
+        return problem_text(quote)
     if age is not None and age > stale_after:
         return f"⚠ Stale (older than {_duration(stale_after)})"
     return "✓ OK"

@@ -6,6 +6,7 @@ no business value is computed here beyond what the core object already exposes.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ibkr_core.data_state import quote_view
 from ibkr_core.orders import OrderTicket
+from ibkr_core.tws_codes import Problem
 
 # A symbol as IBKR and the fallback providers spell it: letters, digits, '.', '-', ' '.
 SYMBOL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.\- ]{0,19}$"
@@ -20,8 +22,26 @@ SYMBOL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.\- ]{0,19}$"
 HOST_PATTERN = r"^[A-Za-z0-9:.\-\[\]]{1,253}$"
 
 
+class ProblemModel(BaseModel):
+    """One source's reason for having no data (``tws_codes.Problem``)."""
+
+    message: str
+    code: int | None = Field(None, description="TWS's code, when TWS said why (354, 10168, ...).")
+    advice: str = Field("", description="What the user can do about it.")
+    source: str = Field("", description="Which source said it (ibkr-live, yahoo, ...).")
+    expected: bool = Field(False, description="The source is just off (not connected / set up).")
+    unknown_symbol: bool = False
+
+    @classmethod
+    def from_core(cls, problem: Problem) -> ProblemModel:
+        return cls(**asdict(problem))
+
+
 class ErrorResponse(BaseModel):
     detail: str = Field(description="A plain message saying what went wrong.")
+    problems: list[ProblemModel] = Field(
+        default_factory=list, description="For a quote: each source's reason, structured."
+    )
 
 
 # ------------------------------------------------------------------- connection
@@ -268,6 +288,9 @@ class QuoteResponse(BaseModel):
     source_text: str = Field("", description='As the page shows it: "IBKR (frozen, ...)".')
     live: bool = Field(False, description="True only for a live, updating IBKR line.")
     problem: str | None = Field(None, description="Why there is no data and what to do.")
+    problems: list[ProblemModel] = Field(
+        default_factory=list, description="Each source's reason for no data, structured."
+    )
     last_trade_time: datetime | None = Field(None, description="The last trade's own time.")
 
     @classmethod
@@ -279,6 +302,7 @@ class QuoteResponse(BaseModel):
             source_text=view.source_text,
             live=view.live,
             problem=view.problem,
+            problems=[ProblemModel.from_core(p) for p in quote.problems],
             last_trade_time=quote.last_trade_time,
             symbol=quote.symbol,
             source=str(quote.source),

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path
+from fastapi import APIRouter, Depends, Path
+from fastapi.responses import JSONResponse
 
 from ibkr_core.api.deps import ApiContext, context, run_blocking
-from ibkr_core.api.models import SYMBOL_PATTERN, ErrorResponse, QuoteResponse
+from ibkr_core.api.models import SYMBOL_PATTERN, ErrorResponse, ProblemModel, QuoteResponse
 from ibkr_core.symbols import normalize_symbol
 
 router = APIRouter(prefix="/api/market-data", tags=["market-data"])
@@ -35,7 +36,11 @@ async def quote(
 ):
     result = await run_blocking(ctx.services.quotes.get_quote, symbol, timeout=ctx.quote_timeout)
     if not result.ok or result.price is None:
-        if is_unknown_symbol(result.error):
-            raise HTTPException(404, f"Unknown symbol {normalize_symbol(symbol)!r}: {result.error}")
-        raise HTTPException(503, f"No quote for {normalize_symbol(symbol)!r}: {result.error}")
+        unknown = is_unknown_symbol(result.error)
+        what = "Unknown symbol" if unknown else "No quote for"
+        body = ErrorResponse(
+            detail=f"{what} {normalize_symbol(symbol)!r}: {result.error}",
+            problems=[ProblemModel.from_core(p) for p in result.problems],
+        )
+        return JSONResponse(body.model_dump(mode="json"), status_code=404 if unknown else 503)
     return QuoteResponse.from_core(result, float(ctx.settings.stale_after))

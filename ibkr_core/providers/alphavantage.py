@@ -123,7 +123,8 @@ def parse_global_quote(symbol: str, payload: dict[str, Any], redact=lambda t: t)
     if quote_key is not None:
         data = payload[quote_key]
         if not data:
-            return Quote.failed(symbol, UNKNOWN_SYMBOL, QuoteSource.ALPHA_VANTAGE)
+            source = QuoteSource.ALPHA_VANTAGE
+            return Quote.failed(symbol, UNKNOWN_SYMBOL, source, unknown_symbol=True)
         return _to_quote(symbol, data)
     message = str(payload.get("Error Message") or payload.get("Information") or "")
     message = message or str(payload.get("Note") or "")

@@ -124,7 +124,7 @@ class YahooProvider:
                     timeout=self._timeout,
                 )
         except YFTickerMissingError:  # Yahoo answered: it has no such ticker
-            return Quote.failed(symbol, UNKNOWN_SYMBOL, QuoteSource.YAHOO)
+            return Quote.failed(symbol, UNKNOWN_SYMBOL, QuoteSource.YAHOO, unknown_symbol=True)
         bars = _valid_bars(bars)
         if bars.empty:
             return Quote.failed(symbol, NO_DATA, QuoteSource.YAHOO)
