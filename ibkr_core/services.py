@@ -63,7 +63,6 @@ __all__ = [
     "get_services",
     "on_demo",
     "preset",
-    "release_services",
     "reset_services",
 ]
 
@@ -268,16 +267,6 @@ def get_services(settings: Settings | None = None) -> Services:
                 atexit.register(reset_services)
                 _atexit_registered = True
         return _singleton
-
-
-def release_services(services: Services) -> None:
-    """``st.cache_resource``'s release hook: close ``services`` and, when it is the
-    singleton, forget it, so the next ``get_services`` builds anew (idempotent)."""
-    global _singleton
-    with _singleton_lock:
-        if _singleton is services:
-            _singleton = None
-    services.close()
 
 
 def reset_services() -> None:

@@ -45,7 +45,6 @@ from ibkr_core.services import (
     default_preset,
     get_services,
     preset,
-    release_services,
 )
 
 __all__ = [
@@ -74,9 +73,11 @@ DASH = "—"
 # -- services -------------------------------------------------------------------------------
 
 
-@st.cache_resource(show_spinner=False, on_release=release_services)
+@st.cache_resource(show_spinner=False)
 def _cached_services() -> Services:
-    """Cleared (the app menu's "Clear cache", a test), the services are closed with it."""
+    """The process's services. No ``on_release`` close on purpose: the one-process
+    server's lifespan owns them (the API serves the same IBKR session), so the app
+    menu's "Clear cache" must not disconnect it; the lifespan and atexit close them."""
     return get_services()
 
 

@@ -1,4 +1,4 @@
-"""Every service is always there; clearing Streamlit's cache releases them."""
+"""Every service is always there, one set per process."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import streamlit as st
 
 from ibkr_core.recorder import Recorder
-from ibkr_core.services import build_services, get_services, release_services, reset_services
+from ibkr_core.services import build_services, get_services, reset_services
 from ibkr_core.settings import Settings
 from ibkr_core.store import HistoryStore
 
@@ -38,19 +38,15 @@ def test_a_corrupt_store_file_still_gives_every_service(settings, tmp_path):
     assert list(tmp_path.glob("history.duckdb.corrupt-*"))
 
 
-def test_release_closes_the_singleton_and_the_next_get_builds_anew(settings):
-    first = get_services(settings)
-    release_services(first)
-    assert not first.store.available  # closed with it
-    second = get_services(settings)
-    assert second is not first and second.store.available
-
-
-def test_clearing_the_cache_resource_releases_the_services(settings):
+def test_clearing_streamlits_cache_keeps_the_one_process_services(settings, gateway):
+    """The services are the process's (the one-process server's lifespan and the API hold
+    them too): the app menu's "Clear cache" must not close the IBKR session the API is
+    serving, nor hand the dashboard a second connection."""
     from pages.components import _cached_services
 
-    get_services(settings)
-    cached = _cached_services()
+    services = get_services(settings)
+    assert services.connect("127.0.0.1", gateway.port, 7).connected
+    assert _cached_services() is services
     st.cache_resource.clear()
-    assert not cached.store.available
-    assert get_services(settings) is not cached
+    assert _cached_services() is services
+    assert services.connection.status().connected and services.store.available
