@@ -19,8 +19,10 @@ __all__ = [
     "NEEDS_LIMIT",
     "NEEDS_STOP",
     "ORDER_TYPES",
+    "ORDER_TYPE_LABELS",
     "ORDER_TYPE_NAMES",
     "TIFS",
+    "TIF_LABELS",
     "OrderTicket",
     "OrderValidationError",
     "ValidationIssue",
@@ -32,6 +34,9 @@ __all__ = [
 
 ORDER_TYPES = ("MKT", "LMT", "STP", "STP LMT")
 ORDER_TYPE_NAMES = {"MKT": "market", "LMT": "limit", "STP": "stop", "STP LMT": "stop-limit"}
+# what a trader reads (the Trade page, the pushed order lists)
+ORDER_TYPE_LABELS = {"MKT": "Market", "LMT": "Limit", "STP": "Stop", "STP LMT": "Stop limit"}
+TIF_LABELS = {"DAY": "Day", "GTC": "Good till cancelled"}
 ACTIONS = ("BUY", "SELL")
 TIFS = ("DAY", "GTC")
 NEEDS_LIMIT = ("LMT", "STP LMT")

@@ -11,9 +11,7 @@ Public API (stable; pages build on it)::
                                           # farm broken, competing session (+ what to do)
     not_connected_hint()                  # "choose the Demo preset and click Connect"
                                           # (or "reconnecting automatically" while it is)
-    fmt_money(1234.5, "USD") -> "$1,234.50";  fmt_money(-3, "USD", signed=True) -> "-$3.00"
-    fmt_number(1234.5, digits=2) -> "1,234.50";  fmt_pct(1.234) -> "+1.23%"
-    fmt_time(dt) -> "14:03:12 UTC";  fmt_age(seconds) -> "12 s ago"
+    fmt_money, fmt_number, fmt_pct, fmt_time, fmt_age, DASH   # from ibkr_core/formatting.py
     source_label(QuoteSource.IBKR_DELAYED) -> "IBKR (delayed)"
     pnl_color(value) -> "green" | "red" | "gray"   (for st.badge / :color[...] markdown)
     plain("**AAPL**") -> "\\*\\*AAPL\\*\\*"   # any text not written by us (symbols,
@@ -27,7 +25,6 @@ Pages never compute business values; they ask ``ibkr_core`` and lay out the answ
 
 from __future__ import annotations
 
-import math
 import string
 import threading
 from datetime import UTC, datetime
@@ -37,6 +34,8 @@ import streamlit as st
 
 from ibkr_core.connection import ConnectionState, ConnectionStatus
 from ibkr_core.data_state import ConnectionView, LinkState
+from ibkr_core.formatting import DASH, fmt_age, fmt_money, fmt_number, fmt_pct, fmt_time
+from ibkr_core.formatting import is_missing as _missing
 from ibkr_core.quote import QuoteSource
 from ibkr_core.services import (
     DEMO_PRESET,
@@ -48,6 +47,7 @@ from ibkr_core.services import (
 )
 
 __all__ = [
+    "DASH",
     "account_picker",
     "begin_entry_run",
     "choose_account",
@@ -68,7 +68,6 @@ __all__ = [
 ]
 
 STATUS_REFRESH_SECONDS = 2.0
-DASH = "—"
 
 # -- services -------------------------------------------------------------------------------
 
@@ -134,65 +133,6 @@ def plain(text: object) -> str:
     ``http://…``), a ``:color[…]`` / ``:material/…:`` directive, an emoji shortcode or
     LaTeX (``$``). Streamlit never renders HTML here. Newlines are kept."""
     return str(text).translate(_MARKDOWN_ESCAPES)
-
-
-_CURRENCY_SIGNS = {
-    "USD": "$",
-    "EUR": "€",
-    "GBP": "£",
-    "JPY": "¥",
-    "HKD": "HK$",
-    "CAD": "C$",
-    "AUD": "A$",
-}
-
-
-def _missing(value: float | None) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def fmt_number(value: float | None, digits: int = 2, signed: bool = False) -> str:
-    if _missing(value):
-        return DASH
-    return f"{value:+,.{digits}f}" if signed else f"{value:,.{digits}f}"
-
-
-def fmt_money(
-    value: float | None, currency: str = "USD", signed: bool = False, digits: int = 2
-) -> str:
-    if _missing(value):
-        return DASH
-    sign = "-" if value < 0 else ("+" if signed and value > 0 else "")
-    symbol = _CURRENCY_SIGNS.get((currency or "").upper())
-    body = f"{abs(value):,.{digits}f}"
-    return f"{sign}{symbol}{body}" if symbol else f"{sign}{body} {currency}".strip()
-
-
-def fmt_pct(value: float | None, digits: int = 2, signed: bool = True) -> str:
-    if _missing(value):
-        return DASH
-    return f"{value:+.{digits}f}%" if signed else f"{value:.{digits}f}%"
-
-
-def fmt_time(value: datetime | None) -> str:
-    if value is None:
-        return DASH
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%H:%M:%S UTC")
-
-
-def fmt_age(seconds: float | None) -> str:
-    if seconds is None:
-        return DASH
-    seconds = max(0.0, seconds)
-    if seconds < 60:
-        return f"{seconds:.0f} s ago"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f} min ago"
-    if seconds < 86400:
-        return f"{seconds / 3600:.1f} h ago"
-    return f"{seconds / 86400:.0f} d ago"
 
 
 _SOURCE_LABELS = {
