@@ -296,6 +296,14 @@ class OrderBook:
         self._fills: dict[str, FillRecord] = {}
         self._events: collections.deque[OrderEvent] = collections.deque(maxlen=MAX_EVENTS)
         self._seq = 0
+        # (loop thread) told after each change the book took in: (kind, order id, symbol),
+        # kind "order" or "fill" (ibkr_core/events.py turns it into OrderChanged)
+        self.on_change: Callable[[str, int, str], None] | None = None
+
+    def _changed(self, kind: str, order_id: int = 0, symbol: str = "") -> None:
+        hook = self.on_change
+        if hook is not None:
+            hook(kind, order_id, symbol)
 
     def by_key(self, key: str) -> _Rec | None:
         with self._lock:
@@ -322,6 +330,7 @@ class OrderBook:
                 )
                 rec.last_update = _now()
                 self._announce_done(rec)
+        self._changed("order")
 
     def order(self, order_id: int) -> OrderRecord | None:
         with self._lock:
@@ -485,7 +494,8 @@ class OrderBook:
             self._apply_status(rec, trade)
             if announce:
                 self._announce_done(rec)
-            return rec
+        self._changed("order", rec.order_id, rec.symbol)
+        return rec
 
     def _apply_status(self, rec: _Rec, trade: Trade) -> None:
         st = trade.orderStatus
@@ -569,6 +579,7 @@ class OrderBook:
                     f"{fmt_price(record.price)} {record.currency}".rstrip()
                 )
                 self._event("fill", rec, text, order_id=e.orderId, symbol=record.symbol)
+        self._changed("fill", e.orderId, record.symbol)
 
     def _event(
         self,

@@ -931,6 +931,11 @@ class OrderService:
         """The cursor to start a feed from now (ignores what happened before)."""
         return self._book.latest_cursor()
 
+    @property
+    def book(self) -> OrderBook:
+        """The order book (its ``on_change`` hook feeds ``ibkr_core/events.py``)."""
+        return self._book
+
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self._conn.loop.call(self._detach, timeout=5)

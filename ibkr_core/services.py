@@ -10,6 +10,8 @@ Public API (stable; pages build on it)::
     services.portfolio                    # PortfolioService (ibkr_core/portfolio.py)
     services.orders                       # OrderService (ibkr_core/orders.py)
     services.watchlist                    # Watchlist (validated, persisted)
+    services.events                       # CoreEvents: quotes / portfolio / orders /
+                                          # connection changed (ibkr_core/events.py)
     services.demo                         # DemoGateway (the built-in simulated gateway)
     services.ibkr                         # IBKRQuoteProvider (the IBKR quote source)
 
@@ -40,6 +42,7 @@ from dataclasses import dataclass
 from ibkr_core.connection import ConnectionStatus, IBKRConnection
 from ibkr_core.connection_errors import IBKRError, UnknownSymbolError
 from ibkr_core.demo import DemoGateway
+from ibkr_core.events import CoreEvents
 from ibkr_core.history import HistoryService, live_daily_sources
 from ibkr_core.ibkr_market_data import IBKRQuoteProvider
 from ibkr_core.loop_thread import LoopThread, get_loop_thread
@@ -135,6 +138,7 @@ class Services:
     demo: DemoGateway
     store: HistoryStore  # the local history store (ibkr_core/store.py)
     recorder: Recorder  # snapshots and fills into the store
+    events: CoreEvents | None = None  # what changed, pushed (ibkr_core/events.py)
 
     def on_demo(self) -> bool:
         """Connected to the built-in simulated gateway (its prices are made up)."""
@@ -187,7 +191,7 @@ class Services:
         """Disconnect, stop the demo gateway and the quote workers (idempotent)."""
         with contextlib.suppress(Exception):
             self.recorder.stop()
-        for part in (self.portfolio, self.orders):
+        for part in (self.events, self.portfolio, self.orders):
             with contextlib.suppress(Exception):
                 part.close()
         with contextlib.suppress(Exception):
@@ -248,6 +252,7 @@ def build_services(settings: Settings | None = None) -> Services:
         recorder=recorder,
     )
     watchlist.validator = services.validate_symbol
+    services.events = CoreEvents(connection, services.orders.book)
     recorder.start()
     return services
 

@@ -24,10 +24,10 @@ values. After the "unsubscribed" answer no quote for those symbols follows.
 
 Server side, one ``QuoteHub`` per app reads snapshots from the quote manager (IBKR
 when connected, else the fallbacks) in a worker thread: the symbols whose IBKR ticker
-changed when ib_async reports new ticks (``pendingTickersEvent``, so an IBKR tick
-reaches the client within milliseconds), and every subscribed symbol at least every
-``settings.refresh_interval`` seconds and after a subscription (the fallback providers'
-own cache decides how fresh their answers are).
+changed when the core reports new ticks (``services.events.quotes``, fed by ib_async's
+``pendingTickersEvent``, so an IBKR tick reaches the client within milliseconds), and
+every subscribed symbol at least every ``settings.refresh_interval`` seconds and after a
+subscription (the fallback providers' own cache decides how fresh their answers are).
 Each connection keeps only the latest unsent quote per symbol, so a slow client gets
 fresh values rather than a growing backlog.
 """
@@ -55,6 +55,7 @@ from ibkr_core.api.models import SYMBOL_PATTERN, QuoteResponse
 from ibkr_core.connection import normalize_symbol
 
 if TYPE_CHECKING:
+    from ibkr_core.events import QuoteChanged, Subscription
     from ibkr_core.quote import Quote
     from ibkr_core.services import Services
 
@@ -154,6 +155,7 @@ class QuoteHub:
         self._changed: set[str] = set()  # symbols whose ticker changed since the last read
         self._full_read = True  # next read covers every subscribed symbol
         self.reads = 0  # snapshot reads done (tests, benchmark)
+        self._quote_sub: Subscription | None = None
 
     # -- subscribers -----------------------------------------------------------------
     def attach(self, subscriber: Subscriber) -> None:
@@ -185,15 +187,11 @@ class QuoteHub:
                 await task
 
     # -- the pump --------------------------------------------------------------------
-    def _on_ticks(self, tickers: Any) -> None:
-        """(IBKR loop thread.) New ticks arrived: note whose, wake the pump once per read."""
-        changed = set()
-        for ticker in tickers or ():
-            symbol = getattr(getattr(ticker, "contract", None), "symbol", None)
-            if symbol:
-                changed.add(normalize_symbol(symbol))
+    def _on_quotes(self, event: QuoteChanged) -> None:
+        """(IBKR loop thread: the core's quote-changed event.) Note whose ticks changed,
+        wake the pump once per read."""
         with self._changed_lock:
-            self._changed |= changed
+            self._changed |= event.symbols
         loop = self._aio_loop
         if loop is None or self._wake_pending.is_set():
             return
@@ -202,17 +200,14 @@ class QuoteHub:
             loop.call_soon_threadsafe(self.wake, False)
 
     def _hook_ticks(self, on: bool) -> None:
-        conn = self._services.connection
-        ib = conn.ib
-
-        def apply() -> None:
-            if on:
-                ib.pendingTickersEvent += self._on_ticks
-            else:
-                ib.pendingTickersEvent -= self._on_ticks
-
-        with contextlib.suppress(Exception):
-            conn.loop.call_soon(apply)
+        events = self._services.events
+        if events is None:
+            return
+        if on:
+            self._quote_sub = events.quotes.subscribe(self._on_quotes)
+        elif self._quote_sub is not None:
+            self._quote_sub.close()
+            self._quote_sub = None
 
     async def _run(self) -> None:
         assert self._wake is not None
