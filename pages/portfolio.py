@@ -14,7 +14,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from ibkr_core import figures
 from ibkr_core.connection import ConnectionState
+from ibkr_core.figures import KINDS
 from ibkr_core.holdings import by_asset_class
 from pages.account_history import render_account_history
 from pages.components import (
@@ -22,7 +24,6 @@ from pages.components import (
     account_picker,
     fmt_money,
     fmt_number,
-    fmt_pct,
     fmt_time,
     not_connected_hint,
     plain,
@@ -70,7 +71,6 @@ NUMERIC = [
 ]
 
 
-KINDS = {"FUT": "futures", "CASH": "fx"}
 TABLE_TITLES = {
     "held": "",
     "futures": "**Futures** :gray[· only their P&L counts in the account; exposure is notional]",
@@ -78,64 +78,15 @@ TABLE_TITLES = {
 }
 
 
-def _signed_delta(value: float | None, currency: str, suffix: str = "") -> str | None:
-    if value is None:
-        return None
-    if value == 0:
-        return f"{fmt_money(0.0, currency)}{suffix}"
-    return f"{fmt_money(value, currency, signed=True)}{suffix}"
-
-
-def _count_text(s, rows) -> str:
-    """ "13 positions", or "11 securities · 1 future · 1 FX" when some are not value."""
-    kinds = [KINDS.get(r.sec_type, "held") for r in rows]
-    if all(k == "held" for k in kinds):
-        return f"{s.positions_count} position{'s' if s.positions_count != 1 else ''}"
-    parts = [(kinds.count("held"), "security", "securities")]
-    parts += [(kinds.count("futures"), "future", "futures"), (kinds.count("fx"), "FX", "FX")]
-    return " · ".join(f"{n} {one if n == 1 else many}" for n, one, many in parts if n)
-
-
 def metric_cards(s, rows=()) -> None:
-    cur = s.currency
-    connected = s.connected
-    help_text = None if connected else "Not connected: showing zeros."
-    cards = [
-        (
-            "Net liquidation",
-            fmt_money(s.net_liquidation, cur),
-            _signed_delta(s.daily_pnl, cur, " today") if connected else None,
-        ),
-        ("Cash", fmt_money(s.total_cash, cur), None),
-        (
-            "Positions value",
-            fmt_money(s.positions_value, cur),
-            _count_text(s, rows) if connected else None,
-        ),
-        (
-            "Daily P&L",
-            fmt_money(s.daily_pnl, cur, signed=True),
-            fmt_pct(s.daily_pnl_pct) if connected and s.daily_pnl_pct is not None else None,
-        ),
-        (
-            "Unrealized P&L",
-            fmt_money(s.unrealized_pnl, cur, signed=True),
-            f"{fmt_pct(s.securities_pnl_pct)} on securities' cost"
-            if connected and s.securities_pnl_pct is not None
-            else None,
-        ),
-        (
-            "Realized P&L",
-            fmt_money(s.realized_pnl, cur, signed=True),
-            _signed_delta(s.realized_pnl, cur, " today") if connected and s.realized_pnl else None,
-        ),
-    ]
+    help_text = None if s.connected else "Not connected: showing zeros."
+    cards = figures.metric_cards(s, rows)
     for row in (cards[:3], cards[3:]):  # two rows of three: full amounts fit
-        for col, (label, value, delta) in zip(st.columns(3), row, strict=True):
+        for col, card in zip(st.columns(3), row, strict=True):
             kwargs = {}
-            if label == "Positions value":
+            if card.delta_color == "off":
                 kwargs = {"delta_color": "off", "delta_arrow": "off"}
-            col.metric(label, value, delta, border=True, help=help_text, **kwargs)
+            col.metric(card.label, card.value, card.delta, border=True, help=help_text, **kwargs)
 
 
 # cents for money, IBKR's precision for prices per unit, hundredths for percentages: the
@@ -160,25 +111,18 @@ def _pnl_style(value: float) -> str:
     return f"color: {UP if value > 0 else DOWN}"
 
 
-def _unit_digits(value: float) -> int:
-    """Prices per unit keep IBKR's precision (an option's 5.205), at least cents."""
-    return 2 if round(value, 2) == round(value, 6) else 4
-
-
-def _money_formatter(currency: str, unit: bool = False):
+def _money_formatter(currency: str):
     def fmt(value: float) -> str:
-        if pd.isna(value):
-            return DASH
-        return fmt_money(value, currency, digits=_unit_digits(value) if unit else 2)
+        return DASH if pd.isna(value) else fmt_money(value, currency)
 
     return fmt
 
 
-def _number_fmt(digits: int):
-    """Bond prices (% of par) and FX rates: numbers, not money."""
+def _unit_formatter(currency: str, sec_type: str):
+    """Prices per unit as ibkr_core writes them (bonds % of par, FX rates, money)."""
 
     def fmt(value: float) -> str:
-        return DASH if pd.isna(value) else f"{value:,.{digits}f}"
+        return DASH if pd.isna(value) else figures.unit_price_text(value, currency, sec_type)
 
     return fmt
 
@@ -222,12 +166,7 @@ def positions_table(frame: pd.DataFrame, base: str, kind: str) -> None:
     for (currency, sec_type), index in groups:
         rows = list(index)
         styled = styled.format(_money_formatter(str(currency)), subset=(rows, money))
-        if sec_type in ("BOND", "BILL"):
-            unit_fmt = _number_fmt(3)
-        elif sec_type == "CASH":
-            unit_fmt = _number_fmt(5)
-        else:
-            unit_fmt = _money_formatter(str(currency), unit=True)
+        unit_fmt = _unit_formatter(str(currency), str(sec_type))
         styled = styled.format(unit_fmt, subset=(rows, units))
     styled = styled.format(_money_formatter(base), subset=[c for c in BASE_MONEY if c in show])
     styled = styled.format(lambda v: DASH if pd.isna(v) else f"{v:+.2f}%", "unrealized_pnl_pct")

@@ -25,8 +25,15 @@ import pandas as pd
 import streamlit as st
 
 from ibkr_core import order_flow
+from ibkr_core.figures import fill_cells, order_cells, order_type_text
 from ibkr_core.order_book import group_brackets
-from ibkr_core.order_ticket import NEEDS_LIMIT, NEEDS_STOP, OrderTicket
+from ibkr_core.order_ticket import (
+    NEEDS_LIMIT,
+    NEEDS_STOP,
+    ORDER_TYPE_LABELS,
+    TIF_LABELS,
+    OrderTicket,
+)
 from pages.components import (
     account_picker,
     choose_account,
@@ -40,8 +47,6 @@ from pages.components import (
     state_banner,
 )
 
-ORDER_TYPES = {"MKT": "Market", "LMT": "Limit", "STP": "Stop", "STP LMT": "Stop limit"}  # labels
-TIFS = {"DAY": "Day", "GTC": "Good till cancelled"}
 TICKET_FIELDS = (
     "symbol",
     "con_id",
@@ -235,7 +240,7 @@ def describe(ticket: OrderTicket, instrument: Any = None) -> str:
     """E.g. "BUY 5 MSFT Stop limit: stop 280.00, limit 279.50 · DAY",
     "BUY 2 AAPL 15 JAN 27 230 Call Market · DAY"."""
     name = instrument.description if instrument is not None else ticket.symbol
-    text = f"{ticket.action} {ticket.quantity:g} {name} {ORDER_TYPES[ticket.order_type]}"
+    text = f"{ticket.action} {ticket.quantity:g} {name} {ORDER_TYPE_LABELS[ticket.order_type]}"
     prices = []
     if ticket.order_type in NEEDS_STOP and ticket.stop_price is not None:
         prices.append(f"stop {fmt_number(ticket.stop_price)}")
@@ -407,15 +412,19 @@ with ticket_col:
     with kind:
         st.selectbox(
             "Order type",
-            list(ORDER_TYPES),
-            format_func=ORDER_TYPES.get,
+            list(ORDER_TYPE_LABELS),
+            format_func=ORDER_TYPE_LABELS.get,
             key="t_order_type",
             disabled=not enabled,
         )
         field_errors("order_type")
     with tif:
         st.selectbox(
-            "Time in force", list(TIFS), format_func=TIFS.get, key="t_tif", disabled=not enabled
+            "Time in force",
+            list(TIF_LABELS),
+            format_func=TIF_LABELS.get,
+            key="t_tif",
+            disabled=not enabled,
         )
         field_errors("tif")
     order_type = ss.get("t_order_type", "MKT")
@@ -534,12 +543,7 @@ def toast_events(events: list[Any]) -> None:
 
 
 ORDER_COLUMNS = [0.7, 1.6, 0.5, 1.0, 1.0, 1.2, 1.6, 0.9]
-
-
-def filled_text(r: Any) -> str:
-    """ "3 / 10 (7 left)": what filled of the order and what is still working."""
-    text = f"{r.filled:g} / {r.quantity:g}"
-    return text + (f" ({r.remaining:g} left)" if r.filled and r.remaining else "")
+ORDER_FIELDS = ("order", "instrument", "side", "filled", "type", "prices", "status")
 
 
 def orders_table(records: list[Any]) -> None:
@@ -552,23 +556,8 @@ def orders_table(records: list[Any]) -> None:
             col.markdown(f"**{title}**")
     for r, child in group_brackets(records):
         row = st.columns(ORDER_COLUMNS, vertical_alignment="center")
-        prices = " / ".join(
-            f"{name} {fmt_number(value)}"
-            for name, value in (("stop", r.stop_price), ("limit", r.limit_price))
-            if value is not None
-        )
-        if prices and r.currency:
-            prices += f" {r.currency}"
-        name = r.description or r.symbol
-        cells = (
-            str(r.order_id) if r.order_id > 0 else f"perm {r.perm_id}",
-            ("↳ " if child else "") + name + ("" if r.own else f" · {r.origin}"),
-            r.action.title(),
-            filled_text(r),
-            f"{ORDER_TYPES.get(r.order_type, r.order_type)} · {r.tif}",
-            prices or "—",
-            r.status + (f" — {r.message}" if r.message else ""),
-        )
+        text = order_cells(r, child)
+        cells = [text[c] for c in ORDER_FIELDS]
         for col, cell in zip(row, cells, strict=False):
             col.markdown(plain(cell))
         row[7].button(
@@ -589,10 +578,8 @@ def fills_frame(fills: list[Any]) -> pd.DataFrame:
             "symbol": f.description or f.symbol,
             "side": f.side,
             "shares": f.shares,
-            "price": fmt_money(f.price, f.currency) if f.currency else fmt_number(f.price),
-            "commission": fmt_money(f.commission, f.commission_currency or f.currency)
-            if f.commission is not None
-            else None,
+            "price": fill_cells(f)["price"],
+            "commission": fill_cells(f)["commission"] if f.commission is not None else None,
             "order_id": f.order_id,
         }
         for f in reversed(fills)  # newest first
@@ -606,7 +593,7 @@ def done_frame(records: list[Any]) -> pd.DataFrame:
             "time": r.last_update,
             "order_id": r.order_id,
             "order": f"{r.action.title()} {r.quantity:g} {r.description or r.symbol} "
-            f"{ORDER_TYPES.get(r.order_type, r.order_type)}",
+            f"{order_type_text(r.order_type)}",
             "status": r.status,
             "filled": r.filled,
             "remaining": r.remaining,
