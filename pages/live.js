@@ -24,6 +24,8 @@ function manager() {
     listeners: new Set(),
     quotes: {},
     status: null,
+    portfolio: { rows: {}, order: [], cards: null, base: null },
+    orders: { open: {}, openOrder: [], fills: {}, fillOrder: [], events: [] },
     downSince: Date.now(),
     register(l) {
       m.listeners.add(l);
@@ -45,7 +47,12 @@ function manager() {
     },
     subscribe() {
       if (m.ws && m.ws.readyState === 1) {
-        m.ws.send(JSON.stringify({ action: "subscribe", symbols: m.symbols() }));
+        const body = { action: "subscribe", symbols: m.symbols() };
+        for (const l of m.listeners) {
+          if (l.portfolio) body.portfolio = l.portfolio;
+          if (l.orders) body.orders = true;
+        }
+        m.ws.send(JSON.stringify(body));
       }
     },
     notify(kind, payload) {
@@ -87,11 +94,14 @@ function manager() {
         }
         if (msg.quotes) Object.assign(m.quotes, msg.quotes);
         if (msg.status) m.status = msg.status;
+        if (msg.portfolio) mergePortfolio(m.portfolio, msg.portfolio);
+        if (msg.orders) mergeOrders(m.orders, msg.orders);
         m.notify("onUpdate", msg);
       };
       ws.onclose = () => {
         if (m.ws !== ws) return;
         m.ws = null;
+        // the next socket's server session starts its topics afresh (reset)
         if (m.up) {
           m.up = false;
           m.downSince = Date.now();
@@ -121,6 +131,38 @@ function manager() {
   };
   window.__ibkrLive = m;
   return m;
+}
+
+// -- pushed parts: kept here so a remount (a rerun) paints at once --------------------------
+function mergeRows(rows, changed, removed) {
+  for (const [key, cells] of Object.entries(changed || {})) rows[key] = cells;
+  for (const key of removed || []) delete rows[key];
+}
+
+function mergePortfolio(p, part) {
+  if (part.reset) {
+    p.rows = {};
+    p.order = [];
+  }
+  if ("base" in part) p.base = part.base;
+  if ("account" in part) p.account = part.account;
+  p.ready = true;
+  if (part.cards) p.cards = part.cards;
+  mergeRows(p.rows, part.positions, part.removed);
+  if (part.order) p.order = part.order;
+}
+
+function mergeOrders(o, part) {
+  if (part.reset) {
+    o.open = {};
+    o.fills = {};
+  }
+  o.ready = true;
+  mergeRows(o.open, part.open, part.closed);
+  if (part.open_order) o.openOrder = part.open_order;
+  mergeRows(o.fills, part.fills, []);
+  if (part.fill_order) o.fillOrder = part.fill_order;
+  if (part.events) o.events = o.events.concat(part.events).slice(-5);
 }
 
 function fmt(value, digits) {
@@ -271,6 +313,217 @@ function boardListener(root, data) {
   };
 }
 
+// A table of text cells, patched row by row: rows are keyed, cells keep their element (a
+// changed number flashes), a new row flashes in, a row gone is removed. Text only.
+function keyedTable(table, columns) {
+  const head = table.querySelector("thead") || table.appendChild(document.createElement("thead"));
+  const body = table.querySelector("tbody") || table.appendChild(document.createElement("tbody"));
+  const rows = {};
+  let shown = null;
+  const setColumns = (cols) => {
+    const names = cols.map((c) => c[0]).join(",");
+    if (names === shown) return;
+    shown = names;
+    head.textContent = "";
+    const tr = head.appendChild(document.createElement("tr"));
+    for (const [name, title] of cols) {
+      const th = tr.appendChild(document.createElement("th"));
+      th.className = `t-${name}`;
+      th.textContent = title;
+    }
+    body.textContent = "";
+    for (const key of Object.keys(rows)) delete rows[key];
+  };
+  setColumns(columns);
+  return {
+    setColumns,
+    paint(order, cellsByKey, decorate, fresh) {
+      const cols = shown.split(",");
+      for (const key of Object.keys(rows)) {
+        if (!(key in cellsByKey)) {
+          rows[key].remove();
+          delete rows[key];
+        }
+      }
+      for (const key of order) {
+        const cells = cellsByKey[key];
+        if (!cells) continue;
+        let tr = rows[key];
+        const isNew = !tr;
+        if (isNew) {
+          tr = document.createElement("tr");
+          tr.dataset.key = key;
+          for (const name of cols) {
+            const td = tr.appendChild(document.createElement("td"));
+            td.className = `c-${name}`;
+          }
+          rows[key] = tr;
+          if (fresh) tr.classList.add("new");
+        }
+        for (const name of cols) {
+          const td = tr.querySelector(`.c-${name}`);
+          if (td && name in cells && td.textContent !== String(cells[name])) {
+            td.textContent = String(cells[name]);
+          }
+        }
+        decorate && decorate(tr, cells, isNew);
+        body.appendChild(tr); // in order (moves an existing row)
+      }
+    },
+    rows,
+  };
+}
+
+function flash(td, up) {
+  td.classList.remove("up", "down");
+  void td.offsetWidth; // restart the flash animation
+  td.classList.add(up ? "up" : "down");
+}
+
+const POSITION_COLUMNS = [
+  ["instrument", "Instrument"], ["account", "Account"], ["currency", "Ccy"], ["quantity", "Qty"],
+  ["avg_price", "Avg price"], ["market_price", "Price"], ["market_value", "Value"],
+  ["market_value_base", "Value (base)"], ["unrealized_pnl", "Unrealized P&L"],
+  ["unrealized_pnl_pct", "P&L %"], ["daily_pnl", "Today"],
+];
+
+function portfolioListener(root, data) {
+  const el = build(root, [["cards", "div", "live-cards"], ["table", "table"], ["caption", "div", "live-caption"]]);
+  const { cards, caption } = el;
+  const table = keyedTable(el.table, POSITION_COLUMNS);
+  const prices = {};
+  const m = manager();
+  const columns = () => {
+    const rows = Object.values(m.portfolio.rows);
+    const accounts = new Set(rows.map((r) => r.account));
+    const base = m.portfolio.base;
+    return POSITION_COLUMNS.filter(([name]) => {
+      if (name === "account") return accounts.size > 1;
+      if (name === "market_value_base") return rows.some((r) => r.currency !== base);
+      return true;
+    }).map(([name, title]) =>
+      name === "market_value_base" ? [name, `Value (${base})`] : [name, title]
+    );
+  };
+  const paintCards = () => {
+    const list = m.portfolio.cards || [];
+    if (cards.children.length !== list.length) {
+      cards.textContent = "";
+      for (const c of list) {
+        const div = cards.appendChild(document.createElement("div"));
+        div.className = "card";
+        for (const part of ["label", "value", "delta"]) {
+          div.appendChild(document.createElement("div")).className = `card-${part}`;
+        }
+      }
+    }
+    list.forEach((c, i) => {
+      const div = cards.children[i];
+      div.dataset.label = c.label;
+      const value = div.querySelector(".card-value");
+      if (value.textContent !== c.value) {
+        if (value.textContent) flash(value, !c.value.startsWith("-"));
+        value.textContent = c.value;
+      }
+      div.querySelector(".card-label").textContent = c.label;
+      const delta = div.querySelector(".card-delta");
+      delta.textContent = c.delta || "";
+      delta.dataset.sign =
+        c.delta_color === "off" || !c.delta ? "off" : c.delta.startsWith("-") ? "down" : "up";
+    });
+  };
+  const decorate = (tr, cells) => {
+    const td = tr.querySelector(".c-market_price");
+    const prev = prices[cells.key];
+    if (td && prev !== undefined && cells.price !== null && prev !== null && cells.price !== prev) {
+      flash(td, cells.price > prev);
+    }
+    prices[cells.key] = cells.price;
+    for (const [name, sign] of [["unrealized_pnl", cells.pnl_sign], ["unrealized_pnl_pct", cells.pnl_sign], ["daily_pnl", cells.daily_sign]]) {
+      const cell = tr.querySelector(`.c-${name}`);
+      if (cell) cell.dataset.sign = sign > 0 ? "up" : sign < 0 ? "down" : "off";
+    }
+  };
+  const paint = (fresh) => {
+    paintCards();
+    table.setColumns(columns());
+    table.paint(m.portfolio.order, m.portfolio.rows, decorate, fresh);
+    const empty = !m.portfolio.order.length;
+    el.table.hidden = empty;
+    caption.textContent = empty
+      ? "No open positions."
+      : `Pushed as IBKR updates the account · last update ${new Date().toLocaleTimeString()}`;
+  };
+  if (m.portfolio.ready && m.portfolio.account === (data.account || null)) paint(false);
+  return {
+    symbols: [],
+    portfolio: { account: data.account || null },
+    onUpdate(msg) {
+      if (msg.portfolio) paint(true);
+    },
+  };
+}
+
+const ORDER_COLUMNS = [
+  ["order", "Order"], ["instrument", "Instrument"], ["side", "Side"], ["filled", "Filled / qty"],
+  ["type", "Type"], ["prices", "Prices"], ["status", "Status"], ["cancel", ""],
+];
+const FILL_COLUMNS = [
+  ["time", "Time (UTC)"], ["instrument", "Instrument"], ["side", "Side"], ["quantity", "Quantity"],
+  ["price", "Price"], ["commission", "Commission"], ["order", "Order"],
+];
+
+function build(root, parts) {
+  // the pushed Portfolio / Trade views draw their own elements (text only)
+  root.textContent = "";
+  const out = {};
+  for (const [name, tag, cls] of parts) {
+    const el = root.appendChild(document.createElement(tag));
+    if (cls) el.className = cls;
+    out[name] = el;
+  }
+  return out;
+}
+
+function ordersListener(root, data, setTriggerValue) {
+  const fillsPart = data.part === "fills";
+  const el = build(root, [["table", "table"], ["empty", "div", "live-empty"], ["caption", "div", "live-caption"]]);
+  const table = keyedTable(el.table, fillsPart ? FILL_COLUMNS : ORDER_COLUMNS);
+  const m = manager();
+  const addCancel = (tr, cells, isNew) => {
+    if (!isNew || !data.can_cancel) return;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = "Cancel";
+    button.onclick = () => {
+      button.disabled = true;
+      setTriggerValue("cancel", cells.key);
+    };
+    tr.querySelector(".c-cancel").appendChild(button);
+  };
+  const paint = (fresh) => {
+    const order = fillsPart ? m.orders.fillOrder : m.orders.openOrder;
+    const rows = fillsPart ? m.orders.fills : m.orders.open;
+    table.paint(order, rows, fillsPart ? null : addCancel, fresh);
+    el.table.hidden = !order.length;
+    el.empty.textContent = order.length ? "" : fillsPart ? "No fills today." : "No open orders.";
+    const last = m.orders.events[m.orders.events.length - 1];
+    el.caption.textContent = fillsPart
+      ? ""
+      : last
+        ? `Latest: ${last.message}`
+        : "Orders and fills are pushed as TWS reports them.";
+  };
+  if (m.orders.ready) paint(false);
+  return {
+    symbols: [],
+    orders: true,
+    onUpdate(msg) {
+      if (msg.orders) paint(true);
+    },
+  };
+}
+
 export default function (component) {
   const { data, parentElement, setStateValue, setTriggerValue } = component;
   const root = parentElement.querySelector(".ibkr-live");
@@ -281,11 +534,15 @@ export default function (component) {
     root.__listener.stop && root.__listener.stop();
     m.unregister(root.__listener);
   }
-  root.dataset.mode = data.mode;
+  root.dataset.mode = data.part ? `${data.mode}-${data.part}` : data.mode;
   const listener =
     data.mode === "board"
       ? boardListener(root, data)
-      : statusListener(root, data, setStateValue, setTriggerValue);
+      : data.mode === "portfolio"
+        ? portfolioListener(root, data)
+        : data.mode === "orders"
+          ? ordersListener(root, data, setTriggerValue)
+          : statusListener(root, data, setStateValue, setTriggerValue);
   root.__listener = listener;
   m.register(listener);
   return () => {

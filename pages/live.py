@@ -3,6 +3,9 @@ and the Market data quotes board, both fed by ``WS /api/live`` (``ibkr_core/web/
 
     live_status(services, status) -> bool    # sidebar; True while the stream is live
     live_quotes(services, symbols) -> bool   # True: the board shows the quotes (pushed)
+    live_portfolio(services, account) -> bool  # the Portfolio cards + positions (pushed)
+    live_orders(services, part, can_cancel) -> str | None  # Trade: "open" / "fills";
+                                             # the record id whose Cancel was clicked
 
 While the stream is live the page runs no timers: prices patch the board in place, and
 a change of connection state reruns the page once. When it is not (``AppTest``, a proxy
@@ -25,7 +28,7 @@ from ibkr_core.web.live import LIVE_PATH, state_key
 from ibkr_core.web.tokens import session_tokens
 from pages.components import source_label
 
-__all__ = ["live_quotes", "live_status"]
+__all__ = ["is_live", "live_orders", "live_portfolio", "live_quotes", "live_status"]
 
 _HERE = Path(__file__).resolve().parent
 _JS = (_HERE / "live.js").read_text()
@@ -112,3 +115,41 @@ def live_quotes(services: Services, symbols: list[str]) -> bool:
         f"{services.settings.stale_after:g} s are marked stale."
     )
     return True
+
+
+def live_portfolio(services: Services, account: str | None) -> bool:
+    """The account's metric cards and positions, pushed (figures patched in place);
+    False (nothing drawn) while the stream is not live."""
+    if not is_live():
+        return False
+    _renderer()(
+        key="live_portfolio",
+        data={
+            "mode": "portfolio",
+            "path": LIVE_PATH,
+            "token": _token(services),
+            "account": account,
+        },
+    )
+    return True
+
+
+def live_orders(services: Services, part: str, can_cancel: bool) -> str | bool | None:
+    """Trade's open orders (``part`` "open", with Cancel buttons) or today's fills
+    ("fills"), pushed. False while the stream is not live; else the record id of a
+    Cancel clicked this run (None: none)."""
+    if not is_live():
+        return False
+    result = _renderer()(
+        key=f"live_orders_{part}",
+        data={
+            "mode": "orders",
+            "part": part,
+            "path": LIVE_PATH,
+            "token": _token(services),
+            "can_cancel": can_cancel,
+        },
+        on_cancel_change=_noop,
+    )
+    cancel = getattr(result, "cancel", None)
+    return cancel if isinstance(cancel, str) else None

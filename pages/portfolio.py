@@ -3,7 +3,9 @@
 Values come from ``services.portfolio`` (ibkr_core/portfolio.py, arithmetic in
 ibkr_core/holdings.py); this page only lays them out. Each row's money is shown in the
 instrument's currency; totals, weights and the allocation in the account's base
-currency. Everything lives in one fragment on a timer (``settings.refresh_interval``).
+currency. While the live stream is up (``pages/live.py``) the cards and positions are
+pushed and patched in place; else everything lives in one fragment on a timer
+(``settings.refresh_interval``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from ibkr_core import figures
 from ibkr_core.connection import ConnectionState
 from ibkr_core.figures import KINDS
 from ibkr_core.holdings import by_asset_class
+from pages import live as push
 from pages.account_history import render_account_history
 from pages.components import (
     DASH,
@@ -375,8 +378,9 @@ def _header(summary) -> None:
     )
 
 
-@st.fragment(run_every=services.settings.refresh_interval)
-def live_portfolio(account: str | None) -> None:
+def portfolio_body(account: str | None, pushed: bool = False) -> None:
+    """The page's figures; ``pushed``: the cards and positions come from the live stream
+    (patched in place), the rest is drawn by this run."""
     try:
         view = services.portfolio.view(account)
     except Exception as exc:  # a slow or dropped TWS: say so plainly, retry next refresh
@@ -408,7 +412,10 @@ def live_portfolio(account: str | None) -> None:
             "No IBKR exchange rate yet for "
             f"{', '.join(summary.unconverted)}: figures that need one show as —."
         )
-    metric_cards(summary, view.rows)
+    if pushed:
+        push.live_portfolio(services, account)
+    else:
+        metric_cards(summary, view.rows)
     if summary.futures_exposure is not None:
         st.caption(
             "Futures count by their P&L; their notional exposure is "
@@ -416,9 +423,9 @@ def live_portfolio(account: str | None) -> None:
         )
     frame = positions_frame(view.rows)
     st.subheader("Positions")
-    if frame.empty:
+    if frame.empty and not pushed:  # (pushed: the live component says so itself)
         st.caption("No open positions.")
-    else:
+    elif not pushed:
         shown = asset_class_filter(frame)
         kinds = shown["sec_type"].map(lambda t: KINDS.get(t, "held"))
         for kind, title in TABLE_TITLES.items():
@@ -441,7 +448,13 @@ def live_portfolio(account: str | None) -> None:
         pnl_chart(frame, summary.currency)
 
 
+live_portfolio = st.fragment(run_every=services.settings.refresh_interval)(portfolio_body)
+
 st.title("Portfolio")
 state_banner(services)
-live_portfolio(account_picker(services))
+chosen_account = account_picker(services)
+if push.is_live():  # no timer: the stream patches cards and positions in place
+    portfolio_body(chosen_account, pushed=True)
+else:
+    live_portfolio(chosen_account)
 render_account_history(services)

@@ -13,7 +13,8 @@ A thin view over ``services.orders`` (ibkr_core/orders.py) and the shared workfl
 this connection session, account and a short validity; "Confirm and send" places exactly
 that ticket once (the pending preview is consumed before the order goes out). An edit
 of the ticket, a reconnect, another gateway / account or an old preview drops it.
-Orders, fills and fill/reject toasts live in a fragment on a timer. Every text that is
+Open orders and fills are pushed while the live stream is up (``pages/live.py``);
+else they, and the fill/reject toasts, live in a fragment on a timer. Every text that is
 not ours (symbols, IBKR's messages) goes through ``plain`` (never markdown).
 """
 
@@ -34,6 +35,7 @@ from ibkr_core.order_ticket import (
     TIF_LABELS,
     OrderTicket,
 )
+from pages import live as push
 from pages.components import (
     account_picker,
     choose_account,
@@ -634,18 +636,29 @@ def global_cancel_controls() -> None:
     no.button("Keep my orders", key="t_global_no", on_click=lambda: ss.pop("t_global_confirm"))
 
 
-@st.fragment(run_every=services.settings.refresh_interval)
-def live_orders() -> None:
+def cancel_pushed(record_id: str | bool | None) -> None:
+    """A Cancel clicked in the pushed open orders (the component names the record)."""
+    record = orders.order_by_record(record_id) if isinstance(record_id, str) else None
+    if record is not None:
+        do_cancel(record.record_id, record.order_id)
+
+
+def orders_body(pushed: bool = False) -> None:
+    """Open orders, fills, toasts; ``pushed``: the open orders and fills come from the
+    live stream (rows appear and leave in place), the rest is drawn by this run."""
     if "trade_cursor" not in ss:  # first visit: no toasts for what happened before
         ss.trade_cursor = orders.latest_cursor()
     events, ss.trade_cursor = orders.events_since(ss.trade_cursor)
     toast_events(events)
 
     st.subheader("Open orders")
+    if pushed:
+        cancel_pushed(push.live_orders(services, "open", can_cancel=enabled))
     cancel_result = ss.pop("trade_cancel_result", None)
     if cancel_result is not None:
         {"error": st.error, "info": st.info}[cancel_result[0]](plain(cancel_result[1]))
-    orders_table(orders.open_orders())
+    if not pushed:
+        orders_table(orders.open_orders())
     refresh_col, global_col = st.columns(2)
     refresh_col.button(
         "Show orders from TWS and other clients",
@@ -659,7 +672,9 @@ def live_orders() -> None:
 
     st.subheader("Today's fills")
     fills = orders.fills()
-    if not fills:
+    if pushed:
+        push.live_orders(services, "fills", can_cancel=False)
+    elif not fills:
         st.caption("No fills today.")
     else:
         st.dataframe(
@@ -696,5 +711,10 @@ def live_orders() -> None:
         )
 
 
+live_orders = st.fragment(run_every=services.settings.refresh_interval)(orders_body)
+
 if orders is not None and status.connected:
-    live_orders()
+    if push.is_live():  # no timer: the stream patches open orders and fills in place
+        orders_body(pushed=True)
+    else:
+        live_orders()

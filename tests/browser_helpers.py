@@ -285,3 +285,41 @@ def live_pill(page: Any) -> str | None:
         return null;
       }"""
     )
+
+
+# JS: the rows of a pushed view (Portfolio "portfolio", Trade "orders-open" /
+# "orders-fills") as {column: text}, in the order shown.
+_LIVE_ROWS_JS = """
+(mode) => {
+  const roots = [document];
+  for (const el of document.querySelectorAll('*')) if (el.shadowRoot) roots.push(el.shadowRoot);
+  for (const root of roots) {
+    const view = root.querySelector(`.ibkr-live[data-mode="${mode}"]`);
+    if (!view) continue;
+    return [...view.querySelectorAll('tbody tr')].map(tr => {
+      const row = {key: tr.dataset.key};
+      for (const td of tr.querySelectorAll('td')) {
+        row[td.classList[0].slice(2)] = td.textContent.trim();
+      }
+      return row;
+    });
+  }
+  return null;
+}
+"""
+
+
+def live_rows(page: Any, mode: str) -> list[dict[str, str]] | None:
+    """The rows of a pushed view (None: the view is not on the page)."""
+    return page.evaluate(_LIVE_ROWS_JS, mode)
+
+
+def wait_live_rows(page: Any, mode: str, predicate_js: str, timeout: float) -> list[dict]:
+    """Wait until ``predicate_js`` (a JS expression over ``rows``) holds."""
+    fn = f"""
+    (mode) => {{
+      const rows = ({_LIVE_ROWS_JS})(mode);
+      return rows !== null && ({predicate_js}) ? rows : false;
+    }}
+    """
+    return page.wait_for_function(fn, arg=mode, polling="raf", timeout=timeout * 1000).json_value()

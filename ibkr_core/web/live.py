@@ -7,14 +7,31 @@ default): a burst of ticks is coalesced into the latest values per symbol.
 Protocol (JSON text frames)::
 
     client -> {"action": "auth", "token": "..."}        (first, when a token is required)
-    client -> {"action": "subscribe", "symbols": ["AAPL", "MSFT"]}
+    client -> {"action": "subscribe", "symbols": ["AAPL", "MSFT"],
+               "portfolio": {"account": "DU123" | null},  (optional: the Portfolio page)
+               "orders": true}                            (optional: the Trade page)
     server -> {"type": "update", "time": ..., "quotes": {"AAPL": {...}, ...},
-               "status": {...}}                           (each part only when it changed)
+               "status": {...}, "portfolio": {...}, "orders": {...}}
+                                                          (each part only when it changed)
+
+Each subscribe replaces the previous one (a topic left out is dropped).
 
 A quote is ``QuoteResponse`` (the API's quote) plus ``error``; ``status`` is the
-connection's state with the badge's label and colour. Fed by events of ibkr_core, not
-by polling: the quote hub wakes on ib_async's ticker updates, the status on
-``IBKRConnection.status_changed``.
+connection's state with the badge's label and colour. ``portfolio`` (see
+``live_topics.PortfolioTopic``): ``account``/``base``/``connected`` when they change,
+``cards`` (the six metric cards: label, value, delta), ``positions`` {key: cells} of the
+rows that changed, ``removed`` keys, ``order`` (the rows' keys when the set changed).
+``orders`` (``live_topics.OrdersTopic``): ``open`` {key: cells} changed open orders,
+``closed`` keys that left the open list (filled, cancelled, ...), ``open_order``,
+``fills`` {exec id: cells} new or changed fills, ``fill_order`` (newest first), and
+``events`` (fills, rejections: kind + message). Every figure is text from
+``ibkr_core/figures.py``: the page's own wording, each amount in its own currency.
+
+Fed by the core's events (``ibkr_core/events.py``), not by polling: the quote hub wakes
+on quote changes, the status on connection changes, the portfolio part on portfolio
+changes (positions, P&L, account values), the orders part on order-book changes; each
+delivered to this loop with ``call_soon_threadsafe`` and read at most ``push_rate``
+times a second.
 """
 
 from __future__ import annotations
@@ -31,10 +48,11 @@ import anyio
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from ibkr_core.api.auth import authenticate_websocket
-from ibkr_core.api.deps import ApiContext, get_context
+from ibkr_core.api.deps import ApiContext, get_context, run_blocking
 from ibkr_core.api.stream import MAX_SYMBOLS, SEND_TIMEOUT, QuoteHub, Subscriber, quote_message
 from ibkr_core.connection import ConnectionState, ConnectionStatus, normalize_symbol
 from ibkr_core.data_state import quote_view
+from ibkr_core.web.live_topics import OrdersTopic, PortfolioTopic
 
 __all__ = ["LIVE_PATH", "MIN_INTERVAL", "router", "state_key", "status_message"]
 
@@ -89,39 +107,96 @@ class _LiveSession:
         self.sent_status: dict[str, Any] | None = None
         self.loop = asyncio.get_running_loop()
         self.sent = 0
+        self.portfolio: PortfolioTopic | None = None
+        self.orders: OrdersTopic | None = None
+        self.portfolio_dirty = False
+        self.orders_dirty = False
+        self.subscriptions: list[Any] = []
 
-    # -- status events (IBKR loop thread -> this loop) ---------------------------------
+    # -- core events, delivered on this loop (ibkr_core/events.py) ------------------
     def _on_status(self, status: ConnectionStatus) -> None:
-        with contextlib.suppress(RuntimeError):  # our loop is closing
-            self.loop.call_soon_threadsafe(self._set_status, status_message(status))
-
-    def _set_status(self, message: dict[str, Any]) -> None:
-        self.status = message
+        self.status = status_message(status)
         self.sub.ready.set()
 
-    def _hook_status(self, on: bool) -> None:
-        event = self.ctx.services.connection.status_changed
+    def _on_portfolio(self, event: Any) -> None:
+        topic = self.portfolio
+        if topic is None:
+            return
+        if event.accounts and topic.account and topic.account not in event.accounts:
+            return
+        self.portfolio_dirty = True
+        self.sub.ready.set()
 
-        def apply() -> None:
-            if on:
-                event.connect(self._on_status)
-            else:
-                event.disconnect(self._on_status)
+    def _on_orders(self, _event: Any) -> None:
+        if self.orders is not None:
+            self.orders_dirty = True
+            self.sub.ready.set()
 
-        with contextlib.suppress(Exception):
-            self.ctx.services.connection.loop.call_soon(apply)
+    def _subscribe_events(self) -> None:
+        events = self.ctx.services.events
+        if events is None:
+            return
+        self.subscriptions = [
+            events.connection.subscribe(self._on_status, loop=self.loop),
+            events.portfolio.subscribe(self._on_portfolio, loop=self.loop),
+            events.orders.subscribe(self._on_orders, loop=self.loop),
+        ]
+
+    # -- the topics' parts ----------------------------------------------------------------
+    async def _portfolio_part(self) -> dict[str, Any] | None:
+        topic = self.portfolio
+        if topic is None or not self.portfolio_dirty:
+            return None
+        self.portfolio_dirty = False
+        services = self.ctx.services
+        timeout = float(services.settings.request_timeout) + 2.0
+        try:
+            view = await run_blocking(services.portfolio.view, topic.account, timeout=timeout)
+        except (ValueError, TimeoutError) as exc:  # an account gone, a slow TWS: next event
+            log.info("live stream: portfolio not read: %r", exc)
+            return None
+        return topic.diff(view) if self.portfolio is topic else None
+
+    def _orders_part(self) -> dict[str, Any] | None:
+        topic = self.orders
+        if topic is None or not self.orders_dirty:
+            return None
+        self.orders_dirty = False
+        book = self.ctx.services.orders
+        events, cursor = book.events_since(topic.cursor)
+        return topic.diff(book.open_orders(), book.fills(), events, cursor)
+
+    def _set_topics(self, body: dict[str, Any]) -> None:
+        wanted = body.get("portfolio")
+        if isinstance(wanted, dict):
+            account = wanted.get("account")
+            account = account if isinstance(account, str) and account else None
+            if self.portfolio is None or self.portfolio.account != account:
+                self.portfolio = PortfolioTopic(account)
+                self.portfolio_dirty = True
+        else:
+            self.portfolio = None
+        if body.get("orders") is True:
+            if self.orders is None:
+                self.orders = OrdersTopic(self.ctx.services.orders.latest_cursor())
+                self.orders_dirty = True
+        else:
+            self.orders = None
+        if self.portfolio_dirty or self.orders_dirty:
+            self.sub.ready.set()
 
     # -- loops --------------------------------------------------------------------------
     async def run(self) -> None:
         self.hub.attach(self.sub)
-        self._hook_status(True)
+        self._subscribe_events()
         self.sub.ready.set()  # the first message: the current status
         try:
             async with anyio.create_task_group() as tg:
                 for loop in (self._receive_loop, self._send_loop):
                     tg.start_soon(self._until_first_ends, loop, tg.cancel_scope)
         finally:
-            self._hook_status(False)
+            for subscription in self.subscriptions:
+                subscription.close()
             self.hub.detach(self.sub)
 
     @staticmethod
@@ -149,6 +224,12 @@ class _LiveSession:
                 message["quotes"] = quotes
             if self.status is not None and self.status != self.sent_status:
                 message["status"] = self.sent_status = self.status
+            portfolio = await self._portfolio_part()
+            if portfolio:
+                message["portfolio"] = portfolio
+            orders = self._orders_part()
+            if orders:
+                message["orders"] = orders
             if len(message) > 2:
                 with anyio.fail_after(SEND_TIMEOUT):
                     await self.ws.send_text(json.dumps(message, separators=(",", ":")))
@@ -183,6 +264,7 @@ class _LiveSession:
             self.sub.remove([k for k in list(self.sub.symbols) if k not in keys])
             if self.sub.add(keys):
                 self.hub.wake()
+            self._set_topics(body)
 
     async def _error(self, text: str) -> None:
         with anyio.fail_after(SEND_TIMEOUT):
