@@ -50,7 +50,11 @@ def page(tmp_path) -> Iterator:
     with StreamlitServer(env=env) as server, sync_api.sync_playwright() as pw:
         browser = launch_chromium(pw)
         try:
-            pg = browser.new_page(viewport={"width": 1600, "height": 1400})
+            ctx = browser.new_context(viewport={"width": 1600, "height": 1400})
+            # the fragment-drawn page (its grids' accessible tables carry the numbers);
+            # the pushed view: tests/test_push_portfolio_browser.py
+            ctx.route_web_socket("**/api/live", lambda ws: ws.close())
+            pg = ctx.new_page()
             pg.set_default_timeout(20_000)
             pg.goto(server.url)
             pg.get_by_test_id("stMetric").first.wait_for()

@@ -91,11 +91,11 @@ def test_a_fill_reaches_a_subscriber_on_another_loop_until_it_unsubscribes(
     order_sub.close()
     other_loop.flush()
     seen = len(other_loop.received)
-    orders.place(OrderTicket("AAPL", "SELL", 3), "events-fill-2")
     # the sale moves the position: a subscriber still open hears it, a closed one not
     witness = OtherLoop()
     try:
         events.portfolio.subscribe(witness.record, loop=witness.loop)
+        orders.place(OrderTicket("AAPL", "SELL", 3), "events-fill-2")
         assert witness.wait_for(lambda r: any(e.what == "positions" for e, _ in r))
     finally:
         witness.close()

@@ -73,7 +73,10 @@ def test_reduce_a_hkd_holding_and_see_the_fill_in_hkd(gateway, server):
     with sync_api.sync_playwright() as pw:
         browser = launch_chromium(pw)
         try:
-            page = browser.new_context(viewport={"width": 1440, "height": 1100}).new_page()
+            ctx = browser.new_context(viewport={"width": 1440, "height": 1100})
+            # fills read from the fragment's grid; pushed: test_push_portfolio_browser.py
+            ctx.route_web_socket("**/api/live", lambda ws: ws.close())
+            page = ctx.new_page()
             page.set_default_timeout(20_000)
             journey(page, server, gateway)
         finally:
