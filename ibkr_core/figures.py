@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KINDS",
+    "KIND_TITLES",
     "Card",
     "count_text",
     "fill_cells",
@@ -43,6 +44,12 @@ __all__ = [
 ]
 
 KINDS = {"FUT": "futures", "CASH": "fx"}  # sec type -> the Portfolio table it sits in
+# each table's title and what sets it apart (securities: none)
+KIND_TITLES = {
+    "held": ("", ""),
+    "futures": ("Futures", "only their P&L counts in the account; exposure is notional"),
+    "fx": ("FX positions", "the foreign cash below, seen as positions: counted once"),
+}
 
 
 @dataclass(frozen=True)
@@ -136,14 +143,18 @@ def position_cells(row: PositionRow, base: str) -> dict[str, str | float | None]
     value_base = row.notional_base if kind == "futures" else row.market_value_base
     return {
         "key": position_key(row),
+        "kind": kind,
+        "asset_class": row.asset_class,
         "instrument": row.description or row.symbol,
         "account": row.account,
         "currency": cur,
         "quantity": fmt_number(row.quantity, 8).rstrip("0").rstrip("."),
+        "multiplier": "" if is_missing(row.multiplier) else f"{row.multiplier:g}",
         "avg_price": unit_price_text(row.avg_price, cur, row.sec_type),
         "market_price": unit_price_text(row.market_price, cur, row.sec_type),
         "market_value": fmt_money(value, cur),
         "market_value_base": fmt_money(value_base, base),
+        "weight": DASH if is_missing(row.weight_pct) else f"{row.weight_pct:.1f}%",
         "unrealized_pnl": fmt_money(row.unrealized_pnl, cur, signed=True),
         "unrealized_pnl_pct": fmt_pct(row.unrealized_pnl_pct),
         "daily_pnl": fmt_money(row.daily_pnl, cur, signed=True),

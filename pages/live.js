@@ -380,32 +380,31 @@ function flash(td, up) {
   td.classList.add(up ? "up" : "down");
 }
 
-const POSITION_COLUMNS = [
-  ["instrument", "Instrument"], ["account", "Account"], ["currency", "Ccy"], ["quantity", "Qty"],
-  ["avg_price", "Avg price"], ["market_price", "Price"], ["market_value", "Value"],
-  ["market_value_base", "Value (base)"], ["unrealized_pnl", "Unrealized P&L"],
-  ["unrealized_pnl_pct", "P&L %"], ["daily_pnl", "Today"],
-];
+// The Portfolio's tables, as the page draws them without the stream: securities, futures
+// (their value is exposure: only their P&L counts) and FX positions, each with its columns.
+const POSITION_TABLES = {
+  held: [
+    ["instrument", "Instrument"], ["account", "Account"], ["currency", "Ccy"], ["quantity", "Qty"],
+    ["multiplier", "Mult."], ["avg_price", "Avg price"], ["market_price", "Price"],
+    ["market_value", "Value"], ["market_value_base", "Value (base)"], ["weight", "Weight"],
+    ["unrealized_pnl", "Unrealized P&L"], ["unrealized_pnl_pct", "P&L %"], ["daily_pnl", "Today"],
+  ],
+  futures: [
+    ["instrument", "Instrument"], ["account", "Account"], ["currency", "Ccy"], ["quantity", "Qty"],
+    ["multiplier", "Mult."], ["avg_price", "Avg price"], ["market_price", "Price"],
+    ["market_value", "Exposure"], ["market_value_base", "Exposure (base)"],
+    ["unrealized_pnl", "Unrealized P&L"], ["unrealized_pnl_pct", "P&L %"], ["daily_pnl", "Today"],
+  ],
+  fx: [
+    ["instrument", "Instrument"], ["account", "Account"], ["currency", "Ccy"], ["quantity", "Qty"],
+    ["avg_price", "Avg price"], ["market_price", "Price"], ["market_value", "Value"],
+    ["market_value_base", "Value (base)"], ["unrealized_pnl", "Unrealized P&L"],
+    ["unrealized_pnl_pct", "P&L %"], ["daily_pnl", "Today"],
+  ],
+};
 
-function portfolioListener(root, data) {
-  const el = build(root, [["cards", "div", "live-cards"], ["table", "table"], ["caption", "div", "live-caption"]]);
-  const { cards, caption } = el;
-  const table = keyedTable(el.table, POSITION_COLUMNS);
-  const prices = {};
-  const m = manager();
-  const columns = () => {
-    const rows = Object.values(m.portfolio.rows);
-    const accounts = new Set(rows.map((r) => r.account));
-    const base = m.portfolio.base;
-    return POSITION_COLUMNS.filter(([name]) => {
-      if (name === "account") return accounts.size > 1;
-      if (name === "market_value_base") return rows.some((r) => r.currency !== base);
-      return true;
-    }).map(([name, title]) =>
-      name === "market_value_base" ? [name, `Value (${base})`] : [name, title]
-    );
-  };
-  const paintCards = () => {
+function cardsPainter(cards, m) {
+  return () => {
     const list = m.portfolio.cards || [];
     if (cards.children.length !== list.length) {
       cards.textContent = "";
@@ -432,6 +431,50 @@ function portfolioListener(root, data) {
         c.delta_color === "off" || !c.delta ? "off" : c.delta.startsWith("-") ? "down" : "up";
     });
   };
+}
+
+// data.part "cards": the six account cards; "positions": the tables (data.classes: the
+// asset classes the page's filter keeps, null: all; data.titles: kind -> [title, note]).
+function portfolioListener(root, data) {
+  const m = manager();
+  const subscription = { symbols: [], portfolio: { account: data.account || null } };
+  const current = () => m.portfolio.ready && m.portfolio.account === (data.account || null);
+  if (data.part === "cards") {
+    const { cards } = build(root, [["cards", "div", "live-cards"]]);
+    const paint = cardsPainter(cards, m);
+    if (current()) paint();
+    return { ...subscription, onUpdate: (msg) => msg.portfolio && paint() };
+  }
+  const el = build(root, [["sections", "div"], ["caption", "div", "live-caption"]]);
+  const { caption } = el;
+  const prices = {};
+  const keep = data.classes ? new Set(data.classes) : null;
+  const tables = {}; // kind -> {div, table}, in the page's order: securities, futures, FX
+  for (const kind of Object.keys(POSITION_TABLES)) {
+    const div = el.sections.appendChild(document.createElement("div"));
+    div.className = "live-section";
+    div.dataset.kind = kind;
+    div.hidden = true;
+    const [title, note] = (data.titles || {})[kind] || ["", ""];
+    if (title) {
+      const head = div.appendChild(document.createElement("div"));
+      head.className = "live-section-title";
+      head.appendChild(document.createElement("strong")).textContent = title;
+      if (note) head.appendChild(document.createElement("span")).textContent = ` · ${note}`;
+    }
+    const table = keyedTable(div.appendChild(document.createElement("table")), POSITION_TABLES[kind]);
+    tables[kind] = { div, table };
+  }
+  const columns = (kind, rows) => {
+    const accounts = new Set(rows.map((r) => r.account));
+    const base = m.portfolio.base;
+    return POSITION_TABLES[kind].filter(([name]) => {
+      if (name === "account") return accounts.size > 1;
+      if (name === "market_value_base") return rows.some((r) => r.currency !== base);
+      if (name === "multiplier") return rows.some((r) => r.multiplier);
+      return true;
+    }).map(([name, title]) => [name, title.replace("(base)", `(${base})`)]);
+  };
   const decorate = (tr, cells) => {
     const td = tr.querySelector(".c-market_price");
     const prev = prices[cells.key];
@@ -444,24 +487,26 @@ function portfolioListener(root, data) {
       if (cell) cell.dataset.sign = sign > 0 ? "up" : sign < 0 ? "down" : "off";
     }
   };
+  let painted = false; // rows of the first paint do not flash in
   const paint = (fresh) => {
-    paintCards();
-    table.setColumns(columns());
-    table.paint(m.portfolio.order, m.portfolio.rows, decorate, fresh);
-    const empty = !m.portfolio.order.length;
-    el.table.hidden = empty;
-    caption.textContent = empty
-      ? "No open positions."
+    const shown = m.portfolio.order.filter((key) => {
+      const row = m.portfolio.rows[key];
+      return row && (!keep || keep.has(row.asset_class));
+    });
+    for (const [kind, { div, table }] of Object.entries(tables)) {
+      const order = shown.filter((key) => m.portfolio.rows[key].kind === kind);
+      const cells = Object.fromEntries(order.map((key) => [key, m.portfolio.rows[key]]));
+      table.setColumns(columns(kind, Object.values(cells)));
+      table.paint(order, cells, decorate, fresh && painted);
+      div.hidden = !order.length;
+    }
+    painted = painted || shown.length > 0;
+    caption.textContent = !shown.length
+      ? m.portfolio.order.length ? "No positions in the chosen asset classes." : "No open positions."
       : `Pushed as IBKR updates the account · last update ${new Date().toLocaleTimeString()}`;
   };
-  if (m.portfolio.ready && m.portfolio.account === (data.account || null)) paint(false);
-  return {
-    symbols: [],
-    portfolio: { account: data.account || null },
-    onUpdate(msg) {
-      if (msg.portfolio) paint(true);
-    },
-  };
+  if (current()) paint(false);
+  return { ...subscription, onUpdate: (msg) => msg.portfolio && paint(true) };
 }
 
 const ORDER_COLUMNS = [

@@ -3,7 +3,7 @@ and the Market data quotes board, both fed by ``WS /api/live`` (``ibkr_core/web/
 
     live_status(services, status) -> bool    # sidebar; True while the stream is live
     live_quotes(services, symbols) -> bool   # True: the board shows the quotes (pushed)
-    live_portfolio(services, account) -> bool  # the Portfolio cards + positions (pushed)
+    live_portfolio(services, account, part) -> bool  # Portfolio: "cards" / "positions"
     live_orders(services, part, can_cancel) -> str | None  # Trade: "open" / "fills";
                                              # the record id whose Cancel was clicked
 
@@ -22,6 +22,7 @@ import streamlit as st
 
 from ibkr_core.access import password_required
 from ibkr_core.connection import ConnectionStatus
+from ibkr_core.figures import KIND_TITLES
 from ibkr_core.quote import QuoteSource
 from ibkr_core.services import Services
 from ibkr_core.web.live import LIVE_PATH, state_key
@@ -117,18 +118,24 @@ def live_quotes(services: Services, symbols: list[str]) -> bool:
     return True
 
 
-def live_portfolio(services: Services, account: str | None) -> bool:
-    """The account's metric cards and positions, pushed (figures patched in place);
-    False (nothing drawn) while the stream is not live."""
+def live_portfolio(
+    services: Services, account: str | None, part: str, classes: list[str] | None = None
+) -> bool:
+    """The account's metric cards (``part`` "cards") or its positions ("positions": the
+    securities, futures and FX tables, only ``classes`` when given), pushed (figures
+    patched in place); False (nothing drawn) while the stream is not live."""
     if not is_live():
         return False
     _renderer()(
-        key="live_portfolio",
+        key=f"live_portfolio_{part}",
         data={
             "mode": "portfolio",
+            "part": part,
             "path": LIVE_PATH,
             "token": _token(services),
             "account": account,
+            "classes": classes,
+            "titles": KIND_TITLES,
         },
     )
     return True

@@ -75,9 +75,8 @@ NUMERIC = [
 
 
 TABLE_TITLES = {
-    "held": "",
-    "futures": "**Futures** :gray[· only their P&L counts in the account; exposure is notional]",
-    "fx": "**FX positions** :gray[· the foreign cash below, seen as positions: counted once]",
+    kind: f"**{title}** :gray[· {note}]" if title else ""
+    for kind, (title, note) in figures.KIND_TITLES.items()
 }
 
 
@@ -413,7 +412,7 @@ def portfolio_body(account: str | None, pushed: bool = False) -> None:
             f"{', '.join(summary.unconverted)}: figures that need one show as —."
         )
     if pushed:
-        push.live_portfolio(services, account)
+        push.live_portfolio(services, account, "cards")
     else:
         metric_cards(summary, view.rows)
     if summary.futures_exposure is not None:
@@ -425,7 +424,15 @@ def portfolio_body(account: str | None, pushed: bool = False) -> None:
     st.subheader("Positions")
     if frame.empty and not pushed:  # (pushed: the live component says so itself)
         st.caption("No open positions.")
-    elif not pushed:
+    elif pushed:
+        shown = asset_class_filter(frame)
+        every = len(shown) == len(frame)
+        classes = None if every else sorted(shown["asset_class"].dropna().unique())
+        push.live_portfolio(services, account, "positions", classes)
+        if not frame.empty:
+            with st.expander("By asset class", expanded=False):
+                class_table(view.rows, summary)
+    else:
         shown = asset_class_filter(frame)
         kinds = shown["sec_type"].map(lambda t: KINDS.get(t, "held"))
         for kind, title in TABLE_TITLES.items():

@@ -287,7 +287,7 @@ def live_pill(page: Any) -> str | None:
     )
 
 
-# JS: the rows of a pushed view (Portfolio "portfolio", Trade "orders-open" /
+# JS: the rows of a pushed view (Portfolio "portfolio-positions", Trade "orders-open" /
 # "orders-fills") as {column: text}, in the order shown.
 _LIVE_ROWS_JS = """
 (mode) => {
@@ -297,7 +297,8 @@ _LIVE_ROWS_JS = """
     const view = root.querySelector(`.ibkr-live[data-mode="${mode}"]`);
     if (!view) continue;
     return [...view.querySelectorAll('tbody tr')].map(tr => {
-      const row = {key: tr.dataset.key};
+      const section = tr.closest('[data-kind]');
+      const row = {key: tr.dataset.key, table: section ? section.dataset.kind : null};
       for (const td of tr.querySelectorAll('td')) {
         row[td.classList[0].slice(2)] = td.textContent.trim();
       }

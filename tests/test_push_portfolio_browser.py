@@ -36,9 +36,9 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def gateway():
-    from ibkr_core.simulator import start_in_background
+    from ibkr_core.simulator import SimConfig, start_in_background
 
-    gw = start_in_background(seed=29, port=0)
+    gw = start_in_background(seed=29, port=0, config=SimConfig(profile="multi-asset"))
     try:
         yield gw
     finally:
@@ -71,18 +71,22 @@ def page(server) -> Iterator:
             browser.close()
 
 
+POSITIONS = "portfolio-positions"
+AAPL = "AAPL · NASDAQ · USD"  # the stock (the demo also holds AAPL options)
+
+
 def aapl(rows: list[dict]) -> dict:
-    return next(r for r in rows if r["instrument"].startswith("AAPL"))
+    return next(r for r in rows if r["instrument"] == AAPL)
 
 
-HAS_AAPL = "rows.some(r => r.instrument.startsWith('AAPL') && /[0-9]/.test(r.market_price))"
+HAS_AAPL = f"rows.some(r => r.instrument === '{AAPL}' && /[0-9]/.test(r.market_price))"
 
 
 def test_a_price_change_reaches_the_positions_cells_without_a_rerun(page, server, gateway):
     gateway.stop_ticks("AAPL")
     page.goto(server.url)  # Portfolio is the main page
     page.get_by_role("heading", name="Portfolio", level=1).wait_for()
-    before = aapl(wait_live_rows(page, "portfolio", HAS_AAPL, timeout=30))
+    before = aapl(wait_live_rows(page, POSITIONS, HAS_AAPL, timeout=30))
     quantity = float(before["quantity"])
     page.wait_for_timeout(1000)  # past the first render's reruns
     runs = page.evaluate("window.__runs")
@@ -92,8 +96,8 @@ def test_a_price_change_reaches_the_positions_cells_without_a_rerun(page, server
     after = aapl(
         wait_live_rows(
             page,
-            "portfolio",
-            f"rows.some(r => r.instrument.startsWith('AAPL') && r.market_price === '{expected}')",
+            POSITIONS,
+            f"rows.some(r => r.instrument === '{AAPL}' && r.market_price === '{expected}')",
             timeout=15,
         )
     )
@@ -102,6 +106,57 @@ def test_a_price_change_reaches_the_positions_cells_without_a_rerun(page, server
     assert after["currency"] == "USD"
     assert page.evaluate("window.__runs") == runs  # patched in place: no script rerun
     screenshot(page, "push-portfolio")
+
+
+TABLE_HEADERS_JS = """
+() => {
+  for (const el of document.querySelectorAll('*')) {
+    const view = el.shadowRoot && el.shadowRoot.querySelector(
+      '.ibkr-live[data-mode="portfolio-positions"]');
+    if (!view) continue;
+    const out = {};
+    for (const s of view.querySelectorAll('.live-section')) {
+      if (s.hidden) continue;
+      out[s.dataset.kind] = {
+        title: (s.querySelector('.live-section-title') || {}).textContent || '',
+        headers: [...s.querySelectorAll('th')].map(th => th.textContent),
+      };
+    }
+    return out;
+  }
+  return null;
+}
+"""
+
+
+def test_futures_and_fx_keep_their_own_tables_and_the_filter_applies(page, server):
+    """As without the stream: a future's value is its exposure (only its P&L counts), the
+    FX position sits apart, securities carry their weight; the asset-class pills filter."""
+    page.goto(server.url)
+    rows = wait_live_rows(
+        page, POSITIONS, "rows.some(r => r.table === 'futures') && rows.length > 10", timeout=30
+    )
+    tables = {r["instrument"]: r["table"] for r in rows}
+    assert tables["ES DEC 26"] == "futures" and tables["EUR.USD"] == "fx"
+    assert tables[AAPL] == "held" and tables["UST 4.25% 2034"] == "held"
+    headers = page.evaluate(TABLE_HEADERS_JS)
+    assert "Exposure" in headers["futures"]["headers"]
+    assert "Value" not in headers["futures"]["headers"]
+    assert "only their P&L counts" in headers["futures"]["title"]
+    assert "Weight" in headers["held"]["headers"] and "Value (USD)" in headers["held"]["headers"]
+    assert aapl(rows)["weight"].endswith("%")
+    sap = next(r for r in rows if r["instrument"].startswith("SAP"))
+    assert sap["currency"] == "EUR" and sap["market_value"].startswith("€")
+    assert sap["market_value_base"].startswith("$")
+    screenshot(page, "push-portfolio-tables")
+    pills = page.get_by_test_id("stButtonGroup").first
+    for label in [b.inner_text() for b in pills.get_by_role("button").all()]:
+        if label != "Futures":
+            pills.get_by_role("button", name=label, exact=True).click()
+    only = wait_live_rows(
+        page, POSITIONS, "rows.length > 0 && rows.every(r => r.table === 'futures')", timeout=20
+    )
+    assert {r["instrument"] for r in only} >= {"ES DEC 26"}
 
 
 def test_a_filled_order_leaves_the_open_orders_and_appears_in_fills_without_a_rerun(
@@ -118,6 +173,7 @@ def test_a_filled_order_leaves_the_open_orders_and_appears_in_fills_without_a_re
     runs = page.evaluate("window.__runs")
     ticket = {
         "symbol": "AAPL",
+        "con_id": 265598,  # the stock, not the demo's AAPL options
         "action": "BUY",
         "quantity": 2,
         "order_type": "LMT",
