@@ -296,10 +296,20 @@ def not_connected_hint() -> None:
 _LABELS = [p.label for p in PRESETS]
 
 
+CONNECTION_FIELDS = ("conn_preset", "conn_host", "conn_port", "conn_client_id")
+
+
 def _init_state(services: Services) -> None:
     """A new session shows the shared connection's current (or last) target."""
     ss = st.session_state
     if "conn_preset" in ss:
+        # Re-set every run: a widget whose value came from session state is sent with it
+        # only in the run that set it. A widget drawn afresh in a later run (the sidebar
+        # above it changed, e.g. the live badge) would show its default (client id 0)
+        # and send that back as if typed.
+        for key in CONNECTION_FIELDS:
+            if key in ss:
+                ss[key] = ss[key]
         return
     settings = services.settings
     status = services.connection.status()

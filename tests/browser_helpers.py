@@ -145,6 +145,8 @@ _GRID_CELL_JS = """
 }
 """
 
+# A metric card's value as shown: Streamlit's st.metric, or the live component's pushed
+# card (inside its shadow root) on a page the stream feeds.
 _METRIC_JS = """
 (label) => {
   for (const m of document.querySelectorAll('[data-testid="stMetric"]')) {
@@ -152,6 +154,15 @@ _METRIC_JS = """
     if (l && l.textContent.trim() === label) {
       const v = m.querySelector('[data-testid="stMetricValue"]');
       return v ? v.textContent.trim() : null;
+    }
+  }
+  for (const el of document.querySelectorAll('*')) {
+    if (!el.shadowRoot) continue;
+    for (const card of el.shadowRoot.querySelectorAll('.card')) {
+      if (card.dataset.label === label) {
+        const v = card.querySelector('.card-value');
+        return v && v.textContent ? v.textContent.trim() : null;
+      }
     }
   }
   return null;
