@@ -6,7 +6,10 @@ behind and cancels at IBKR where IBKR has a cancel."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -102,45 +105,51 @@ def test_rejected_history_fails_that_request_while_a_concurrent_one_succeeds(
     run(scenario())
 
 
+@dataclass
+class _SlowGateway:
+    ib: IB
+    contract: Contract
+    cancelled: list[int]  # reqIds whose history was cancelled at IBKR
+    listeners: int  # errorEvent handlers before the request
+
+
+@contextlib.asynccontextmanager
+async def _slow(gateway: BackgroundGateway) -> AsyncIterator[_SlowGateway]:
+    """A session whose gateway answers everything a second late."""
+    ib = await connected(gateway)
+    try:
+        slow = _SlowGateway(ib, await _aapl(ib), _record_cancels(ib), len(ib.errorEvent))
+        gateway.set_response_delay(1.0)
+        yield slow
+    finally:
+        gateway.set_response_delay(0)
+        ib.disconnect()
+
+
 def test_timeout_is_a_clear_timeout_error_and_leaves_no_listener(gateway: BackgroundGateway):
     async def scenario() -> None:
-        ib = await connected(gateway)
-        try:
-            contract = await _aapl(ib)
-            cancelled = _record_cancels(ib)
-            listeners = len(ib.errorEvent)
-            gateway.set_response_delay(1.0)
+        async with _slow(gateway) as slow:
             with pytest.raises(RequestTimeoutError) as caught:
-                await _bars(ib, contract, "1 day", "1 M", timeout=0.2)
+                await _bars(slow.ib, slow.contract, "1 day", "1 M", timeout=0.2)
             assert isinstance(caught.value, TimeoutError)
             assert str(caught.value) == "TWS did not answer the historical data within 0.2 s"
-            assert len(ib.errorEvent) == listeners
-            assert len(cancelled) == 1  # history has a cancel: IBKR is told to stop
-        finally:
-            gateway.set_response_delay(0)
-            ib.disconnect()
+            assert len(slow.ib.errorEvent) == slow.listeners
+            assert len(slow.cancelled) == 1  # history has a cancel: IBKR is told to stop
 
     run(scenario())
 
 
 def test_cancelling_the_awaiting_task_removes_the_listener(gateway: BackgroundGateway):
     async def scenario() -> None:
-        ib = await connected(gateway)
-        try:
-            contract = await _aapl(ib)
-            cancelled = _record_cancels(ib)
-            listeners = len(ib.errorEvent)
-            gateway.set_response_delay(1.0)
-            task = asyncio.ensure_future(_bars(ib, contract, "1 day", "1 M", timeout=10))
-            assert await wait_until(lambda: len(ib.errorEvent) == listeners + 1, 2)
+        async with _slow(gateway) as slow:
+            ib = slow.ib
+            task = asyncio.ensure_future(_bars(ib, slow.contract, "1 day", "1 M", timeout=10))
+            assert await wait_until(lambda: len(ib.errorEvent) == slow.listeners + 1, 2)
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
-            assert len(ib.errorEvent) == listeners
-            assert len(cancelled) == 1
-        finally:
-            gateway.set_response_delay(0)
-            ib.disconnect()
+            assert len(ib.errorEvent) == slow.listeners
+            assert len(slow.cancelled) == 1
 
     run(scenario())
 
