@@ -38,9 +38,9 @@ from typing import Any
 from ib_async import IB, AccountValue, BarData, Contract, ContractDetails, Order
 
 from ibkr_core.connection_errors import IBKRError, describe_error
+from ibkr_core.tws_codes import WARNING_CODES, advice
 
 __all__ = [
-    "NOTICES",
     "RequestFailedError",
     "RequestTimeoutError",
     "TwsError",
@@ -53,10 +53,6 @@ __all__ = [
     "watch_errors",
     "what_if",
 ]
-
-# Informational codes TWS may send with a request's reqId without failing it (e.g. 2174:
-# "date-time without an explicit time zone" on a history request).
-NOTICES: Container[int] = range(2100, 2200)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +67,11 @@ class TwsError:
     def message(self) -> str:
         """Our plain message for it (``connection_errors.describe_error``)."""
         return describe_error(self.code, self.text)
+
+    @property
+    def advice(self) -> str:
+        """What the user can do about it ("" when nothing), from ``tws_codes``."""
+        return advice(self.code)
 
 
 class RequestFailedError(IBKRError):
@@ -92,6 +93,10 @@ class RequestFailedError(IBKRError):
     @property
     def message(self) -> str:
         return self.error.message
+
+    @property
+    def advice(self) -> str:
+        return self.error.advice
 
 
 class RequestTimeoutError(TimeoutError):
@@ -148,12 +153,13 @@ async def request(
     timeout: float,
     contract: Contract | None = None,
     cancel: Callable[[int], None] | None = None,
-    ignore: Container[int] = NOTICES,
+    ignore: Container[int] = WARNING_CODES,
 ) -> Any:
     """Send one request (``send(req_id)``) and return ib_async's answer for it.
 
     Raises ``RequestFailedError`` for a TWS error with this reqId (codes in ``ignore``
-    aside) and ``RequestTimeoutError`` after ``timeout``; on a timeout or cancellation
+    aside: by default IBKR's 2100-2199 warnings, e.g. 2174 on a history request) and
+    ``RequestTimeoutError`` after ``timeout``; on a timeout or cancellation
     ``cancel(req_id)`` tells IBKR to stop (where it has a cancel for the request)."""
     req_id = ib.client.getReqId()
     answer = ib.wrapper.startReq(req_id, contract)
