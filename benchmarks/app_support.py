@@ -109,7 +109,9 @@ def _setup_process() -> None:
     if cap:
         services.watchlist.max_symbols = max(services.watchlist.max_symbols, cap)
         services.watchlist._symbols = None  # reload with the new cap
-        registry = services.connection.market_data
+        from ibkr_core.ibkr_market_data import market_data
+
+        registry = market_data(services.connection)
         registry.max_lines = max(registry.max_lines, cap)
     port = os.environ.get("BENCH_GATEWAY_PORT")
     if port:

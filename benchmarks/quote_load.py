@@ -39,7 +39,7 @@ def measure(tick_interval: float, seconds: float, warmup: float = 3.0) -> dict[s
     import psutil
 
     from ibkr_core.connection import IBKRConnection
-    from ibkr_core.ibkr_market_data import IBKRQuoteProvider
+    from ibkr_core.ibkr_market_data import IBKRQuoteProvider, market_data
     from ibkr_core.quote_manager import QuoteManager
     from ibkr_core.settings import Settings
 
@@ -49,7 +49,7 @@ def measure(tick_interval: float, seconds: float, warmup: float = 3.0) -> dict[s
         port = gw_proc.port
         settings = Settings(port=port, client_id=401, alphavantage_api_key="")
         conn = IBKRConnection(settings, auto_reconnect=False)
-        conn.market_data.max_lines = 100
+        market_data(conn).max_lines = 100
         provider = IBKRQuoteProvider(conn)
         manager = QuoteManager([], settings, ibkr=provider)
         try:

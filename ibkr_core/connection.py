@@ -10,6 +10,12 @@ State machine::
     disconnected --connect()--> connecting --ok--> connected
     connected --socket dropped--> reconnecting --ok--> connected (lines restored)
     any --disconnect()--> disconnected (stays down)
+
+This module only connects, reconnects and reports status. What builds on the session
+lives next door, each with its per-connection state as a ``companions.Companion``:
+contracts (``contracts.py``), account summary / positions / P&L (``account.py``),
+streaming quotes and history (``ibkr_market_data.py``); every request with a reqId goes
+through ``ib_requests.py``.
 """
 
 from __future__ import annotations
@@ -17,17 +23,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from eventkit import Event
-from ib_async import IB, Contract, Stock
+from ib_async import IB
 
+from ibkr_core import ib_requests
 from ibkr_core.connection_errors import (
     CLIENT_ID_IN_USE,
     CONNECTIVITY_DEGRADED_CODES,
@@ -50,13 +56,9 @@ from ibkr_core.connection_errors import (
 from ibkr_core.data_state import ConnectionView, connection_view
 from ibkr_core.ib_compat import apply_ib_async_fixes
 from ibkr_core.loop_thread import LoopThread, get_loop_thread
-from ibkr_core.quote import clean
 from ibkr_core.settings import Settings
 from ibkr_core.symbols import normalize_symbol
 from ibkr_core.tws_codes import FARM_BROKEN_CODES
-
-if TYPE_CHECKING:
-    from ibkr_core.ibkr_market_data import MarketDataRegistry
 
 __all__ = [
     "ConnectionState",
@@ -154,8 +156,9 @@ class IBKRConnection:
     - ``disconnected_event(status, deliberate: bool)``: the session ended (deliberate is
       False for an unexpected drop; a reconnect follows).
     - ``reconnecting_event(status)``: automatic reconnect started.
-    - ``reconnected_event(status)``: reconnected, market data type and PnL re-applied.
-      Market-data lines (``market_data``) are resubscribed by listeners of this event.
+    - ``reconnected_event(status)``: reconnected, market data type re-applied. P&L
+      subscriptions (``account``) and market-data lines (``ibkr_market_data``) are
+      restored by their listeners of this event.
     - ``connectivity_event(code, message)``: 1100 / 1101 / 1102.
     """
 
@@ -198,12 +201,9 @@ class IBKRConnection:
         self._session_id = 0
         self._new_port: int | None = None
         self._market_data_type = 2
-        self._pnl_accounts: set[str] = set()
-        self._summary_requested = False
-        self._contracts: dict[str, Contract] = {}
-        self._time_zones: dict[str, str] = {}  # symbol -> the exchange's timeZoneId
-        self._market_data: MarketDataRegistry | None = None
-        self._registry_lock = threading.Lock()
+        # What builds on this connection keeps its state here (``companions.Companion``):
+        # the market-data lines, the contract cache, the account subscriptions.
+        self.companions: dict[object, Any] = {}
         self.ib: IB = self.loop.call(self._create_ib, timeout=10)
 
     # ------------------------------------------------------------------ public API
@@ -278,75 +278,6 @@ class IBKRConnection:
         """Set the session's market data type (re-applied after every reconnect)."""
         self.loop.call(self.apply_market_data_type, int(market_data_type), timeout=5)
 
-    def subscribe_pnl(self, account: str | None = None, timeout: float | None = None) -> None:
-        """Start a ``reqPnL`` subscription (restored after a reconnect)."""
-
-        def _sub(ib: IB) -> None:
-            acct = account or (self._status.accounts[0] if self._status.accounts else "")
-            if not acct:
-                raise NotConnectedError("No account to subscribe PnL for")
-            self._pnl_accounts.add(acct)
-            if not any(p.account == acct for p in ib.pnl()):
-                ib.reqPnL(acct)
-
-        self.run(_sub, timeout)
-
-    def get_pnl(self, timeout: float | None = None) -> dict[str, dict[str, float | None]]:
-        """Live PnL per subscribed account (None until IBKR sends a value)."""
-
-        def _read(ib: IB) -> dict[str, dict[str, float | None]]:
-            return {
-                p.account: {
-                    "daily_pnl": clean(p.dailyPnL),
-                    "unrealized_pnl": clean(p.unrealizedPnL),
-                    "realized_pnl": clean(p.realizedPnL),
-                }
-                for p in ib.pnl()
-            }
-
-        return self.run(_read, timeout)
-
-    # seed-compatible client methods -------------------------------------------------
-    def get_account_summary(self, timeout: float | None = None) -> dict[str, dict[str, Any]]:
-        """``{account: {"NetLiquidation": 1.0e5, "TotalCashValue": ..., "BuyingPower":
-        ..., "currency": "USD", ...}}`` (numbers as floats, other tags as strings)."""
-        timeout = self.settings.request_timeout if timeout is None else timeout
-        return self.run(self._account_summary_async(timeout), timeout + 1.0)
-
-    def get_positions(self, timeout: float | None = None) -> list[dict[str, Any]]:
-        """One dict per position: account, symbol, sec_type, con_id, currency, quantity,
-        avg_cost, market_price, market_value, unrealized_pnl, realized_pnl (None if
-        unknown)."""
-        return self.run(self._positions, timeout)
-
-    def get_market_data(
-        self, contract_or_symbol: Contract | str, timeout: float | None = None
-    ) -> dict[str, float | None]:
-        """``{"last", "bid", "ask", "volume", "high", "low"}``, None where no tick yet.
-
-        Subscribes a streaming line (kept in ``market_data``) and waits up to ``timeout``
-        for a first tick. Raises ``UnknownSymbolError`` for an unknown symbol."""
-        timeout = self.settings.request_timeout if timeout is None else timeout
-        quote = self.run(self.market_data.first_quote(contract_or_symbol, timeout), timeout + 1)
-        return quote.as_market_data()
-
-    def create_contract(self, symbol: str, timeout: float | None = None) -> Contract:
-        """A US stock contract qualified through contract details (``UnknownSymbolError``
-        when IBKR has none)."""
-        timeout = self.settings.request_timeout if timeout is None else timeout
-        return self.run(self.qualify_async(symbol, timeout), timeout + 1)
-
-    @property
-    def market_data(self) -> MarketDataRegistry:
-        """The registry of streaming market-data lines (created on first use)."""
-        if self._market_data is None:
-            from ibkr_core.ibkr_market_data import MarketDataRegistry
-
-            with self._registry_lock:
-                if self._market_data is None:
-                    self._market_data = self.loop.call(MarketDataRegistry, self, timeout=5)
-        return self._market_data
-
     # ------------------------------------------------------------ loop-thread API
     @property
     def market_data_type(self) -> int:
@@ -358,40 +289,6 @@ class IBKRConnection:
         if self.ib.isConnected():
             self.ib.reqMarketDataType(market_data_type)
         self._update(market_data_type=market_data_type)
-
-    async def qualify_async(self, symbol: str, timeout: float | None = None) -> Contract:
-        """(Loop thread.) Qualify a US stock symbol through reqContractDetails (cached)."""
-        key = normalize_symbol(symbol)
-        if not key:
-            raise UnknownSymbolError(symbol, "empty symbol")
-        cached = self._contracts.get(key)
-        if cached is not None:
-            return cached
-        if not self.ib.isConnected():
-            raise NotConnectedError()
-        timeout = self.settings.request_timeout if timeout is None else timeout
-        try:
-            details = await asyncio.wait_for(
-                self.ib.reqContractDetailsAsync(Stock(key, "SMART", "USD")), timeout
-            )
-        except ConnectionError as exc:
-            raise NotConnectedError(f"Connection lost while looking up {key}") from exc
-        if not details:
-            raise UnknownSymbolError(symbol)
-        chosen = next((d for d in details if d.contract and d.contract.currency == "USD"), None)
-        contract = (chosen or details[0]).contract
-        if contract is None or not contract.conId:
-            raise UnknownSymbolError(symbol)
-        if (chosen or details[0]).timeZoneId:
-            self._time_zones[key] = (chosen or details[0]).timeZoneId
-        if not contract.exchange:
-            contract.exchange = "SMART"
-        self._contracts[key] = contract
-        return contract
-
-    def time_zone(self, symbol: str) -> str | None:
-        """The exchange's time zone id from the symbol's contract details (once qualified)."""
-        return self._time_zones.get(normalize_symbol(symbol))
 
     def note_competing_session(self, active: bool) -> None:
         """(Loop thread.) A line got 10197, or data flows again after one."""
@@ -493,52 +390,39 @@ class IBKRConnection:
         )
 
     async def _attempt(self, host: str, port: int, client_id: int, timeout: float) -> None:
-        loop = asyncio.get_running_loop()
-        failed: asyncio.Future[None] = loop.create_future()
+        def client_id_taken(error: ib_requests.TwsError) -> BaseException | None:
+            return ClientIdInUseError(client_id) if error.code == CLIENT_ID_IN_USE else None
 
-        def on_error(_req_id: int, code: int, message: str, _contract: Any) -> None:
-            if code == CLIENT_ID_IN_USE and not failed.done():
-                failed.set_exception(ClientIdInUseError(client_id))
-
-        def on_api_error(message: str) -> None:
-            if "Peer closed connection" in message and not failed.done():
-                failed.set_exception(
-                    ConnectionError("the gateway closed the connection during the handshake")
-                )
+        def peer_closed(message: str) -> BaseException | None:
+            if "Peer closed connection" in message:
+                return ConnectionError("the gateway closed the connection during the handshake")
+            return None
 
         self._handshake_done = False
         self._session_id += 1
-        self.ib.errorEvent += on_error
-        self.ib.client.apiError += on_api_error
-        task = asyncio.ensure_future(
-            self.ib.connectAsync(host, port, client_id, timeout=timeout, readonly=self.readonly)
-        )
-        try:
-            done, _ = await asyncio.wait(
-                {task, failed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        with ib_requests.watch_errors(self.ib, client_id_taken, api_error=peer_closed) as failed:
+            task = asyncio.ensure_future(
+                self.ib.connectAsync(host, port, client_id, timeout=timeout, readonly=self.readonly)
             )
-            if task in done:
-                task.result()  # raises the connect error, if any
-                return
-            self._handshake_done = self.ib.client.isReady()
-            task.cancel()
-            await asyncio.wait({task})
-            if self.ib.client.isConnected():
-                self.ib.disconnect()
-            if failed.done():
-                failed.result()
-            raise TimeoutError(f"connect timed out after {timeout:g} s")
-        except BaseException:
-            if not task.done():
+            try:
+                done, _ = await asyncio.wait(
+                    {task, failed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                )
+                if task in done:
+                    task.result()  # raises the connect error, if any
+                    return
+                self._handshake_done = self.ib.client.isReady()
                 task.cancel()
-            raise
-        finally:
-            self.ib.errorEvent -= on_error
-            self.ib.client.apiError -= on_api_error
-            if not failed.done():
-                failed.cancel()
-            elif not failed.cancelled():
-                failed.exception()  # mark retrieved
+                await asyncio.wait({task})
+                if self.ib.client.isConnected():
+                    self.ib.disconnect()
+                if failed.done():
+                    failed.result()
+                raise TimeoutError(f"connect timed out after {timeout:g} s")
+            except BaseException:
+                if not task.done():
+                    task.cancel()
+                raise
 
     def _session_started(self, client_id: int) -> None:
         accounts = tuple(self.ib.managedAccounts())
@@ -553,7 +437,6 @@ class IBKRConnection:
         if mismatch:
             warnings.append(mismatch)
         self._session_up = True
-        self._summary_requested = False
         self._update(
             state=ConnectionState.CONNECTED,
             competing_session=False,
@@ -574,8 +457,6 @@ class IBKRConnection:
         # TWS resets the session's market data type to live on every new session.
         if self._market_data_type != 1:
             self.ib.reqMarketDataType(self._market_data_type)
-        for account in sorted(self._pnl_accounts):
-            self.ib.reqPnL(account)
 
     def _disconnect_now(self) -> None:
         self._user_disconnect = True
@@ -707,86 +588,6 @@ class IBKRConnection:
                     data_farms=tuple(sorted(farms.items())),
                     broken_farms=tuple(sorted(broken.items())),
                 )
-
-    async def _account_summary_async(self, timeout: float) -> dict[str, dict[str, Any]]:
-        ib = self.ib
-        values = list(ib.wrapper.acctSummary.values())
-        if not values and not self._summary_requested:
-            self._summary_requested = True  # one subscription per session (TWS allows 2)
-            with contextlib.suppress(asyncio.TimeoutError):
-                values = await asyncio.wait_for(ib.accountSummaryAsync(), timeout)
-        if not values:
-            values = ib.accountValues()  # from reqAccountUpdates, same tag names
-        return summarize_account_values(values)
-
-    def _positions(self, ib: IB) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        seen: set[tuple[str, int]] = set()
-        for item in ib.portfolio():
-            c = item.contract
-            seen.add((item.account, c.conId))
-            rows.append(
-                {
-                    "account": item.account,
-                    "symbol": c.symbol,
-                    "local_symbol": c.localSymbol or c.symbol,
-                    "sec_type": c.secType,
-                    "con_id": c.conId,
-                    "currency": c.currency,
-                    "quantity": float(item.position),
-                    "avg_cost": clean(item.averageCost),
-                    "market_price": clean(item.marketPrice),
-                    "market_value": clean(item.marketValue),
-                    "unrealized_pnl": clean(item.unrealizedPNL),
-                    "realized_pnl": clean(item.realizedPNL),
-                }
-            )
-        for pos in ib.positions():  # positions the account window hasn't priced yet
-            c = pos.contract
-            if (pos.account, c.conId) in seen or not pos.position:
-                continue
-            rows.append(
-                {
-                    "account": pos.account,
-                    "symbol": c.symbol,
-                    "local_symbol": c.localSymbol or c.symbol,
-                    "sec_type": c.secType,
-                    "con_id": c.conId,
-                    "currency": c.currency,
-                    "quantity": float(pos.position),
-                    "avg_cost": clean(pos.avgCost),
-                    "market_price": None,
-                    "market_value": None,
-                    "unrealized_pnl": None,
-                    "realized_pnl": None,
-                }
-            )
-        rows.sort(key=lambda r: (r["account"], r["symbol"]))
-        return rows
-
-
-def summarize_account_values(values: list[Any]) -> dict[str, dict[str, Any]]:
-    """AccountValue rows -> ``{account: {tag: float|str, "currency": base}}``.
-
-    Per tag, the base-currency row wins over per-currency ledger rows."""
-    out: dict[str, dict[str, Any]] = {}
-    ranks: dict[tuple[str, str], int] = {}
-    for v in values:
-        if v.modelCode:
-            continue
-        account = out.setdefault(v.account, {})
-        if v.tag == "NetLiquidation" and v.currency not in ("", "BASE"):
-            account.setdefault("currency", v.currency)
-        rank = 2 if v.currency in ("", "BASE") else 1
-        key = (v.account, v.tag)
-        if ranks.get(key, 0) > rank:
-            continue
-        ranks[key] = rank
-        try:
-            account[v.tag] = float(v.value)
-        except (TypeError, ValueError):
-            account[v.tag] = v.value
-    return out
 
 
 # Re-exported for convenience: callers catch these from here.

@@ -6,6 +6,10 @@ asks IBKR for all matches (``reqContractDetails`` with only the symbol: no secur
 type, exchange or currency assumed) and returns them as ``Instrument`` values; the
 caller lets the trader pick when there is more than one. Contracts are cached by conId
 (the one key IBKR guarantees unique), never "first match by symbol".
+
+``StockContracts`` is the quote side's simpler question: a watchlist symbol as a US stock
+(SMART, USD), qualified once per connection (``stock_contracts(connection)``) along with
+its exchange's time zone; ``create_contract`` is its blocking form (the seed's API).
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ib_async import Contract
+from ib_async import Contract, Stock
 
+from ibkr_core import ib_requests
+from ibkr_core.companions import Companion
 from ibkr_core.connection_errors import NotConnectedError, UnknownSymbolError
 from ibkr_core.instruments import describe
 from ibkr_core.quote import num
@@ -25,7 +31,16 @@ from ibkr_core.symbols import normalize_symbol
 if TYPE_CHECKING:
     from ibkr_core.connection import IBKRConnection
 
-__all__ = ["SEC_TYPE_NAMES", "Instrument", "Resolver", "describe_contract", "instrument_of"]
+__all__ = [
+    "SEC_TYPE_NAMES",
+    "Instrument",
+    "Resolver",
+    "StockContracts",
+    "create_contract",
+    "describe_contract",
+    "instrument_of",
+    "stock_contracts",
+]
 
 SEC_TYPE_NAMES = {
     "STK": "Stock",
@@ -131,13 +146,7 @@ class Resolver:
         self._missing: dict[int, float] = {}  # conId -> until when not to ask again
 
     async def _details(self, contract: Contract, timeout: float) -> list[Any]:
-        ib = self._conn.ib
-        if not ib.isConnected():
-            raise NotConnectedError()
-        try:
-            return list(await asyncio.wait_for(ib.reqContractDetailsAsync(contract), timeout))
-        except ConnectionError as exc:
-            raise NotConnectedError("Connection lost while looking up the contract") from exc
+        return await _details(self._conn, contract, timeout, "the contract")
 
     async def matches(self, symbol: str, timeout: float) -> list[Instrument]:
         """Every instrument IBKR lists for ``symbol`` (any type, exchange, currency).
@@ -183,3 +192,68 @@ class Resolver:
             raise UnknownSymbolError(str(con_id), "IBKR gave no details for this conId")
         self._by_con_id[con_id] = found
         return found
+
+
+async def _details(
+    connection: IBKRConnection, contract: Contract, timeout: float, what: str
+) -> list[Any]:
+    """(Loop thread.) Contract details; none (``[]``) when TWS refuses the request (e.g.
+    200: no security definition)."""
+    ib = connection.ib
+    if not ib.isConnected():
+        raise NotConnectedError()
+    try:
+        return await ib_requests.contract_details(ib, contract, timeout)
+    except ib_requests.RequestFailedError:
+        return []
+    except ConnectionError as exc:
+        raise NotConnectedError(f"Connection lost while looking up {what}") from exc
+
+
+class StockContracts:
+    """(Loop thread.) US stock symbol -> its qualified contract and exchange time zone."""
+
+    def __init__(self, connection: IBKRConnection) -> None:
+        self._conn = connection
+        self._contracts: dict[str, Contract] = {}
+        self._time_zones: dict[str, str] = {}  # symbol -> the exchange's timeZoneId
+
+    async def qualify(self, symbol: str, timeout: float | None = None) -> Contract:
+        """Qualify a US stock symbol through reqContractDetails (cached)."""
+        key = normalize_symbol(symbol)
+        if not key:
+            raise UnknownSymbolError(symbol, "empty symbol")
+        cached = self._contracts.get(key)
+        if cached is not None:
+            return cached
+        timeout = self._conn.settings.request_timeout if timeout is None else timeout
+        details = await _details(self._conn, Stock(key, "SMART", "USD"), timeout, key)
+        if not details:
+            raise UnknownSymbolError(symbol)
+        chosen = next((d for d in details if d.contract and d.contract.currency == "USD"), None)
+        contract = (chosen or details[0]).contract
+        if contract is None or not contract.conId:
+            raise UnknownSymbolError(symbol)
+        if (chosen or details[0]).timeZoneId:
+            self._time_zones[key] = (chosen or details[0]).timeZoneId
+        if not contract.exchange:
+            contract.exchange = "SMART"
+        self._contracts[key] = contract
+        return contract
+
+    def time_zone(self, symbol: str) -> str | None:
+        """The exchange's time zone id from the symbol's contract details (once qualified)."""
+        return self._time_zones.get(normalize_symbol(symbol))
+
+
+stock_contracts: Companion[StockContracts] = Companion(StockContracts)
+
+
+def create_contract(
+    connection: IBKRConnection, symbol: str, timeout: float | None = None
+) -> Contract:
+    """A US stock contract qualified through contract details (``UnknownSymbolError``
+    when IBKR has none). Blocking, from any thread but the loop's."""
+    timeout = connection.settings.request_timeout if timeout is None else timeout
+    qualify = stock_contracts(connection).qualify(symbol, timeout)
+    return connection.run(qualify, timeout + 1)

@@ -100,12 +100,12 @@ class ConnectionView:
 
 
 def connection_view(status: ConnectionStatus) -> ConnectionView:
-    from ibkr_core.connection import ConnectionState
-
+    # ``status.state`` is a ``ConnectionState`` (a StrEnum): compared by value, so this
+    # module needs nothing from ``connection`` at runtime (connection imports it).
     farms = tuple(f"{farm} ({farm_kind(code)})" for farm, code in status.broken_farms)
     competing = bool(status.competing_session)
     notices: list[Notice] = []
-    if status.state == ConnectionState.CONNECTED:
+    if status.connected:
         if status.degraded:
             tws = TWS_CODES[CONNECTIVITY_LOST]
             notices.append(Notice("error", tws.message, tws.advice, CONNECTIVITY_LOST))
@@ -134,7 +134,7 @@ def connection_view(status: ConnectionStatus) -> ConnectionView:
         market_farm_down = any(farm_kind(c) == "market data" for _, c in status.broken_farms)
         live = not (status.degraded or competing or market_farm_down or closed)
         return ConnectionView(state, label, level, live, tuple(notices), farms, competing, closed)
-    if status.state == ConnectionState.RECONNECTING:
+    if status.state == "reconnecting":
         attempt = f" (attempt {status.reconnect_attempts})" if status.reconnect_attempts else ""
         notices.append(
             Notice(
@@ -146,7 +146,7 @@ def connection_view(status: ConnectionStatus) -> ConnectionView:
         return ConnectionView(
             LinkState.RECONNECTING, f"Reconnecting{attempt}", "warning", False, tuple(notices)
         )
-    if status.state == ConnectionState.CONNECTING:
+    if status.state == "connecting":
         return ConnectionView(LinkState.CONNECTING, "Connecting…", "info", False)
     return ConnectionView(LinkState.DISCONNECTED, "Disconnected", "idle", False)
 

@@ -10,6 +10,9 @@ delayed, and its old prices are not shown).
 
 ``IBKRQuoteProvider`` is the quote manager's face of it (``is_available()``,
 ``fetch(symbols)``, non-blocking beyond a short bound) plus ``ibkr_history``.
+
+``market_data(connection)`` is the connection's one registry (made on first use);
+``get_market_data(connection, symbol)`` the seed's blocking one-quote call.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from ib_async import Contract, Ticker
 
+from ibkr_core import ib_requests
+from ibkr_core.companions import Companion
 from ibkr_core.connection_errors import (
     CONNECTIVITY_RESTORED_DATA_LOST,
     DELAYED_NOT_ENABLED,
@@ -38,6 +43,7 @@ from ibkr_core.connection_errors import (
     describe_error,
     is_pacing_violation,
 )
+from ibkr_core.contracts import stock_contracts
 from ibkr_core.data_state import COMPETING_SESSION_TEXT, LineState
 from ibkr_core.quote import Quote, QuoteSource, clean
 from ibkr_core.symbols import normalize_symbol
@@ -48,7 +54,14 @@ if TYPE_CHECKING:
 
     from ibkr_core.connection import ConnectionStatus, IBKRConnection
 
-__all__ = ["HISTORY_RANGES", "IBKRQuoteProvider", "MarketDataRegistry", "ticker_quote"]
+__all__ = [
+    "HISTORY_RANGES",
+    "IBKRQuoteProvider",
+    "MarketDataRegistry",
+    "get_market_data",
+    "market_data",
+    "ticker_quote",
+]
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +160,7 @@ class MarketDataRegistry:
         self.max_lines = max_lines
         self.failed_retry_after = failed_retry_after
         self._lines: dict[str, _Line] = {}
+        self._contracts = stock_contracts(connection)
         connection.connected_event += self._on_session_up
         connection.reconnected_event += self._on_session_up
         connection.disconnected_event += self._on_disconnected
@@ -225,7 +239,7 @@ class MarketDataRegistry:
     def _line_quote(self, line: _Line, ticker: Ticker) -> Quote:
         """The line's quote with what the user must know: no data during a competing
         session (never its stale prices), not updating during 1100 / a broken farm."""
-        quote = ticker_quote(line.symbol, ticker, self._conn.time_zone(line.symbol))
+        quote = ticker_quote(line.symbol, ticker, self._contracts.time_zone(line.symbol))
         if line.blocked_since is not None:
             return replace(
                 Quote.failed(line.symbol, _competing_text(), code=COMPETING_SESSION),
@@ -319,7 +333,7 @@ class MarketDataRegistry:
     async def _subscribe(self, line: _Line) -> None:
         try:
             if line.contract is None:
-                line.contract = await self._conn.qualify_async(line.symbol)
+                line.contract = await self._contracts.qualify(line.symbol)
         except UnknownSymbolError as exc:
             self._fail(line, str(exc), retry_after=self.failed_retry_after * 2)
             return
@@ -386,7 +400,7 @@ class MarketDataRegistry:
 
     # -- events ------------------------------------------------------------------
     def _line_for(self, req_id: int, contract: Any) -> _Line | None:
-        ticker = self.ib.wrapper.reqId2Ticker.get(req_id)
+        ticker = ib_requests.ticker_of(self.ib, req_id)
         for line in self._lines.values():
             if ticker is not None and line.ticker is ticker:
                 return line
@@ -407,7 +421,7 @@ class MarketDataRegistry:
             # Entitled, but another live session of this user holds the data: keep the
             # line (ticks resume when it ends); never switch to delayed behind its back.
             # This TCP batch's arrival time: ticks of a later batch mean data is back.
-            line.blocked_since = _utc(self.ib.wrapper.lastTime) or datetime.now(UTC)
+            line.blocked_since = _utc(ib_requests.message_time(self.ib)) or datetime.now(UTC)
             line.note = TWS_CODES[COMPETING_SESSION].message
             line.error, line.code = _competing_text(), COMPETING_SESSION
             self._conn.note_competing_session(True)
@@ -484,6 +498,21 @@ class MarketDataRegistry:
                 self.resubscribed += 1
 
 
+market_data: Companion[MarketDataRegistry] = Companion(MarketDataRegistry)
+
+
+def get_market_data(
+    connection: IBKRConnection, contract_or_symbol: Contract | str, timeout: float | None = None
+) -> dict[str, float | None]:
+    """``{"last", "bid", "ask", "volume", "high", "low"}``, None where no tick yet.
+
+    Subscribes a streaming line (kept in ``market_data(connection)``) and waits up to
+    ``timeout`` for a first tick. Raises ``UnknownSymbolError`` for an unknown symbol."""
+    timeout = connection.settings.request_timeout if timeout is None else timeout
+    first = market_data(connection).first_quote(contract_or_symbol, timeout)
+    return connection.run(first, timeout + 1).as_market_data()
+
+
 def _key(symbol: str) -> str:
     return normalize_symbol(symbol)
 
@@ -526,7 +555,7 @@ class IBKRQuoteProvider:
         symbols = list(dict.fromkeys(symbols))
         if not self.is_available():
             return {s: Quote.failed(s, "not connected to IBKR", expected=True) for s in symbols}
-        registry = self._conn.market_data
+        registry = market_data(self._conn)
 
         async def _fetch() -> dict[str, Quote]:
             started = time.monotonic()
@@ -627,34 +656,23 @@ class IBKRQuoteProvider:
         timeout: float,
         contract: Contract | None = None,
     ) -> tuple[list[Any], bool]:
-        contract = contract or await self._conn.qualify_async(symbol)
-        ib = self._conn.ib
-        pacing = False
-
-        def on_error(_req_id: int, code: int, message: str, err_contract: Any) -> None:
-            nonlocal pacing
-            if (
-                code == HISTORICAL_DATA_ERROR
-                and getattr(err_contract, "conId", None) == contract.conId
-                and is_pacing_violation(message)
-            ):
-                pacing = True
-
-        ib.errorEvent += on_error
+        contract = contract or await stock_contracts(self._conn).qualify(symbol)
         try:
-            bars = await ib.reqHistoricalDataAsync(
+            bars = await ib_requests.historical_bars(
+                self._conn.ib,
                 contract,
-                endDateTime="",
-                durationStr=duration,
-                barSizeSetting=bar_size,
-                whatToShow="MIDPOINT" if contract.secType == "CASH" else "TRADES",
-                useRTH=True,
-                formatDate=2,
+                duration=duration,
+                bar_size=bar_size,
+                what_to_show="MIDPOINT" if contract.secType == "CASH" else "TRADES",
                 timeout=timeout,
             )
-        finally:
-            ib.errorEvent -= on_error
-        return list(bars or []), pacing
+        except ib_requests.RequestFailedError as exc:
+            # TWS refused (162, 321, ...): no bars, as ib_async answers; a pacing
+            # violation (162) also pauses the history requests for a while.
+            return [], exc.code == HISTORICAL_DATA_ERROR and is_pacing_violation(exc.text)
+        except ib_requests.RequestTimeoutError:
+            return [], False  # cancelled at IBKR; no bars, as ib_async answers a timeout
+        return bars, False
 
 
 def _bars_frame(bars: list[Any]) -> pd.DataFrame:

@@ -37,7 +37,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import copy
 import logging
 import time
 from dataclasses import dataclass
@@ -45,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from ib_async import Contract, Order
 
+from ibkr_core import ib_requests
 from ibkr_core.connection_errors import (
     IBKRError,
     NotConnectedError,
@@ -610,38 +610,17 @@ class OrderService:
         )
 
     async def _what_if(self, contract: Contract, order: Order, timeout: float) -> Any:
-        """(Loop thread.) ib_async's whatIfOrderAsync, but a TWS error for the request
-        (even one ib_async treats as a warning) ends the wait with its message."""
-        ib = self._conn.ib
-        what_if = copy.copy(order)
-        what_if.whatIf = True
-        req_id = ib.client.getReqId()
-        loop = asyncio.get_running_loop()
-        failed: asyncio.Future[str] = loop.create_future()
-
-        def on_error(rid: int, code: int, message: str, _contract: Any) -> None:
-            if rid == req_id and not failed.done() and code not in NOTICE_CODES:
-                failed.set_result(f"{message} (IBKR {code})")
-
-        ib.errorEvent += on_error
+        """(Loop thread.) A what-if order, but a TWS error for the request (even one
+        ib_async treats as a warning) ends the wait with its message."""
         try:
-            answer = ib.wrapper.startReq(req_id, contract)
-            ib.client.placeOrder(req_id, contract, what_if)
-            done, _ = await asyncio.wait(
-                {answer, failed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            state = await ib_requests.what_if(
+                self._conn.ib, contract, order, timeout, ignore=NOTICE_CODES
             )
-            if failed in done:
-                raise IBKRError(f"TWS refused the preview: {failed.result()}")
-            if answer not in done:
-                raise TimeoutError(f"TWS did not answer the preview within {timeout:g} s")
-            state = answer.result()
-            if not state or isinstance(state, list):
-                raise IBKRError("TWS refused the preview (no what-if answer)")
-            return state
-        finally:
-            ib.errorEvent -= on_error
-            if not failed.done():
-                failed.cancel()
+        except ib_requests.RequestFailedError as exc:
+            raise IBKRError(f"TWS refused the preview: {exc.text} (IBKR {exc.code})") from exc
+        if not state or isinstance(state, list):
+            raise IBKRError("TWS refused the preview (no what-if answer)")
+        return state
 
     # --------------------------------------------------------------------- place
     def place(

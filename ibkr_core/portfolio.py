@@ -30,6 +30,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from ibkr_core import ib_requests
+from ibkr_core.account import account_summary_async, subscribe_pnl
 from ibkr_core.connection_errors import NotConnectedError
 from ibkr_core.holdings import (
     ALL_ACCOUNTS,
@@ -282,7 +284,7 @@ class PortfolioService:
             if account in have:
                 continue
             self._started[account] = time.monotonic()
-            self._conn.subscribe_pnl(account)  # the connection restores it on reconnect
+            subscribe_pnl(self._conn, account)  # restored on reconnect (account.py)
 
     def _pnl_single(self, account: str, con_id: int) -> PnLSingle | None:
         found = self._ib.pnlSingle(account, "", con_id)
@@ -314,10 +316,10 @@ class PortfolioService:
         and exchange rates come from the account summary's ledger ($LEDGER:ALL), asked
         once per session through the connection (TWS allows two summary requests)."""
         windowed = {v.account for v in ib.accountValues()}
-        if all(a in windowed for a in accounts) or ib.wrapper.acctSummary:
+        if all(a in windowed for a in accounts) or ib_requests.account_summary_values(ib):
             return
         with contextlib.suppress(asyncio.TimeoutError, ConnectionError, NotConnectedError):
-            await self._conn._account_summary_async(self._wait_budget() or 0.5)
+            await account_summary_async(self._conn, self._wait_budget() or 0.5)
 
     async def _view_async(self, account: str | None) -> PortfolioView:
         self._sync()
@@ -337,4 +339,4 @@ class PortfolioService:
     def _books(self) -> dict[str, AccountBook]:
         ib = self._ib
         # the account window first (reqAccountUpdates), then the summary's ledger
-        return account_books(ib.accountValues(), list(ib.wrapper.acctSummary.values()))
+        return account_books(ib.accountValues(), ib_requests.account_summary_values(ib))

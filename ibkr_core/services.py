@@ -41,6 +41,7 @@ from dataclasses import dataclass
 
 from ibkr_core.connection import ConnectionStatus, IBKRConnection
 from ibkr_core.connection_errors import IBKRError, UnknownSymbolError
+from ibkr_core.contracts import create_contract
 from ibkr_core.demo import DemoGateway
 from ibkr_core.events import CoreEvents
 from ibkr_core.history import HistoryService, live_daily_sources
@@ -174,7 +175,7 @@ class Services:
         Connected: IBKR contract details. Otherwise: the quote providers."""
         if self.connection.ib_ready():
             try:
-                self.connection.create_contract(symbol)
+                create_contract(self.connection, symbol)
                 return True
             except UnknownSymbolError:
                 return False

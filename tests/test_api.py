@@ -18,7 +18,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from ibkr_core.api import create_app
+from ibkr_core.api import create_app, routes_ibkr
 from ibkr_core.providers.base import UNKNOWN_SYMBOL
 from ibkr_core.quote import Quote, QuoteSource
 from ibkr_core.quote_manager import QuoteManager
@@ -446,7 +446,7 @@ def test_slow_ibkr_call_times_out_as_504_and_never_blocks_other_requests(service
 
     services.settings = replace(services.settings, request_timeout=0.5)  # outer bound 2.5 s
     monkeypatch.setattr(services.connection, "ib_ready", lambda: True)
-    monkeypatch.setattr(services.connection, "get_account_summary", stuck)
+    monkeypatch.setattr(routes_ibkr, "get_account_summary", stuck)
     app = create_app(services)
 
     async def scenario():

@@ -8,12 +8,14 @@ import time
 
 import pytest
 
-from ibkr_core.connection import (
-    ConnectionState,
-    IBKRConnection,
-    normalize_symbol,
+from ibkr_core.account import (
+    get_account_summary,
+    get_pnl,
+    get_positions,
+    subscribe_pnl,
     summarize_account_values,
 )
+from ibkr_core.connection import ConnectionState, IBKRConnection, normalize_symbol
 from ibkr_core.connection_errors import (
     NotConnectedError,
     UnknownSymbolError,
@@ -25,6 +27,8 @@ from ibkr_core.connection_errors import (
     port_kind,
     reset_port,
 )
+from ibkr_core.contracts import create_contract
+from ibkr_core.ibkr_market_data import get_market_data, market_data
 from ibkr_core.settings import Settings
 from tests.conftest import free_port, wait_for
 
@@ -157,7 +161,7 @@ def test_timeout_against_a_silent_socket(offline):
 
 def test_requests_while_disconnected_raise_not_connected(offline):
     with pytest.raises(NotConnectedError):
-        offline.get_account_summary(timeout=1)
+        get_account_summary(offline, timeout=1)
     with pytest.raises(NotConnectedError):
         offline.run(lambda ib: ib.positions(), timeout=1)
 
@@ -244,7 +248,7 @@ def test_drop_reconnects_and_quotes_flow_again(gateway, connection):
 
     provider = IBKRQuoteProvider(connection)
     symbols = ["AAPL", "MSFT", "TSLA"]
-    connection.subscribe_pnl()
+    subscribe_pnl(connection)
 
     def all_flowing(after: float) -> bool:
         quotes = provider.fetch(symbols)
@@ -274,11 +278,11 @@ def test_drop_reconnects_and_quotes_flow_again(gateway, connection):
     assert status.market_data_type == 4  # re-applied for the not-entitled symbol
     assert provider.fetch(["TSLA"])["TSLA"].source == "ibkr-delayed"
     assert wait_for(
-        lambda: connection.get_pnl().get(gateway.account_id, {}).get("unrealized_pnl") is not None,
+        lambda: get_pnl(connection).get(gateway.account_id, {}).get("unrealized_pnl") is not None,
         5,
     )
     # account data came back too (ib_async re-requests account updates on connect)
-    assert connection.get_positions()
+    assert get_positions(connection)
 
 
 def test_gateway_down_reconnects_with_backoff(gateway, connection):
@@ -290,7 +294,7 @@ def test_gateway_down_reconnects_with_backoff(gateway, connection):
     assert "API enabled" in status.last_error  # the refused message
     assert wait_for(lambda: connection.status().connected, 10)
     assert connection.status().reconnect_attempts == 0
-    assert connection.get_account_summary()
+    assert get_account_summary(connection)
 
 
 def test_disconnect_during_reconnect_stops_it(gateway, connection):
@@ -303,8 +307,8 @@ def test_disconnect_during_reconnect_stops_it(gateway, connection):
 
 
 def test_connectivity_1100_degraded_then_1102_keeps_lines(gateway, connection):
-    registry = connection.market_data
-    assert connection.get_market_data("AAPL")["last"] is not None
+    registry = market_data(connection)
+    assert get_market_data(connection, "AAPL")["last"] is not None
     before = registry.resubscribed
     gateway.emit_connectivity(1100)
     assert wait_for(lambda: connection.status().degraded, 2)
@@ -320,7 +324,7 @@ def test_connectivity_1101_resubscribes(gateway, connection):
 
     provider = IBKRQuoteProvider(connection)
     assert wait_for(lambda: provider.fetch(["AAPL", "MSFT"])["MSFT"].ok, 5)
-    registry = connection.market_data
+    registry = market_data(connection)
     before = registry.resubscribed
     gateway.emit_connectivity(1100)
     assert wait_for(lambda: connection.status().degraded, 2)
@@ -337,13 +341,13 @@ def test_connectivity_1101_resubscribes(gateway, connection):
 
 
 def test_seed_methods(gateway, connection):
-    summary = connection.get_account_summary()
+    summary = get_account_summary(connection)
     acct = summary[gateway.account_id]
     for tag in ("NetLiquidation", "TotalCashValue", "BuyingPower"):
         assert isinstance(acct[tag], float)
     assert acct["currency"] == "USD"
 
-    positions = connection.get_positions()
+    positions = get_positions(connection)
     assert positions
     row = positions[0]
     assert set(row) >= {
@@ -357,18 +361,18 @@ def test_seed_methods(gateway, connection):
     }
     assert all(isinstance(p["quantity"], float) for p in positions)
 
-    contract = connection.create_contract("aapl")
+    contract = create_contract(connection, "aapl")
     assert contract.conId and contract.symbol == "AAPL" and contract.secType == "STK"
 
-    data = connection.get_market_data("AAPL")
+    data = get_market_data(connection, "AAPL")
     assert set(data) == {"last", "bid", "ask", "volume", "high", "low"}
     assert data["last"] > 0 and data["bid"] > 0
-    assert connection.get_market_data(contract)["last"] is not None
+    assert get_market_data(connection, contract)["last"] is not None
 
     with pytest.raises(UnknownSymbolError, match="ZZZZ"):
-        connection.create_contract("ZZZZ")
+        create_contract(connection, "ZZZZ")
     with pytest.raises(UnknownSymbolError):
-        connection.get_market_data("ZZZZ")
+        get_market_data(connection, "ZZZZ")
 
 
 def test_run_gives_colleagues_the_ib_instance(connection, loop_thread):

@@ -10,6 +10,7 @@ import threading
 
 import pytest
 
+from ibkr_core.contracts import create_contract
 from ibkr_core.events import CoreEvents, OrderChanged, PortfolioChanged, QuoteChanged, Topic
 from ibkr_core.order_ticket import OrderTicket
 
@@ -106,7 +107,7 @@ def test_a_fill_reaches_a_subscriber_on_another_loop_until_it_unsubscribes(
 
 def test_quote_changed_names_the_ticking_symbols(gateway, connection, events, other_loop):
     events.quotes.subscribe(other_loop.record, loop=other_loop.loop)
-    contract = connection.create_contract("MSFT")
+    contract = create_contract(connection, "MSFT")
     connection.loop.call(lambda: connection.ib.reqMktData(contract), timeout=5)
     assert other_loop.wait_for(
         lambda r: any(isinstance(e, QuoteChanged) and "MSFT" in e.symbols for e, _ in r)

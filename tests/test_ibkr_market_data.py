@@ -13,6 +13,7 @@ from ibkr_core.ibkr_market_data import (
     HISTORY_RANGES,
     WAITING_FOR_TICK,
     IBKRQuoteProvider,
+    market_data,
     ticker_quote,
 )
 from ibkr_core.quote import QuoteSource
@@ -95,7 +96,7 @@ def test_not_entitled_symbol_falls_back_to_delayed(provider, connection):
     q = provider.fetch(["TSLA"])["TSLA"]
     assert q.source == QuoteSource.IBKR_DELAYED and q.last is not None
     assert connection.status().market_data_type == 4  # delayed, frozen after the close
-    assert connection.market_data.line_info("TSLA")["delayed_tried"] is True
+    assert market_data(connection).line_info("TSLA")["delayed_tried"] is True
     # entitled symbols stay live under market data type 3
     assert wait_for(lambda: provider.fetch(["AAPL"])["AAPL"].ok, 5)
     assert provider.fetch(["AAPL"])["AAPL"].source == QuoteSource.IBKR_LIVE
@@ -104,7 +105,7 @@ def test_not_entitled_symbol_falls_back_to_delayed(provider, connection):
 def test_10167_keeps_the_stream_with_delayed_ticks(provider, connection):
     assert wait_for(lambda: provider.fetch(["NFLX"])["NFLX"].ok, 5)
     assert provider.fetch(["NFLX"])["NFLX"].source == QuoteSource.IBKR_DELAYED
-    info = connection.market_data.line_info("NFLX")
+    info = market_data(connection).line_info("NFLX")
     assert info["state"] == "streaming" and info["delayed_tried"] is False
     assert connection.status().market_data_type == 2  # no switch needed
 
@@ -117,7 +118,7 @@ def test_delayed_refused_too_gives_an_error_quote(provider, connection):
     assert wait_for(lambda: "delayed data" in (provider.fetch(["TSLA"])["TSLA"].error or ""), 5)
     q = provider.fetch(["TSLA", "AAPL"])
     assert not q["TSLA"].ok and "10168" in q["TSLA"].error
-    assert connection.market_data.line_info("TSLA")["state"] == "failed"
+    assert market_data(connection).line_info("TSLA")["state"] == "failed"
     assert wait_for(lambda: provider.fetch(["AAPL"])["AAPL"].ok, 5)
 
 
@@ -129,7 +130,7 @@ def test_unknown_symbol_is_an_error_quote(provider):
 
 
 def test_idle_lines_are_unsubscribed(provider, connection):
-    registry = connection.market_data
+    registry = market_data(connection)
     registry.idle_after = 0.3
     assert wait_for(lambda: provider.fetch(["AAPL", "MSFT"])["MSFT"].ok, 5)
     assert registry.active_count() == 2
@@ -151,7 +152,7 @@ def test_line_limit_error_101_is_handled(provider, connection):
 
     # Three lines stream; the other two say why (each 101 arrives on its own).
     assert wait_for(settled, 5)
-    assert connection.market_data.max_lines == 3
+    assert market_data(connection).max_lines == 3
     assert provider.is_available()
 
 

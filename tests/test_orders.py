@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from ibkr_core.contracts import create_contract
 from tests.conftest import wait_for
 from tests.sim_support import sim_orders
 
@@ -408,7 +409,7 @@ def test_tws_validation_errors_ib_async_calls_warnings_still_reject(gateway, con
     new order TWS never accepted, the record says Rejected with TWS's text."""
     from ib_async import LimitOrder, MarketOrder
 
-    contract = connection.create_contract("AAPL")
+    contract = create_contract(connection, "AAPL")
     zero = connection.run(lambda ib: orders._send(ib, contract, MarketOrder("BUY", 0), "zero"))
     off_tick = connection.run(
         lambda ib: orders._send(ib, contract, LimitOrder("BUY", 1, 100.003), "tick")
@@ -431,7 +432,7 @@ def test_preview_refused_by_tws_raises_quickly_instead_of_hanging(connection, or
 
     from ibkr_core.connection_errors import IBKRError
 
-    contract = connection.create_contract("AAPL")
+    contract = create_contract(connection, "AAPL")
     started = time.monotonic()
     with pytest.raises(IBKRError, match="cannot be zero"):
         connection.run(orders._what_if(contract, MarketOrder("BUY", 0), 3.0), 4.0)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from ibkr_core.contracts import create_contract
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.timeout(30)
@@ -114,7 +115,7 @@ def test_a_fill_moves_position_cash_and_pnl_consistently(gateway, connection, po
 
     before = portfolio.portfolio_summary()
     aapl_before = next(r for r in portfolio.positions() if r.symbol == "AAPL")
-    contract = connection.create_contract("AAPL")
+    contract = create_contract(connection, "AAPL")
     trade = connection.run(lambda ib: ib.placeOrder(contract, MarketOrder("BUY", 10)))
     assert wait_for(lambda: trade.orderStatus.status == "Filled", 5)
     fill = wait_for(
@@ -200,7 +201,7 @@ def test_pnl_single_subscriptions_follow_positions_and_reconnects(gateway, conne
     assert wait_for(lambda: sim_single_conids() == {r.con_id for r in rows}, 3)
 
     msft = next(r for r in rows if r.symbol == "MSFT")
-    contract = connection.create_contract("MSFT")
+    contract = create_contract(connection, "MSFT")
     connection.run(lambda ib: ib.placeOrder(contract, MarketOrder("SELL", msft.quantity)))
     assert wait_for(lambda: "MSFT" not in {r.symbol for r in portfolio.positions()}, 5)
     assert wait_for(lambda: msft.con_id not in sim_single_conids(), 3)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 from datetime import date, datetime
-from pathlib import Path
 
 import pytest
 
@@ -22,6 +21,7 @@ from ibkr_core.simulator.matching import (
 )
 from ibkr_core.simulator.pacing import PACING_VIOLATION, HistoricalPacing
 from ibkr_core.simulator.universe import EASTERN, UNIVERSE, find_instrument
+from tests.import_graph import REPO, cycles, import_graph
 
 # Wednesday 2026-11-18 11:00 US/Eastern: a regular session is open.
 NOW = datetime(2026, 11, 18, 11, 0, tzinfo=EASTERN).timestamp()
@@ -496,39 +496,13 @@ def test_bracket_waits_for_transmit_then_children_follow_the_parent(sim):
 # --- structure --------------------------------------------------------------------------
 
 
-def runtime_imports(path: Path) -> set[str]:
-    """Sibling modules `path` imports when it runs (type-checking-only imports aside)."""
-    tree = ast.parse(path.read_text())
-    skip: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            skip |= {id(n) for child in node.body for n in ast.walk(child)}
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.level == 1 and id(node) not in skip:
-            if node.module:
-                found.add(node.module.split(".")[0])
-            else:
-                found |= {alias.name for alias in node.names}
-    return found
-
-
 def test_simulator_modules_import_each_other_without_cycles():
-    folder = Path(__file__).resolve().parent.parent / "ibkr_core" / "simulator"
-    graph = {p.stem: runtime_imports(p) for p in folder.glob("*.py")}
-    assert "session" in graph["gateway"] and "gateway" not in graph["session"]
-
-    def cycle_from(node: str, trail: tuple[str, ...]) -> tuple[str, ...] | None:
-        if node in trail:
-            return (*trail, node)
-        for nxt in sorted(graph.get(node, ())):
-            found = cycle_from(nxt, (*trail, node))
-            if found:
-                return found
-        return None
-
-    cycles = [c for name in graph if (c := cycle_from(name, ()))]
-    assert cycles == []
+    folder = REPO / "ibkr_core" / "simulator"
+    graph = import_graph(folder)
+    sim = "ibkr_core.simulator"
+    assert f"{sim}.session" in graph[f"{sim}.gateway"]
+    assert f"{sim}.gateway" not in graph[f"{sim}.session"]
+    assert cycles(graph) == []
     # codes and texts live in notices.py: the gateway takes only the session class
     gateway = ast.parse((folder / "gateway.py").read_text())
     from_session = {

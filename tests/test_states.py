@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from ibkr_core.data_state import LineState, LinkState, quote_view
-from ibkr_core.ibkr_market_data import IBKRQuoteProvider
+from ibkr_core.ibkr_market_data import IBKRQuoteProvider, market_data
 from ibkr_core.quote import QuoteSource
 from tests.conftest import wait_for
 
@@ -97,7 +97,7 @@ def test_competing_session_says_no_data_and_what_to_do_and_stays_live_type(
     assert any(n.code == 10197 and "Close the other session" in n.advice for n in view.notices)
     # not treated as "not entitled": no silent switch to delayed data
     assert connection.status().market_data_type == 2
-    assert connection.market_data.line_info("AAPL")["delayed_tried"] is False
+    assert market_data(connection).line_info("AAPL")["delayed_tried"] is False
     # a symbol subscribed during the competing session says the same
     assert wait_for(lambda: _quote(provider, "MSFT").line_state == LineState.COMPETING_SESSION)
     gateway.competing_session(False)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends
 
+from ibkr_core.account import get_account_summary, get_positions
 from ibkr_core.api.deps import ApiContext, context, run_blocking
 from ibkr_core.api.models import (
     AccountSummaryResponse,
@@ -64,7 +65,7 @@ async def account(ctx: Ctx):
     """Account summary per account (NetLiquidation, TotalCashValue, BuyingPower, ...)."""
     _require_connected(ctx)
     conn = ctx.services.connection
-    accounts = await run_blocking(conn.get_account_summary, timeout=ctx.request_timeout)
+    accounts = await run_blocking(get_account_summary, conn, timeout=ctx.request_timeout)
     return AccountSummaryResponse(accounts=accounts, as_of=datetime.now(UTC))
 
 
@@ -78,6 +79,6 @@ async def positions(ctx: Ctx):
         items = [IbkrPosition.model_validate(r, from_attributes=True) for r in rows]
     else:
         conn = ctx.services.connection
-        rows = await run_blocking(conn.get_positions, timeout=ctx.request_timeout)
+        rows = await run_blocking(get_positions, conn, timeout=ctx.request_timeout)
         items = [IbkrPosition.model_validate(r) for r in rows]
     return PositionsResponse(positions=items, count=len(items), as_of=datetime.now(UTC))
