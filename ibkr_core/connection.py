@@ -63,6 +63,7 @@ from ibkr_core.tws_codes import FARM_BROKEN_CODES
 __all__ = [
     "ConnectionState",
     "ConnectionStatus",
+    "Connectivity",
     "IBKRConnection",
     "IBKRError",
     "NotConnectedError",
@@ -74,6 +75,15 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 MARKET_DATA_TYPE_NAMES = {1: "live", 2: "frozen", 3: "delayed", 4: "delayed-frozen"}
+
+
+class Connectivity(StrEnum):
+    """TWS's own link to IBKR's servers: ok, degraded (1100 / 2110 until restored), or
+    unknown (no session)."""
+
+    OK = "ok"
+    DEGRADED = "degraded"
+    UNKNOWN = "unknown"
 
 
 class ConnectionState(StrEnum):
@@ -99,7 +109,7 @@ class ConnectionStatus:
     connected_since: datetime | None = None
     last_error: str | None = None  # plain message of the last failure
     warnings: tuple[str, ...] = ()  # e.g. paper port with a live account
-    connectivity: str = "unknown"  # "ok", "degraded" (after 1100), "unknown"
+    connectivity: Connectivity = Connectivity.UNKNOWN
     connectivity_message: str | None = None
     data_farms: tuple[tuple[str, str], ...] = ()  # (farm, state) e.g. ("usfarm", "OK")
     broken_farms: tuple[tuple[str, int], ...] = ()  # (farm, TWS code) e.g. ("usfarm", 2103)
@@ -118,7 +128,7 @@ class ConnectionStatus:
 
     @property
     def degraded(self) -> bool:
-        return self.connectivity == "degraded"
+        return self.connectivity == Connectivity.DEGRADED
 
     @property
     def farms(self) -> dict[str, str]:
@@ -340,7 +350,7 @@ class IBKRConnection:
                 connected_since=None,
                 last_error=None,
                 warnings=(),
-                connectivity="unknown",
+                connectivity=Connectivity.UNKNOWN,
                 connectivity_message=None,
                 data_farms=(),
                 broken_farms=(),
@@ -449,7 +459,7 @@ class IBKRConnection:
             session_id=self._session_id,
             last_error=None,
             warnings=tuple(warnings),
-            connectivity="ok",
+            connectivity=Connectivity.OK,
             connectivity_message=None,
             reconnect_attempts=0,
             next_retry_at=None,
@@ -468,7 +478,7 @@ class IBKRConnection:
         self._update(
             state=ConnectionState.DISCONNECTED,
             connected_since=None,
-            connectivity="unknown",
+            connectivity=Connectivity.UNKNOWN,
             connectivity_message=None,
             data_farms=(),
             broken_farms=(),
@@ -511,7 +521,7 @@ class IBKRConnection:
             state=state,
             last_error=message,
             connected_since=None,
-            connectivity="unknown",
+            connectivity=Connectivity.UNKNOWN,
             connectivity_message=None,
             data_farms=(),
             broken_farms=(),
@@ -567,10 +577,12 @@ class IBKRConnection:
 
     def _on_ib_error(self, req_id: int, code: int, message: str, contract: Any) -> None:
         if code in CONNECTIVITY_DEGRADED_CODES:
-            self._update(connectivity="degraded", connectivity_message=describe_error(code))
+            self._update(
+                connectivity=Connectivity.DEGRADED, connectivity_message=describe_error(code)
+            )
             self.connectivity_event.emit(code, message)
         elif code in CONNECTIVITY_RESTORED_CODES:
-            self._update(connectivity="ok", connectivity_message=describe_error(code))
+            self._update(connectivity=Connectivity.OK, connectivity_message=describe_error(code))
             self.connectivity_event.emit(code, message)
         elif code == SOCKET_PORT_RESET:
             self._new_port = reset_port(message)

@@ -186,8 +186,8 @@ class Resolver:
         details = await self._details(Contract(conId=con_id), timeout)
         found = next((i for d in details if (i := _from_details(d)) and i.con_id == con_id), None)
         if found is None:
-            # e.g. a bond: ib_async 2.1.0 can't read a fractional coupon and drops its
-            # details; don't ask again on every page refresh.
+            # e.g. an expired contract, or details ib_async could not decode (see
+            # ib_compat.py); don't ask again on every page refresh.
             self._missing[con_id] = time.monotonic() + MISSING_RETRY_SECONDS
             raise UnknownSymbolError(str(con_id), "IBKR gave no details for this conId")
         self._by_con_id[con_id] = found

@@ -23,6 +23,7 @@ import logging
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from ib_async import Contract, Ticker
@@ -91,13 +92,23 @@ LINE_STATE_BY_TYPE = {
 WAITING_FOR_TICK = "waiting for the first IBKR tick"
 
 
+class LineSubscription(StrEnum):
+    """Where a market-data line is in its life: qualifying its contract, streaming, or
+    failed (retried after ``retry_at``); "new" also after a session drop."""
+
+    NEW = "new"
+    QUALIFYING = "qualifying"
+    STREAMING = "streaming"
+    FAILED = "failed"
+
+
 @dataclass
 class _Line:
     key: str
     symbol: str
     contract: Contract | None = None
     ticker: Ticker | None = None
-    state: str = "new"  # new | qualifying | streaming | failed
+    state: LineSubscription = LineSubscription.NEW
     error: str | None = None
     code: int | None = None  # TWS's code behind ``error``, when TWS said why
     note: str | None = None
@@ -205,7 +216,10 @@ class MarketDataRegistry:
             if line is None:
                 line = self._lines[key] = _Line(key=key, symbol=symbol)
             line.last_wanted = now
-            if line.state in ("new", "failed") and now >= line.retry_at:
+            if (
+                line.state in (LineSubscription.NEW, LineSubscription.FAILED)
+                and now >= line.retry_at
+            ):
                 self._start(line)
             if line.task is not None and not line.task.done():
                 pending.append(line.task)
@@ -283,15 +297,15 @@ class MarketDataRegistry:
             if line is None:
                 line = self._lines[key] = _Line(key=key, symbol=symbol)
             line.contract = line.contract or contract_or_symbol
-        if line is not None and line.state == "failed":
+        if line is not None and line.state == LineSubscription.FAILED:
             line.retry_at = 0.0  # an explicit request: try again now
         await self.ensure([symbol], wait=timeout)
         line = self._lines[key]
-        if line.state == "failed" and line.error and "Unknown symbol" in line.error:
+        if line.state == LineSubscription.FAILED and line.error and "Unknown symbol" in line.error:
             raise UnknownSymbolError(symbol)
         while time.monotonic() < deadline:
             quote = self.quotes([symbol])[symbol]
-            if _has_price(quote) or line.state == "failed" or line.blocked_since:
+            if _has_price(quote) or line.state == LineSubscription.FAILED or line.blocked_since:
                 return quote
             await asyncio.sleep(0.05)
         return self.quotes([symbol])[symbol]
@@ -306,7 +320,7 @@ class MarketDataRegistry:
             for s in symbols
             if (line := self._lines.get(_key(s))) is not None
             and not line.first_tick_waited
-            and line.state != "failed"
+            and line.state != LineSubscription.FAILED
         ]
         while cold and time.monotonic() < deadline:
             if line_task := [ln.task for ln in cold if ln.task is not None and not ln.task.done()]:
@@ -315,7 +329,9 @@ class MarketDataRegistry:
             cold = [
                 ln
                 for ln in cold
-                if ln.state != "failed" and not _has_price(quotes[ln.symbol]) and not ln.error
+                if ln.state != LineSubscription.FAILED
+                and not _has_price(quotes[ln.symbol])
+                and not ln.error
             ]
             if cold:
                 await asyncio.sleep(0.02)
@@ -327,7 +343,7 @@ class MarketDataRegistry:
     def _start(self, line: _Line) -> None:
         if line.task is not None and not line.task.done():
             return
-        line.state = "qualifying"
+        line.state = LineSubscription.QUALIFYING
         line.task = asyncio.get_running_loop().create_task(self._subscribe(line))
 
     async def _subscribe(self, line: _Line) -> None:
@@ -338,7 +354,7 @@ class MarketDataRegistry:
             self._fail(line, str(exc), retry_after=self.failed_retry_after * 2)
             return
         except (NotConnectedError, TimeoutError, ConnectionError) as exc:
-            line.state = "new"
+            line.state = LineSubscription.NEW
             line.error = f"IBKR lookup of {line.symbol} failed: {exc or type(exc).__name__}"
             line.code = None
             line.retry_at = time.monotonic() + 5.0
@@ -349,10 +365,10 @@ class MarketDataRegistry:
 
     def _request(self, line: _Line) -> None:
         if line.contract is None:
-            line.state = "new"
+            line.state = LineSubscription.NEW
             return
         if not self.ib.isConnected():
-            line.state = "new"  # restored by _on_session_up
+            line.state = LineSubscription.NEW  # restored by _on_session_up
             line.ticker = None
             return
         full = line.ticker is None and self.active_count() >= self.max_lines
@@ -360,7 +376,7 @@ class MarketDataRegistry:
             self._fail(line, describe_error(MAX_TICKERS), retry_after=10.0)
             return
         line.ticker = self.ib.reqMktData(line.contract)
-        line.state = "streaming"
+        line.state = LineSubscription.STREAMING
         line.error = line.code = None
 
     def _cancel(self, line: _Line) -> None:
@@ -371,7 +387,7 @@ class MarketDataRegistry:
 
     def _fail(self, line: _Line, message: str, retry_after: float, code: int | None = None) -> None:
         self._cancel(line)
-        line.state = "failed"
+        line.state = LineSubscription.FAILED
         line.error = message
         line.code = code
         line.retry_at = time.monotonic() + retry_after
@@ -415,7 +431,7 @@ class MarketDataRegistry:
         if req_id < 0:
             return
         line = self._line_for(req_id, contract)
-        if line is None or line.state != "streaming":
+        if line is None or line.state != LineSubscription.STREAMING:
             return
         if code == COMPETING_SESSION:
             # Entitled, but another live session of this user holds the data: keep the
@@ -476,7 +492,10 @@ class MarketDataRegistry:
             line.ticker = None
             if line.blocked_since is not None:  # TWS says again if still competing
                 line.blocked_since = line.error = line.code = None
-            if line.contract is not None and line.state in ("streaming", "new"):
+            if line.contract is not None and line.state in (
+                LineSubscription.STREAMING,
+                LineSubscription.NEW,
+            ):
                 self._request(line)
                 self.resubscribed += 1
 
@@ -492,7 +511,7 @@ class MarketDataRegistry:
         if code != CONNECTIVITY_RESTORED_DATA_LOST:
             return
         for line in self._lines.values():
-            if line.state == "streaming" and line.contract is not None:
+            if line.state == LineSubscription.STREAMING and line.contract is not None:
                 self._cancel(line)
                 self._request(line)
                 self.resubscribed += 1

@@ -20,11 +20,19 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from ib_async import OrderStatus
+
 from ibkr_core.connection_errors import IBKRError
 from ibkr_core.contracts import describe_contract
 from ibkr_core.order_ticket import NEEDS_LIMIT, NEEDS_STOP, OrderTicket, fmt_price
 from ibkr_core.quote import num
 from ibkr_core.symbols import normalize_symbol
+from ibkr_core.tws_codes import (
+    CANCEL_FAILED_CODES,
+    ORDER_CANCELLED,
+    ORDER_NOTICE_CODES,
+    ORDER_REJECTED,
+)
 
 if TYPE_CHECKING:
     from ib_async import Fill, Trade
@@ -47,22 +55,13 @@ REJECTED = "Rejected"
 # An order of an earlier gateway session that the gateway no longer reports (it was
 # restarted, or this is another gateway): its fate is unknown, it is not "Submitted".
 UNKNOWN_TO_GATEWAY = "Unknown to the gateway"
-WORKING_STATUSES = frozenset(
-    {"PendingSubmit", "ApiPending", "PreSubmitted", "Submitted", "PendingCancel"}
-)
-DONE_STATUSES = frozenset(
-    {"Filled", "Cancelled", "ApiCancelled", "Inactive", REJECTED, UNKNOWN_TO_GATEWAY}
-)
-CANCELLED_STATUSES = frozenset({"Cancelled", "ApiCancelled"})
+# ib_async's status sets, plus what only we know. PendingCancel still works until TWS
+# confirms the cancel; "Rejected" is our name for an order TWS refused (201).
+WORKING_STATUSES = OrderStatus.ActiveStates | {OrderStatus.PendingCancel}
+DONE_STATUSES = OrderStatus.DoneStates | {REJECTED, UNKNOWN_TO_GATEWAY}
+CANCELLED_STATUSES = frozenset({OrderStatus.Cancelled, OrderStatus.ApiCancelled})
 ORDER_REF_PREFIX = "dash:"
 
-# Order-related TWS messages that are notices, not failures of the order.
-# (399 order message, 404 shares being located, 10167 delayed data, 10311 routing note,
-# 10349 TIF changed by a preset)
-NOTICE_CODES = frozenset({399, 404, 10167, 10311, 10349})
-CANCEL_FAILED_CODES = frozenset({161, 10147, 10148})
-ORDER_CANCELLED = 202
-ORDER_REJECTED = 201
 MAX_EVENTS = 1000
 
 
@@ -389,7 +388,7 @@ class OrderBook:
                 rec.status = "Cancelled"
                 self._announce_done(rec)
             return
-        if code in NOTICE_CODES or code in CANCEL_FAILED_CODES:
+        if code in ORDER_NOTICE_CODES or code in CANCEL_FAILED_CODES:
             rec.message = text
             if code in CANCEL_FAILED_CODES:
                 self._event("error", rec, f"Cancel failed: {text}")

@@ -56,7 +56,6 @@ from ibkr_core.contracts import SEC_TYPE_NAMES, Instrument, Resolver, instrument
 from ibkr_core.holdings import PRICED_IN_PERCENT_OF_PAR, value_factor
 from ibkr_core.order_book import (
     DONE_STATUSES,
-    NOTICE_CODES,
     ORDER_REF_PREFIX,
     UNKNOWN_TO_GATEWAY,
     FillRecord,
@@ -83,7 +82,7 @@ from ibkr_core.order_value import AccountRates, account_rates
 from ibkr_core.quote import num
 from ibkr_core.settings import Settings
 from ibkr_core.symbols import normalize_symbol
-from ibkr_core.tws_codes import WARNING_CODES
+from ibkr_core.tws_codes import ORDER_NOTICE_CODES, WARNING_CODES
 
 if TYPE_CHECKING:
     from ib_async import IB, Fill, Trade
@@ -614,7 +613,7 @@ class OrderService:
         ib_async treats as a warning) ends the wait with its message."""
         try:
             state = await ib_requests.what_if(
-                self._conn.ib, contract, order, timeout, ignore=NOTICE_CODES
+                self._conn.ib, contract, order, timeout, ignore=ORDER_NOTICE_CODES
             )
         except ib_requests.RequestFailedError as exc:
             raise IBKRError(f"TWS refused the preview: {exc.text} (IBKR {exc.code})") from exc

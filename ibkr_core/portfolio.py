@@ -271,8 +271,7 @@ class PortfolioService:
             )
             self._details[con_id] = found[0] if found else None
         except Exception as exc:  # the description falls back to the contract's fields
-            # (ib_async 2.1 cannot decode a bond's details with a fractional coupon:
-            # ContractDetails.coupon defaults to int 0, so "4.25" fails; asked once)
+            # (asked once; e.g. details ib_async could not decode: see ib_compat.py)
             log.info("contract details of %s not loaded: %r", con_id, exc)
             self._details[con_id] = None
         finally:

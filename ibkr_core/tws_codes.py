@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "CANCEL_FAILED_CODES",
     "CLIENT_ID_IN_USE",
     "COMPETING_SESSION",
     "CONNECTIVITY_BROKEN",
@@ -29,6 +30,9 @@ __all__ = [
     "MAX_TICKERS",
     "NOT_ENTITLED_CODES",
     "NO_SECURITY_DEFINITION",
+    "ORDER_CANCELLED",
+    "ORDER_NOTICE_CODES",
+    "ORDER_REJECTED",
     "PARTIAL_DATA",
     "SOCKET_PORT_RESET",
     "TWS_CODES",
@@ -82,6 +86,17 @@ FARM_BROKEN_CODES = frozenset({2103, 2105, 2157})
 FARM_OK_CODES = frozenset({2104, 2106, 2158})
 FARM_INACTIVE_CODES = frozenset({2107, 2108})  # idle, available on demand
 FARM_CODES = frozenset({*FARM_BROKEN_CODES, *FARM_OK_CODES, *FARM_INACTIVE_CODES, 2119})
+
+# -- orders -----------------------------------------------------------------------------
+ORDER_REJECTED = 201  # rejected (reason follows: margin, precautionary settings...)
+ORDER_CANCELLED = 202  # cancelled (sent after every cancel, with its reason)
+# can't cancel: 161 not in a cancellable state, 10147 unknown order id (e.g. another
+# client's), 10148 already being cancelled / filled
+CANCEL_FAILED_CODES = frozenset({161, 10147, 10148})
+# order messages that are notices, not failures of the order: 399 order message (e.g.
+# held until the open), 404 shares being located, 10167 delayed data shown, 10311
+# routing note, 10349 TIF changed by a preset
+ORDER_NOTICE_CODES = frozenset({399, 404, DELAYED_SHOWN, 10311, 10349})
 
 _FARM_KIND = {
     2103: "market data",
