@@ -160,6 +160,8 @@ class OrderPreview:
     order_value_base: float | None = None  # order value in the account's base currency
     base_currency: str = ""
     max_order_value: float | None = None  # the per-order limit, in ``base_currency``
+    # money per unit of price per unit of quantity: the multiplier; a bond's face / 100
+    value_factor: float = 1.0
 
 
 # ------------------------------------------------------------------------- errors
@@ -278,6 +280,7 @@ class _Checked:
     value: float | None = None  # in the instrument's currency
     value_base: float | None = None
     base_currency: str = ""
+    value_factor: float = 1.0  # see OrderPreview.value_factor
 
 
 # ------------------------------------------------------------------------ service
@@ -468,6 +471,7 @@ class OrderService:
                 )
             )
             return
+        checked.value_factor = factor
         checked.value = value = qty * price * factor
         checked.value_base = _value_in_base(rates, value, inst.currency)
         if checked.value_base is None:
@@ -582,6 +586,7 @@ class OrderService:
             order_type=t.order_type,
             estimated_price=checked.price,
             order_value=checked.value,
+            value_factor=checked.value_factor,
             commission=num(state.commission),
             min_commission=num(state.minCommission),
             max_commission=num(state.maxCommission),

@@ -215,6 +215,7 @@ def test_a_bond_order_is_valued_at_its_face_not_price_times_quantity(orders, gat
     preview = orders.preview(ticket)
     assert preview.instrument.description == "UST 4.25% 2034"
     assert preview.order_value == pytest.approx(5 * 98.0 * per_point) == pytest.approx(4_900.0)
+    assert preview.value_factor == pytest.approx(per_point)
     assert sim_orders(gateway) == []
 
 

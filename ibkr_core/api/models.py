@@ -425,6 +425,10 @@ class OrderPreviewResponse(BaseModel):
     )
     base_currency: str = ""
     max_order_value: float | None = Field(None, description="The per-order limit, in base.")
+    value_factor: float = Field(
+        1.0,
+        description="Money per unit of price and quantity: the multiplier (a bond's face/100).",
+    )
     trading: TradingStatusResponse = Field(description="Whether placing it is allowed now.")
 
 
