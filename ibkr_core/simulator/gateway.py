@@ -65,6 +65,7 @@ class SimulatedGateway:
         self._server: asyncio.base_events.Server | None = None
         self._tasks: list[asyncio.Task] = []
         self._reopen: asyncio.TimerHandle | None = None
+        self._client_tasks: set[asyncio.Task] = set()
         self._next_order_id = self.config.first_order_id
         self._missed: set[str] = set()
         self.ticks_sent = 0
@@ -96,13 +97,25 @@ class SimulatedGateway:
             self._reopen.cancel()
         if self._server:
             self._server.close()
+        writers = [s.writer_task for s in self.sessions if s.writer_task is not None]
         for session in list(self.sessions):
             session.abort()
+        # each client's serve task and its writer end with its socket: let them finish
+        # here, so nothing is left pending when the loop stops
+        pending = [t for t in (*self._client_tasks, *writers) if not t.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=1.0)
         if self._server:
             await self._server.wait_closed()
             self._server = None
 
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._client_tasks.add(task)
+            task.add_done_callback(self._client_tasks.discard)
         session = ClientSession(self, reader, writer)
         await session.serve()
 

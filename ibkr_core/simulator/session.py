@@ -122,14 +122,14 @@ class ClientSession:
         self.pnl_single_accounts: dict[int, str] = {}
         self.auto_open_orders = False  # reqAutoOpenOrders(True) from client 0
         self._outbox: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
-        self._writer_task: asyncio.Task | None = None
+        self.writer_task: asyncio.Task | None = None
         self.closed = False
         self._closing: asyncio.Future | None = None
 
     # --- socket -------------------------------------------------------------------------
 
     async def serve(self) -> None:
-        self._writer_task = asyncio.create_task(self._write_loop())
+        self.writer_task = asyncio.create_task(self._write_loop())
         try:
             while not self.closed:
                 data = await self.reader.read(65536)
@@ -177,11 +177,11 @@ class ClientSession:
         self.closed = True
         self.gateway.session_closed(self)
         self._outbox.put_nowait(None)
-        if self._writer_task:
+        if self.writer_task:
             try:
-                await asyncio.wait_for(self._writer_task, 1.0)
+                await asyncio.wait_for(self.writer_task, 1.0)
             except (TimeoutError, asyncio.CancelledError):
-                self._writer_task.cancel()
+                self.writer_task.cancel()
         self.writer.close()
 
     def abort(self) -> None:
