@@ -23,7 +23,9 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ibkr_core.orders import OrderPreview, OrderRecord, OrderTicket, StalePreviewError
+from ibkr_core.order_book import OrderRecord
+from ibkr_core.order_checks import OrderPreview, StalePreviewError
+from ibkr_core.order_ticket import OrderTicket
 
 if TYPE_CHECKING:
     from ibkr_core.orders import OrderService

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ibkr_core.data_state import quote_view
-from ibkr_core.orders import OrderTicket
+from ibkr_core.order_ticket import OrderTicket
 from ibkr_core.tws_codes import Problem
 
 # A symbol as IBKR and the fallback providers spell it: letters, digits, '.', '-', ' '.
