@@ -19,13 +19,15 @@ from datetime import UTC
 from typing import TYPE_CHECKING
 
 from ibkr_core.formatting import DASH, fmt_money, fmt_number, fmt_pct, is_missing, unit_digits
-from ibkr_core.order_ticket import ORDER_TYPE_LABELS
+from ibkr_core.order_ticket import NEEDS_LIMIT, NEEDS_STOP, ORDER_TYPE_LABELS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from ibkr_core.contracts import Instrument
     from ibkr_core.holdings import PortfolioSummary, PositionRow
     from ibkr_core.order_book import FillRecord, OrderRecord
+    from ibkr_core.order_ticket import OrderTicket
 
 __all__ = [
     "KINDS",
@@ -40,6 +42,7 @@ __all__ = [
     "position_cells",
     "position_key",
     "signed_delta",
+    "ticket_text",
     "unit_price_text",
 ]
 
@@ -219,3 +222,18 @@ def fill_cells(f: FillRecord) -> dict[str, str]:
         "commission": commission,
         "order": str(f.order_id),
     }
+
+
+def ticket_text(ticket: OrderTicket, instrument: Instrument | None = None) -> str:
+    """E.g. "BUY 5 MSFT Stop limit: stop 280.00, limit 279.50 · DAY",
+    "BUY 2 AAPL 15 JAN 27 230 Call Market · DAY"."""
+    name = instrument.description if instrument is not None else ticket.symbol
+    text = f"{ticket.action} {ticket.quantity:g} {name} {ORDER_TYPE_LABELS[ticket.order_type]}"
+    prices = []
+    if ticket.order_type in NEEDS_STOP and ticket.stop_price is not None:
+        prices.append(f"stop {fmt_number(ticket.stop_price)}")
+    if ticket.order_type in NEEDS_LIMIT and ticket.limit_price is not None:
+        prices.append(f"limit {fmt_number(ticket.limit_price)}")
+    if prices:
+        text += ": " + ", ".join(prices)
+    return f"{text} · {ticket.tif}"

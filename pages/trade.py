@@ -26,7 +26,7 @@ import pandas as pd
 import streamlit as st
 
 from ibkr_core import order_flow
-from ibkr_core.figures import fill_cells, order_cells, order_type_text
+from ibkr_core.figures import fill_cells, order_cells, order_type_text, ticket_text
 from ibkr_core.holdings import PRICED_IN_PERCENT_OF_PAR
 from ibkr_core.order_book import group_brackets
 from ibkr_core.order_ticket import (
@@ -180,7 +180,7 @@ def do_confirm() -> None:
         return
     ss.trade_result = (
         "error" if record.status == "Rejected" else "success",
-        f"Order {record.order_id} sent: {describe(pending.ticket, pending.preview.instrument)}"
+        f"Order {record.order_id} sent: {ticket_text(pending.ticket, pending.preview.instrument)}"
         f"{_account_text(pending.preview)}. {_record_text(record)}",
     )
 
@@ -237,21 +237,6 @@ def _record_text(record: Any) -> str:
     if record.status == "Rejected":
         return f"Rejected: {record.message}"
     return "Follow it below under Open orders and Today's fills."
-
-
-def describe(ticket: OrderTicket, instrument: Any = None) -> str:
-    """E.g. "BUY 5 MSFT Stop limit: stop 280.00, limit 279.50 · DAY",
-    "BUY 2 AAPL 15 JAN 27 230 Call Market · DAY"."""
-    name = instrument.description if instrument is not None else ticket.symbol
-    text = f"{ticket.action} {ticket.quantity:g} {name} {ORDER_TYPE_LABELS[ticket.order_type]}"
-    prices = []
-    if ticket.order_type in NEEDS_STOP and ticket.stop_price is not None:
-        prices.append(f"stop {fmt_number(ticket.stop_price)}")
-    if ticket.order_type in NEEDS_LIMIT and ticket.limit_price is not None:
-        prices.append(f"limit {fmt_number(ticket.limit_price)}")
-    if prices:
-        text += ": " + ", ".join(prices)
-    return f"{text} · {ticket.tif}"
 
 
 def quote_hint() -> None:
@@ -466,7 +451,7 @@ with preview_col:
     else:
         p = pending.preview
         inst = p.instrument
-        st.markdown(f"**{plain(describe(pending.ticket, inst))}**")
+        st.markdown(f"**{plain(ticket_text(pending.ticket, inst))}**")
         if p.account:
             st.markdown(plain(f"Account {p.account}"))
         if inst is not None:
