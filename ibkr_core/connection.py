@@ -144,6 +144,18 @@ class ConnectionStatus:
         return connection_view(self)
 
 
+# What a status knows only while a session is up (cleared when it ends or restarts).
+_NO_SESSION: dict[str, Any] = {
+    "connected_since": None,
+    "connectivity": Connectivity.UNKNOWN,
+    "connectivity_message": None,
+    "data_farms": (),
+    "broken_farms": (),
+    "competing_session": False,
+    "market_closed": False,
+}
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -347,17 +359,11 @@ class IBKRConnection:
                 accounts=(),
                 is_paper=None,
                 server_version=None,
-                connected_since=None,
                 last_error=None,
                 warnings=(),
-                connectivity=Connectivity.UNKNOWN,
-                connectivity_message=None,
-                data_farms=(),
-                broken_farms=(),
-                competing_session=False,
-                market_closed=False,
                 reconnect_attempts=0,
                 next_retry_at=None,
+                **_NO_SESSION,
             )
             started = time.monotonic()
             try:
@@ -477,16 +483,10 @@ class IBKRConnection:
             self.ib.disconnect()
         self._update(
             state=ConnectionState.DISCONNECTED,
-            connected_since=None,
-            connectivity=Connectivity.UNKNOWN,
-            connectivity_message=None,
-            data_farms=(),
-            broken_farms=(),
-            competing_session=False,
-            market_closed=False,
             reconnect_attempts=0,
             next_retry_at=None,
             last_error=None,
+            **_NO_SESSION,
         )
         if was_up:
             self.disconnected_event.emit(self._status, True)
@@ -520,13 +520,7 @@ class IBKRConnection:
         self._update(
             state=state,
             last_error=message,
-            connected_since=None,
-            connectivity=Connectivity.UNKNOWN,
-            connectivity_message=None,
-            data_farms=(),
-            broken_farms=(),
-            competing_session=False,
-            market_closed=False,
+            **_NO_SESSION,
         )
         log.warning("%s; reconnecting=%s", message, self.auto_reconnect)
         self.disconnected_event.emit(self._status, False)
