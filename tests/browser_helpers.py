@@ -6,6 +6,11 @@
     metric_value(page, label)              # text of a st.metric value
     wait_app_idle(page)                    # no script run in progress
 
+    pytestmark = browser_marks(timeout=120)  # the marker, a timeout, skip without chromium
+    with chromium() as browser: ...        # sync_playwright + launch_chromium, closed after
+    ctx = open_context(browser, block_live=True); page = new_page(ctx)
+    with screenshots_on_failure(request, ctx): ...  # what the pages showed, on failure
+
 Playwright never downloads a browser here: it drives /usr/bin/chromium.
 """
 
@@ -20,6 +25,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +128,84 @@ class StreamlitServer:
 
 def launch_chromium(playwright: Any) -> Any:
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def browser_marks(timeout: float) -> list[Any]:
+    """A browser test module's ``pytestmark``: the ``browser`` marker, its timeout, and a
+    skip where Debian's chromium is not installed."""
+    import pytest
+
+    return [
+        pytest.mark.browser,
+        pytest.mark.timeout(timeout),
+        pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's /usr/bin/chromium"),
+    ]
+
+
+def dashboard_env(tmp: Path, password: str | None = None, **extra: str) -> dict[str, str]:
+    """The environment of a test server: its own watchlist file in ``tmp``, short connect
+    and provider timeouts, and (when given) a dashboard password."""
+    env = {
+        "IBKR_WATCHLIST_FILE": str(tmp / "watchlist.json"),
+        "IBKR_CONNECT_TIMEOUT": "5",
+        "IBKR_PROVIDER_TIMEOUT": "2",
+    }
+    if password is not None:
+        env["IBKR_DASHBOARD_PASSWORD"] = password
+    return {**env, **extra}
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's chromium under Playwright, closed on exit."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def open_context(
+    browser: Any,
+    width: int = 1440,
+    height: int = 1000,
+    *,
+    block_live: bool = False,
+    init_scripts: Iterable[str] = (),
+    **options: Any,
+) -> Any:
+    """A browser context of that viewport. ``block_live``: the live stream's WebSocket is
+    closed at once (a proxy that blocks it), so the pages draw their fragment tables."""
+    ctx = browser.new_context(viewport={"width": width, "height": height}, **options)
+    if block_live:
+        ctx.route_web_socket("**/api/live", lambda ws: ws.close())
+    for script in init_scripts:
+        ctx.add_init_script(script)
+    return ctx
+
+
+def new_page(ctx: Any, timeout_ms: float = 20_000) -> Any:
+    """A page of ``ctx`` whose actions wait ``timeout_ms`` at the most."""
+    page = ctx.new_page()
+    page.set_default_timeout(timeout_ms)
+    return page
+
+
+@contextlib.contextmanager
+def screenshots_on_failure(request: Any, ctx: Any) -> Iterator[None]:
+    """On leaving: when the test failed, a screenshot of each page of ``ctx``
+    (``failed-<test>``, ``failed-<test>-1``, ...)."""
+    failed_before = request.session.testsfailed
+    try:
+        yield
+    finally:
+        if request.session.testsfailed > failed_before:
+            for i, pg in enumerate(ctx.pages):
+                with contextlib.suppress(Exception):
+                    screenshot(pg, f"failed-{request.node.name}" + (f"-{i}" if i else ""))
 
 
 # JS: the text of a st.dataframe cell, by row label (first column) and column header.

@@ -237,31 +237,28 @@ def test_the_account_over_time_shows_fills_page_by_page(tmp_path, monkeypatch):
 # ---------------------------------------------------------------------------- browser
 @pytest.fixture
 def browser_page(tmp_path) -> Iterator:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    from tests.browser_helpers import CHROMIUM, StreamlitServer, launch_chromium
+    pytest.importorskip("playwright.sync_api")
+    from tests.browser_helpers import (
+        CHROMIUM,
+        StreamlitServer,
+        chromium,
+        dashboard_env,
+        new_page,
+        open_context,
+    )
 
     if not os.path.exists(CHROMIUM):
         pytest.skip("needs Debian's /usr/bin/chromium")
-    env = {
-        "IBKR_WATCHLIST_FILE": str(tmp_path / "watchlist.json"),
-        "IBKR_CONNECT_TIMEOUT": "5",
-        "IBKR_PROVIDER_TIMEOUT": "2",
-        "IBKR_DASHBOARD_PASSWORD": "",
-    }
-    with StreamlitServer(env=env) as server, sync_api.sync_playwright() as pw:
-        browser = launch_chromium(pw)
-        context = browser.new_context(
-            viewport={"width": 1440, "height": 1000}, accept_downloads=True
-        )
-        page = context.new_page()
-        page.set_default_timeout(30_000)
+    env = dashboard_env(tmp_path, password="")
+    with StreamlitServer(env=env) as server, chromium() as browser:
+        context = open_context(browser, accept_downloads=True)
+        page = new_page(context, timeout_ms=30_000)
         page.goto(server.url)
         try:
             yield page
         finally:
             with contextlib.suppress(Exception):
                 context.close()
-            browser.close()
 
 
 @pytest.mark.browser

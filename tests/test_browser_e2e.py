@@ -9,10 +9,8 @@ tests/artifacts/e2e_timings.json.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
-import os
 import re
 import statistics
 import time
@@ -22,16 +20,20 @@ import pytest
 
 from tests.browser_helpers import (
     ARTIFACTS,
-    CHROMIUM,
     ROOT,
     StreamlitServer,
     board_cell,
+    browser_marks,
+    chromium,
+    dashboard_env,
     grid_cell,
-    launch_chromium,
     live_rows,
     metric_value,
     money,
+    new_page,
+    open_context,
     screenshot,
+    screenshots_on_failure,
     wait_app_idle,
     wait_board_cell,
     wait_grid_cell,
@@ -41,11 +43,7 @@ from tests.browser_helpers import (
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.timeout(120),
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's /usr/bin/chromium"),
-]
+pytestmark = browser_marks(timeout=120)
 
 PASSWORD = "e2e-password"
 DEMO = "Demo (built-in simulated gateway)"
@@ -54,45 +52,28 @@ TIMINGS: dict[str, object] = {}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[StreamlitServer]:
-    tmp = tmp_path_factory.mktemp("e2e")
-    env = {
-        "IBKR_WATCHLIST_FILE": str(tmp / "watchlist.json"),
-        "IBKR_DASHBOARD_PASSWORD": PASSWORD,
-        "IBKR_CONNECT_TIMEOUT": "5",
-        "IBKR_PROVIDER_TIMEOUT": "2",
-    }
-    srv = StreamlitServer(env=env)
-    srv.start()
+    env = dashboard_env(tmp_path_factory.mktemp("e2e"), password=PASSWORD)
     try:
-        yield srv
+        with StreamlitServer(env=env) as srv:
+            yield srv
     finally:
-        srv.stop()
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         (ARTIFACTS / "e2e_timings.json").write_text(json.dumps(TIMINGS, indent=2))
 
 
 @pytest.fixture(scope="module")
 def browser(server) -> Iterator:
-    with sync_api.sync_playwright() as pw:
-        b = launch_chromium(pw)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 @pytest.fixture
 def page(browser, server, request) -> Iterator:
-    context = browser.new_context(viewport={"width": 1440, "height": 1000})
-    pg = context.new_page()
-    pg.set_default_timeout(20_000)
-    failed_before = request.session.testsfailed
+    context = open_context(browser)
     try:
-        yield pg
+        with screenshots_on_failure(request, context):  # what the page showed on failure
+            yield new_page(context)
     finally:
-        if request.session.testsfailed > failed_before:  # what the page showed on failure
-            with contextlib.suppress(Exception):
-                screenshot(pg, f"failed-{request.node.name}")
         context.close()
 
 

@@ -6,18 +6,19 @@ positions value below the net liquidation. Screenshot: tests/artifacts/10-portfo
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 
 from tests.browser_helpers import (
-    CHROMIUM,
     StreamlitServer,
+    browser_marks,
+    chromium,
     grid_cell,
-    launch_chromium,
     metric_value,
     money,
+    new_page,
+    open_context,
     screenshot,
     wait_grid_cell,
     wait_metric,
@@ -26,11 +27,7 @@ from tests.browser_helpers import (
 sync_api = pytest.importorskip("playwright.sync_api")
 pytest.importorskip("ibkr_core.simulator.profiles")
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.timeout(120),
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's /usr/bin/chromium"),
-]
+pytestmark = browser_marks(timeout=120)
 
 TENCENT = "700 · SEHK · HKD"
 CASH_GRID_JS = """
@@ -47,20 +44,13 @@ SAP = "SAP · IBIS · EUR"
 @pytest.fixture
 def page(tmp_path) -> Iterator:
     env = {"IBKR_WATCHLIST_FILE": str(tmp_path / "watchlist.json"), "IBKR_PORT": "1"}
-    with StreamlitServer(env=env) as server, sync_api.sync_playwright() as pw:
-        browser = launch_chromium(pw)
-        try:
-            ctx = browser.new_context(viewport={"width": 1600, "height": 1400})
-            # the fragment-drawn page (its grids' accessible tables carry the numbers);
-            # the pushed view: tests/test_push_portfolio_browser.py
-            ctx.route_web_socket("**/api/live", lambda ws: ws.close())
-            pg = ctx.new_page()
-            pg.set_default_timeout(20_000)
-            pg.goto(server.url)
-            pg.get_by_test_id("stMetric").first.wait_for()
-            yield pg
-        finally:
-            browser.close()
+    with StreamlitServer(env=env) as server, chromium() as browser:
+        # the fragment-drawn page (its grids' accessible tables carry the numbers);
+        # the pushed view: tests/test_push_portfolio_browser.py
+        pg = new_page(open_context(browser, 1600, 1400, block_live=True))
+        pg.goto(server.url)
+        pg.get_by_test_id("stMetric").first.wait_for()
+        yield pg
 
 
 def test_multi_asset_demo_reads_in_each_currency_with_totals_in_base(page):

@@ -4,16 +4,18 @@ gateway this test controls; screenshots in tests/artifacts/ (looked at by a pers
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 
 import pytest
 
 from tests.browser_helpers import (
-    CHROMIUM,
     StreamlitServer,
+    browser_marks,
+    chromium,
+    dashboard_env,
     grid_cell,
-    launch_chromium,
+    new_page,
+    open_context,
     screenshot,
     wait_grid_cell,
 )
@@ -21,43 +23,28 @@ from tests.test_browser_e2e import PASSWORD, choose_preset, go_to, sidebar, sign
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.timeout(150),
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's /usr/bin/chromium"),
-]
+pytestmark = browser_marks(timeout=150)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[StreamlitServer]:
     tmp = tmp_path_factory.mktemp("states")
-    env = {
-        "IBKR_WATCHLIST_FILE": str(tmp / "watchlist.json"),
-        "IBKR_DASHBOARD_PASSWORD": PASSWORD,
-        "IBKR_CONNECT_TIMEOUT": "5",
-        "IBKR_PROVIDER_TIMEOUT": "2",
-        "IBKR_ALPHAVANTAGE_API_KEY": "",
-    }
+    env = dashboard_env(tmp, password=PASSWORD, IBKR_ALPHAVANTAGE_API_KEY="")
     with StreamlitServer(env=env) as srv:
         yield srv
 
 
 @pytest.fixture
 def page(server, request) -> Iterator:
-    with sync_api.sync_playwright() as pw:
-        browser = launch_chromium(pw)
-        context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    with chromium() as browser:
         # The table view (the fallback when the live stream is blocked); the pushed
         # board shows the same texts (tests/test_push_browser.py).
-        context.route_web_socket("**/api/live", lambda ws: ws.close())
-        pg = context.new_page()
-        pg.set_default_timeout(20_000)
+        context = open_context(browser, block_live=True)
         try:
-            yield pg
+            yield new_page(context)
         finally:
             with contextlib.suppress(Exception):
                 context.close()
-            browser.close()
 
 
 def test_market_data_during_close_and_competing_session(server, page):

@@ -5,27 +5,25 @@ to tests/artifacts/order-reduce-hkd.png."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 
 from ibkr_core.simulator import SimConfig, start_in_background
 from tests.browser_helpers import (
-    CHROMIUM,
     StreamlitServer,
-    launch_chromium,
+    browser_marks,
+    chromium,
+    dashboard_env,
+    new_page,
+    open_context,
     screenshot,
     wait_app_idle,
 )
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.timeout(150),
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's /usr/bin/chromium"),
-]
+pytestmark = browser_marks(timeout=150)
 
 PASSWORD = "order-e2e-password"
 
@@ -55,32 +53,15 @@ def gateway() -> Iterator:
 
 @pytest.fixture
 def server(tmp_path) -> Iterator[StreamlitServer]:
-    env = {
-        "IBKR_WATCHLIST_FILE": str(tmp_path / "watchlist.json"),
-        "IBKR_DASHBOARD_PASSWORD": PASSWORD,
-        "IBKR_CONNECT_TIMEOUT": "5",
-        "IBKR_PROVIDER_TIMEOUT": "2",
-    }
-    srv = StreamlitServer(env=env)
-    srv.start()
-    try:
+    with StreamlitServer(env=dashboard_env(tmp_path, password=PASSWORD)) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def test_reduce_a_hkd_holding_and_see_the_fill_in_hkd(gateway, server):
-    with sync_api.sync_playwright() as pw:
-        browser = launch_chromium(pw)
-        try:
-            ctx = browser.new_context(viewport={"width": 1440, "height": 1100})
-            # fills read from the fragment's grid; pushed: test_push_portfolio_browser.py
-            ctx.route_web_socket("**/api/live", lambda ws: ws.close())
-            page = ctx.new_page()
-            page.set_default_timeout(20_000)
-            journey(page, server, gateway)
-        finally:
-            browser.close()
+    with chromium() as browser:
+        # fills read from the fragment's grid; pushed: test_push_portfolio_browser.py
+        ctx = open_context(browser, 1440, 1100, block_live=True)
+        journey(new_page(ctx), server, gateway)
 
 
 def journey(page, server, gateway) -> None:

@@ -6,9 +6,7 @@ server. Debian chromium, a simulated gateway this test controls.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import statistics
 import time
 from collections.abc import Iterator
@@ -18,24 +16,23 @@ import pytest
 
 from tests.browser_helpers import (
     ARTIFACTS,
-    CHROMIUM,
     RERUN_COUNTER_JS,
     StreamlitServer,
     board_cell,
-    launch_chromium,
+    browser_marks,
+    chromium,
     live_pill,
+    new_page,
+    open_context,
     screenshot,
+    screenshots_on_failure,
     wait_board_cell,
     wait_grid_cell,
 )
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.timeout(120),
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's /usr/bin/chromium"),
-]
+pytestmark = browser_marks(timeout=120)
 
 NAV_RECORDER_JS = """
 window.__navTexts = new Set();
@@ -69,27 +66,17 @@ def server(tmp_path_factory) -> Iterator[StreamlitServer]:
 
 @pytest.fixture(scope="module")
 def browser(server) -> Iterator:
-    with sync_api.sync_playwright() as pw:
-        b = launch_chromium(pw)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 @pytest.fixture
 def context(browser, request) -> Iterator:
-    ctx = browser.new_context(viewport={"width": 1440, "height": 1000})
-    ctx.add_init_script(RERUN_COUNTER_JS)
-    ctx.add_init_script(NAV_RECORDER_JS)
-    failed_before = request.session.testsfailed
+    ctx = open_context(browser, init_scripts=(RERUN_COUNTER_JS, NAV_RECORDER_JS))
     try:
-        yield ctx
+        with screenshots_on_failure(request, ctx):
+            yield ctx
     finally:
-        if request.session.testsfailed > failed_before:
-            for i, pg in enumerate(ctx.pages):
-                with contextlib.suppress(Exception):
-                    screenshot(pg, f"failed-{request.node.name}-{i}")
         ctx.close()
 
 
@@ -101,8 +88,7 @@ def connect_dashboard(server: StreamlitServer, gateway) -> None:
 
 
 def open_market_data(context, server: StreamlitServer):
-    page = context.new_page()
-    page.set_default_timeout(20_000)
+    page = new_page(context)
     page.goto(f"{server.url}/market_data")
     page.get_by_role("heading", name="Market data", level=1).wait_for()
     return page
@@ -188,11 +174,9 @@ def test_the_component_reconnects_after_the_server_drops_its_socket(context, ser
 def test_with_websockets_blocked_the_page_falls_back_to_its_refresh(browser, server, gateway):
     connect_dashboard(server, gateway)
     gateway.stop_ticks("SPY")
-    ctx = browser.new_context(viewport={"width": 1440, "height": 1000})
+    ctx = open_context(browser, block_live=True)  # a proxy that blocks the live stream
     try:
-        ctx.route_web_socket("**/api/live", lambda ws: ws.close())  # a proxy that blocks it
-        page = ctx.new_page()
-        page.set_default_timeout(20_000)
+        page = new_page(ctx)
         page.goto(f"{server.url}/market_data")
         wait_grid_cell(page, "SPY", "Last", NUMBER, timeout=20)  # the fragment's table
         assert board_cell(page, "SPY", "last") is None

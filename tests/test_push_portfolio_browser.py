@@ -8,30 +8,27 @@ push-portfolio.png, push-trade.png.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.browser_helpers import (
-    CHROMIUM,
     RERUN_COUNTER_JS,
     StreamlitServer,
-    launch_chromium,
+    browser_marks,
+    chromium,
     live_rows,
     money,
+    new_page,
+    open_context,
     screenshot,
     wait_live_rows,
 )
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.timeout(150),
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's /usr/bin/chromium"),
-]
+pytestmark = browser_marks(timeout=150)
 
 
 @pytest.fixture(scope="module")
@@ -59,16 +56,8 @@ def server(tmp_path_factory, gateway) -> Iterator[StreamlitServer]:
 
 @pytest.fixture
 def page(server) -> Iterator:
-    with sync_api.sync_playwright() as pw:
-        browser = launch_chromium(pw)
-        try:
-            ctx = browser.new_context(viewport={"width": 1440, "height": 1200})
-            ctx.add_init_script(RERUN_COUNTER_JS)
-            pg = ctx.new_page()
-            pg.set_default_timeout(20_000)
-            yield pg
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield new_page(open_context(browser, 1440, 1200, init_scripts=[RERUN_COUNTER_JS]))
 
 
 POSITIONS = "portfolio-positions"
