@@ -14,7 +14,6 @@ import math
 import os
 import platform
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,20 +25,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+# The chromium the browser tests drive, and how (tests/browser_helpers.py imports only the
+# standard library: importing it starts nothing).
+from tests.browser_helpers import CHROMIUM, CHROMIUM_ARGS, free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 RAW = RESULTS / "raw"
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 EXTRA_PREFIX = "ZQ"  # synthetic symbols ZQ00, ZQ01, ... added to the simulated universe
 CLOCK_SYMBOL = "ZCLK"  # a synthetic instrument whose price carries the gateway's clock
@@ -134,12 +126,6 @@ def save_raw(name: str, data: Any) -> Path:
     path = RAW / f"{name}.json"
     path.write_text(json.dumps(data, indent=1, default=str))
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- a bigger simulated universe ------------------------------------------------------------
