@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import pandas as pd
 import streamlit as st
 import yfinance
+from streamlit.testing.v1 import AppTest
 from yfinance.exceptions import YFPricesMissingError
 
 from ibkr_core import services as services_module
@@ -26,6 +27,7 @@ from ibkr_core.settings import Settings
 
 NY = "America/New_York"
 ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "streamlit_app.py")
 PRICES = {
     "AAPL": 228.5,
     "MSFT": 421.3,
@@ -118,6 +120,42 @@ def fresh_services(tmp_path: Path, monkeypatch: Any, **overrides: Any) -> Iterat
     finally:
         services_module.reset_services()
         st.cache_resource.clear()
+
+
+def make_services(tmp_path: Path, **overrides: Any) -> Services:
+    """A fresh services singleton with test settings (no env, no secrets file); Yahoo is
+    left as it is (``fresh_services`` fakes it)."""
+    services_module.reset_services()
+    st.cache_resource.clear()
+    values = {
+        "watchlist_file": str(tmp_path / "watchlist.json"),
+        "connect_timeout": 4.0,
+        "request_timeout": 4.0,
+        "provider_timeout": 2.0,
+        **overrides,
+    }
+    return services_module.get_services(Settings(**values))
+
+
+@contextmanager
+def app_services(tmp_path: Path, **overrides: Any) -> Iterator[Services]:
+    """``make_services``, reset again on leaving."""
+    svc = make_services(tmp_path, **overrides)
+    try:
+        yield svc
+    finally:
+        services_module.reset_services()
+        st.cache_resource.clear()
+
+
+def run_app(page: str | None = None) -> AppTest:
+    """One run of the app (switched to ``page`` first, when given), with no exception."""
+    at = AppTest.from_file(APP, default_timeout=30)
+    if page is not None:
+        at.switch_page(page)
+    at.run()
+    assert not at.exception, at.exception
+    return at
 
 
 def shown(markdown: str) -> str:

@@ -9,19 +9,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from ibkr_core.watchlist import DEFAULT_SYMBOLS
-from tests.app_support import ROOT, FakeTicker, fresh_services, shown
+from tests.app_support import FakeTicker, fresh_services, run_app, shown
 
 pytestmark = pytest.mark.timeout(90)
 
-APP = str(ROOT / "streamlit_app.py")
-
 
 def page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.switch_page("pages/market_data.py")
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return run_app("pages/market_data.py")
 
 
 def add(at: AppTest, symbol: str) -> None:

@@ -6,17 +6,14 @@ from collections.abc import Iterator
 
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from ibkr_core.services import Services, get_services, reset_services
-from ibkr_core.settings import Settings
+from ibkr_core.services import Services
 from ibkr_core.simulator import SimConfig
-from tests.conftest import ROOT
+from tests.app_support import app_services, run_app
 
 pytestmark = pytest.mark.timeout(60)
 
-APP = str(ROOT / "streamlit_app.py")
 METRICS = (
     "Net liquidation",
     "Cash",
@@ -35,28 +32,8 @@ def gateway_config():
 
 @pytest.fixture
 def services(tmp_path) -> Iterator[Services]:
-    reset_services()
-    st.cache_resource.clear()
-    svc = get_services(
-        Settings(
-            watchlist_file=str(tmp_path / "watchlist.json"),
-            connect_timeout=4.0,
-            request_timeout=4.0,
-            provider_timeout=2.0,
-        )
-    )
-    try:
+    with app_services(tmp_path) as svc:
         yield svc
-    finally:
-        reset_services()
-        st.cache_resource.clear()
-
-
-def run_app() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def money(text: str) -> float:

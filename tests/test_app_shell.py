@@ -5,60 +5,29 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from ibkr_core.services import DEMO_PRESET, PRESETS, Services, get_services, reset_services
+from ibkr_core.services import DEMO_PRESET, PRESETS, Services
 from ibkr_core.settings import Settings
 from ibkr_core.simulator import SimConfig, start_in_background
-from tests.app_support import shown
-from tests.conftest import ROOT, free_port
+from tests.app_support import APP, app_services, run_app, shown
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.timeout(60)
 
-APP = str(ROOT / "streamlit_app.py")
 PASSWORD = "correct horse battery staple"
-
-
-def make_services(tmp_path, **overrides) -> Services:
-    """A fresh services singleton with test settings (no env, no secrets file)."""
-    reset_services()
-    st.cache_resource.clear()
-    values = {
-        "watchlist_file": str(tmp_path / "watchlist.json"),
-        "connect_timeout": 4.0,
-        "request_timeout": 4.0,
-        "provider_timeout": 2.0,
-        **overrides,
-    }
-    return get_services(Settings(**values))
 
 
 @pytest.fixture
 def services(tmp_path) -> Iterator[Services]:
-    svc = make_services(tmp_path)
-    try:
+    with app_services(tmp_path) as svc:
         yield svc
-    finally:
-        reset_services()
-        st.cache_resource.clear()
 
 
 @pytest.fixture
 def locked_services(tmp_path) -> Iterator[Services]:
-    svc = make_services(tmp_path, dashboard_password=PASSWORD)
-    try:
+    with app_services(tmp_path, dashboard_password=PASSWORD) as svc:
         yield svc
-    finally:
-        reset_services()
-        st.cache_resource.clear()
-
-
-def run_app() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def sidebar_text(at: AppTest) -> str:

@@ -13,20 +13,14 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from ibkr_core.simulator import SimConfig, start_in_background
-from tests.app_support import ROOT, fresh_services, shown, wait_until
+from tests.app_support import fresh_services, run_app, shown, wait_until
 from tests.sim_support import sim_orders
 
 pytestmark = pytest.mark.timeout(90)
 
-APP = str(ROOT / "streamlit_app.py")
-
 
 def open_trade_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.switch_page("pages/trade.py")
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return run_app("pages/trade.py")
 
 
 def fill_ticket(at: AppTest, symbol: str, qty: int, order_type: str = "MKT", **prices) -> None:
