@@ -4,14 +4,21 @@ running in the background, each scenario in its own event loop with an overall b
 from __future__ import annotations
 
 import asyncio
+import math
+import subprocess
+import sys
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
-from ib_async import IB
+import pytest
+from ib_async import IB, Stock, Ticker
 
-from ibkr_core.simulator import BackgroundGateway
+from ibkr_core.simulator import BackgroundGateway, start_in_background
+from tests.conftest import free_port
 
 
 def run(coro: Awaitable[Any], timeout: float = 30) -> Any:
@@ -35,6 +42,108 @@ async def wait_until(check: Callable[[], Any], timeout: float = 5.0) -> bool:
             return True
         await asyncio.sleep(0.02)
     return bool(check())
+
+
+@contextmanager
+def background_gateway(**kwargs: Any) -> Iterator[BackgroundGateway]:
+    """``start_in_background(**kwargs)``, stopped on leaving."""
+    gw = start_in_background(**kwargs)
+    try:
+        yield gw
+    finally:
+        gw.stop()
+
+
+@contextmanager
+def simulator_cli(*args: str) -> Iterator[tuple[int, str]]:
+    """``python -m ibkr_core.simulator --port <a free port> *args``, terminated on leaving;
+    its port and the first line it printed (the banner)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ibkr_core.simulator", "--port", str(port), *args],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield port, proc.stdout.readline()
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+async def managed_accounts(port: int, timeout: float = 4) -> list[str]:
+    """The accounts a fresh ib_async session on 127.0.0.1:``port`` is told of."""
+    ib = IB()
+    await ib.connectAsync("127.0.0.1", port, clientId=1, timeout=timeout)
+    accounts = ib.managedAccounts()
+    ib.disconnect()
+    return accounts
+
+
+def errors_of(ib: IB) -> list[tuple[int, int, str]]:
+    """Every (reqId, code, text) ``ib`` reports from now on."""
+    seen: list[tuple[int, int, str]] = []
+    ib.errorEvent += lambda req_id, code, text, contract: seen.append((req_id, code, text))
+    return seen
+
+
+async def qualify_stock(ib: IB, symbol: str) -> Stock:
+    """``symbol`` (SMART, USD), qualified."""
+    [contract] = await ib.qualifyContractsAsync(Stock(symbol, "SMART", "USD"))
+    return contract
+
+
+async def streaming(ib: IB, symbol: str, timeout: float = 2) -> tuple[Stock, Ticker]:
+    """A qualified stock and its market data ticker, once a last price has arrived
+    (or ``timeout`` has passed)."""
+    contract = await qualify_stock(ib, symbol)
+    ticker = ib.reqMktData(contract)
+    await wait_until(lambda: not math.isnan(ticker.last), timeout)
+    return contract, ticker
+
+
+async def stilled(ib: IB, gw: BackgroundGateway, symbol: str) -> tuple[Stock, Ticker]:
+    """``streaming``, then ``symbol``'s ticks stopped on ``gw`` and 0.3 s to settle."""
+    contract, ticker = await streaming(ib, symbol)
+    gw.stop_ticks(symbol)
+    await asyncio.sleep(0.3)
+    return contract, ticker
+
+
+def official_app_class() -> type:
+    """The base of a test client on IBKR's own ``ibapi`` (the test is skipped without it):
+    it keeps its next order id and the error codes it is sent; subclasses keep the rest."""
+    ibapi_client = pytest.importorskip("ibapi.client")
+    from ibapi.wrapper import EWrapper
+
+    class OfficialApp(EWrapper, ibapi_client.EClient):
+        def __init__(self) -> None:
+            EWrapper.__init__(self)
+            ibapi_client.EClient.__init__(self, self)
+            self.next_id: int | None = None
+            self.errors: list[int] = []
+
+        def nextValidId(self, orderId: int) -> None:
+            self.next_id = orderId
+
+        def error(self, reqId, errorCode, errorString) -> None:
+            self.errors.append(errorCode)
+
+    return OfficialApp
+
+
+@contextmanager
+def official_session(app: Any, gw: BackgroundGateway, client_id: int) -> Iterator[Any]:
+    """``app`` (an ``official_app_class()`` client) connected to ``gw``, its reader on a
+    thread; disconnected on leaving."""
+    app.connect(gw.host, gw.port, clientId=client_id)
+    reader = threading.Thread(target=app.run, daemon=True)
+    reader.start()
+    try:
+        yield app
+    finally:
+        app.disconnect()
+        reader.join(3)
 
 
 def sim_orders(gw: BackgroundGateway) -> list[Any]:

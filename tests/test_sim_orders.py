@@ -9,10 +9,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from ib_async import IB, LimitOrder, MarketOrder, Stock
+from ib_async import LimitOrder, MarketOrder
 
-from ibkr_core.simulator import BackgroundGateway, SimConfig, start_in_background
-from tests.sim_support import connected, run, wait_until
+from ibkr_core.simulator import BackgroundGateway, SimConfig
+from tests.sim_support import (
+    background_gateway,
+    connected,
+    errors_of,
+    qualify_stock,
+    run,
+    wait_until,
+)
 
 pytestmark = pytest.mark.timeout(40)
 
@@ -21,17 +28,8 @@ ORDER = {"PendingSubmit": 0, "PreSubmitted": 1, "Submitted": 2, "PendingCancel":
 
 @pytest.fixture
 def gw() -> Iterator[BackgroundGateway]:
-    gateway = start_in_background(seed=3, port=0, config=SimConfig(tick_interval=0.1))
-    try:
+    with background_gateway(seed=3, port=0, config=SimConfig(tick_interval=0.1)) as gateway:
         yield gateway
-    finally:
-        gateway.stop()
-
-
-def errors_of(ib: IB) -> list[tuple[int, int, str]]:
-    seen: list[tuple[int, int, str]] = []
-    ib.errorEvent += lambda req_id, code, text, contract: seen.append((req_id, code, text))
-    return seen
 
 
 def enter_in_tws(gw: BackgroundGateway, symbol: str, action: str, qty: float, **kw: Any) -> int:
@@ -44,15 +42,10 @@ def never_backwards(statuses: list[str]) -> bool:
     return working == sorted(working)
 
 
-async def qualified(ib: IB, symbol: str) -> Stock:
-    [contract] = await ib.qualifyContractsAsync(Stock(symbol, "SMART", "USD"))
-    return contract
-
-
 def test_market_order_reports_each_state_once_in_tws_order(gw):
     async def scenario():
         ib = await connected(gw)
-        contract = await qualified(ib, "AAPL")
+        contract = await qualify_stock(ib, "AAPL")
         seen: list[tuple[str, int]] = []
         trade = ib.placeOrder(contract, MarketOrder("BUY", 10))
         trade.filledEvent += lambda t: seen.append((t.orderStatus.status, len(t.fills)))
@@ -78,7 +71,7 @@ def test_market_order_reports_each_state_once_in_tws_order(gw):
 def test_an_order_larger_than_the_touch_fills_in_slices(gw):
     async def scenario():
         ib = await connected(gw)
-        contract = await qualified(ib, "KO")
+        contract = await qualify_stock(ib, "KO")
         gw.stop_ticks("KO")
         shown = gw.quote("KO").ask_size
         trade = ib.placeOrder(contract, MarketOrder("BUY", shown + 100))
@@ -107,7 +100,7 @@ def test_cancel_after_a_partial_fill_keeps_the_fill_and_says_202(gw):
     async def scenario():
         ib = await connected(gw)
         errors = errors_of(ib)
-        contract = await qualified(ib, "KO")
+        contract = await qualify_stock(ib, "KO")
         gw.stop_ticks("KO")
         shown = gw.quote("KO").ask_size
         trade = ib.placeOrder(contract, MarketOrder("BUY", shown * 2 + 100))
@@ -135,7 +128,7 @@ def test_orders_from_tws_and_other_clients_are_seen_and_cancelled_as_tws_allows(
             enter_in_tws(gw, "KO", "BUY", 5, lmt_price=1.0),
             enter_in_tws(gw, "KO", "BUY", 7, lmt_price=1.5),
         ]
-        other = ib2.placeOrder(await qualified(ib2, "JPM"), LimitOrder("BUY", 3, 1.0))
+        other = ib2.placeOrder(await qualify_stock(ib2, "JPM"), LimitOrder("BUY", 3, 1.0))
         await wait_until(lambda: other.orderStatus.status == "Submitted", 2)
         listed = await ib1.reqAllOpenOrdersAsync()
         foreign = next(t for t in listed if t.order.clientId == 2)
@@ -193,7 +186,7 @@ def test_a_failed_margin_check_leaves_the_order_inactive_with_201(gw):
     async def scenario():
         ib = await connected(gw)
         errors = errors_of(ib)
-        trade = ib.placeOrder(await qualified(ib, "AAPL"), MarketOrder("BUY", 5000))
+        trade = ib.placeOrder(await qualify_stock(ib, "AAPL"), MarketOrder("BUY", 5000))
         await wait_until(lambda: trade.orderStatus.status == "Inactive", 3)
         result = (trade.orderStatus.status, [e.status for e in trade.log], errors, trade.fills)
         ib.disconnect()
@@ -211,7 +204,7 @@ def test_bracket_waits_for_its_last_order_then_children_follow_the_parent(gw):
     async def scenario():
         ib = await connected(gw)
         errors = errors_of(ib)
-        contract = await qualified(ib, "KO")
+        contract = await qualify_stock(ib, "KO")
         gw.stop_ticks("KO")
         q = gw.quote("KO")
         parent, take, stop = ib.bracketOrder(

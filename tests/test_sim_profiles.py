@@ -14,7 +14,16 @@ import pytest
 from ib_async import IB, Contract, ExecutionFilter, Forex, Future, LimitOrder, MarketOrder, Stock
 
 from ibkr_core.simulator import BackgroundGateway, SimConfig, start_in_background
-from tests.sim_support import connected, run, wait_until
+from tests.sim_support import (
+    background_gateway,
+    connected,
+    managed_accounts,
+    official_app_class,
+    official_session,
+    run,
+    simulator_cli,
+    wait_until,
+)
 
 pytestmark = pytest.mark.timeout(40)
 
@@ -31,11 +40,8 @@ def start(profile: str, config: SimConfig = STILL) -> BackgroundGateway:
 
 @pytest.fixture
 def multi() -> Iterator[BackgroundGateway]:
-    gw = start("multi-asset")
-    try:
+    with background_gateway(seed=5, port=0, config=STILL, profile="multi-asset") as gw:
         yield gw
-    finally:
-        gw.stop()
 
 
 def values(ib: IB, account: str = "") -> dict[tuple[str, str], str]:
@@ -440,26 +446,17 @@ def test_advisor_login_manages_separate_accounts():
 def test_official_ibapi_client_reads_the_multi_asset_account(multi):
     """IBKR's own decoder (ibapi 9.81, server version 157) reads derivatives' contract
     details, portfolio rows with expiry/strike/multiplier, and model greeks (tick 13)."""
-    ibapi_client = pytest.importorskip("ibapi.client")
-    import threading
-
+    base = official_app_class()
     from ibapi.contract import Contract as IbContract
-    from ibapi.wrapper import EWrapper
 
-    class App(EWrapper, ibapi_client.EClient):
+    class App(base):
         def __init__(self) -> None:
-            EWrapper.__init__(self)
-            ibapi_client.EClient.__init__(self, self)
-            self.next_id: int | None = None
+            super().__init__()
             self.details: list = []
             self.details_done = False
             self.portfolio: dict[str, tuple] = {}
             self.download_done = False
             self.greeks: dict[int, tuple] = {}
-            self.errors: list[int] = []
-
-        def nextValidId(self, orderId: int) -> None:
-            self.next_id = orderId
 
         def contractDetails(self, reqId, contractDetails) -> None:
             self.details.append(contractDetails)
@@ -476,20 +473,13 @@ def test_official_ibapi_client_reads_the_multi_asset_account(multi):
         def tickOptionComputation(self, reqId, tickType, *values) -> None:
             self.greeks[tickType] = values
 
-        def error(self, reqId, errorCode, errorString) -> None:
-            self.errors.append(errorCode)
-
     def wait(check, seconds: float = 5.0) -> bool:
         deadline = time.monotonic() + seconds
         while not check() and time.monotonic() < deadline:
             time.sleep(0.02)
         return check()
 
-    app = App()
-    app.connect(multi.host, multi.port, clientId=32)
-    reader = threading.Thread(target=app.run, daemon=True)
-    reader.start()
-    try:
+    with official_session(App(), multi, client_id=32) as app:
         assert wait(lambda: app.next_id is not None)
         assert app.serverVersion() == 157
         es = IbContract()
@@ -502,9 +492,6 @@ def test_official_ibapi_client_reads_the_multi_asset_account(multi):
         opt.secType, opt.localSymbol, opt.exchange = "OPT", CALL, "SMART"
         app.reqMktData(2, opt, "", False, False, [])
         assert wait(lambda: 13 in app.greeks)
-    finally:
-        app.disconnect()
-        reader.join(3)
     kinds = {d.contract.secType: d for d in app.details}
     assert set(kinds) == {"STK", "FUT", "FOP"}
     assert kinds["FUT"].contract.multiplier == "50" and kinds["FUT"].contractMonth == "202612"
@@ -519,32 +506,8 @@ def test_official_ibapi_client_reads_the_multi_asset_account(multi):
 
 
 def test_command_line_profile_option_starts_that_world():
-    import socket
-    import subprocess
-    import sys
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ibkr_core.simulator", "--port", str(port), "--profile", "advisor"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        banner = proc.stdout.readline()
-
-        async def scenario():
-            ib = IB()
-            await ib.connectAsync("127.0.0.1", port, clientId=1, timeout=5)
-            accounts = ib.managedAccounts()
-            ib.disconnect()
-            return accounts
-
-        accounts = run(scenario())
-    finally:
-        proc.terminate()
-        proc.wait(5)
+    with simulator_cli("--profile", "advisor") as (port, banner):
+        accounts = run(managed_accounts(port, timeout=5))
     assert "profile advisor" in banner
     assert accounts == ["DU1234567", "DU1234568", "DU1234569"]
 

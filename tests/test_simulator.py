@@ -8,17 +8,27 @@ from __future__ import annotations
 
 import asyncio
 import math
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
 import pytest
 from ib_async import IB, Forex, LimitOrder, MarketOrder, Stock, StopOrder
 
-from ibkr_core.simulator import BackgroundGateway, SimConfig, start_in_background
-from tests.sim_support import connected, run, wait_until
+from ibkr_core.simulator import BackgroundGateway, SimConfig
+from tests.sim_support import (
+    background_gateway,
+    connected,
+    errors_of,
+    managed_accounts,
+    official_app_class,
+    official_session,
+    qualify_stock,
+    run,
+    simulator_cli,
+    stilled,
+    streaming,
+    wait_until,
+)
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -32,17 +42,8 @@ CONFIG = SimConfig(
 
 @pytest.fixture
 def gw() -> Iterator[BackgroundGateway]:
-    gateway = start_in_background(seed=3, port=0, config=CONFIG)
-    try:
+    with background_gateway(seed=3, port=0, config=CONFIG) as gateway:
         yield gateway
-    finally:
-        gateway.stop()
-
-
-def errors_of(ib: IB) -> list[tuple[int, int, str]]:
-    seen: list[tuple[int, int, str]] = []
-    ib.errorEvent += lambda req_id, code, text, contract: seen.append((req_id, code, text))
-    return seen
 
 
 def account_value(ib: IB, tag: str) -> float:
@@ -101,29 +102,9 @@ def test_several_clients_at_once(gw):
 
 
 def test_cli_serves_on_the_requested_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ibkr_core.simulator", "--port", str(port), "--seed", "2"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = proc.stdout.readline()
+    with simulator_cli("--seed", "2") as (port, line):
         assert f"127.0.0.1:{port}" in line
-
-        async def scenario():
-            ib = IB()
-            await ib.connectAsync("127.0.0.1", port, clientId=1, timeout=4)
-            accounts = ib.managedAccounts()
-            ib.disconnect()
-            return accounts
-
-        assert run(scenario()) == ["DU1234567"]
-    finally:
-        proc.terminate()
-        proc.wait(5)
+        assert run(managed_accounts(port, timeout=4)) == ["DU1234567"]
 
 
 # --- account --------------------------------------------------------------------------
@@ -207,9 +188,7 @@ def test_unknown_symbol_answers_200(gw):
 def test_streaming_quotes_move(gw):
     async def scenario():
         ib = await connected(gw)
-        [contract] = await ib.qualifyContractsAsync(Stock("AAPL", "SMART", "USD"))
-        ticker = ib.reqMktData(contract)
-        await wait_until(lambda: not math.isnan(ticker.last), 2)
+        _, ticker = await streaming(ib, "AAPL")
         first = (ticker.bid, ticker.ask, ticker.last)
         await wait_until(lambda: (ticker.bid, ticker.ask, ticker.last) != first, 3)
         snapshot = dict(
@@ -237,11 +216,7 @@ def test_streaming_quotes_move(gw):
 def test_stop_ticks_freezes_one_symbol(gw):
     async def scenario():
         ib = await connected(gw)
-        [contract] = await ib.qualifyContractsAsync(Stock("MSFT", "SMART", "USD"))
-        ticker = ib.reqMktData(contract)
-        await wait_until(lambda: not math.isnan(ticker.last), 2)
-        gw.stop_ticks("MSFT")
-        await asyncio.sleep(0.3)
+        _, ticker = await stilled(ib, gw, "MSFT")
         frozen = (ticker.bid, ticker.ask, ticker.last, ticker.volume)
         await asyncio.sleep(1.0)
         after = (ticker.bid, ticker.ask, ticker.last, ticker.volume)
@@ -314,11 +289,7 @@ def test_fx_quotes_stream(gw):
 def test_historical_bars_intraday_and_daily(gw):
     async def scenario():
         ib = await connected(gw)
-        [contract] = await ib.qualifyContractsAsync(Stock("SPY", "SMART", "USD"))
-        ticker = ib.reqMktData(contract)
-        await wait_until(lambda: not math.isnan(ticker.last), 2)
-        gw.stop_ticks("SPY")
-        await asyncio.sleep(0.3)
+        contract, ticker = await stilled(ib, gw, "SPY")
         last = ticker.last
         intraday = await ib.reqHistoricalDataAsync(
             contract, "", "1 D", "5 mins", "TRADES", True, formatDate=2
@@ -339,7 +310,7 @@ def test_historical_pacing_violation_answers_162(gw):
     async def scenario():
         ib = await connected(gw)
         errors = errors_of(ib)
-        [contract] = await ib.qualifyContractsAsync(Stock("KO", "SMART", "USD"))
+        contract = await qualify_stock(ib, "KO")
         for duration in ("1 D", "2 D", "3 D", "4 D", "5 D", "6 D", "7 D"):
             await ib.reqHistoricalDataAsync(contract, "", duration, "1 hour", "TRADES", True)
         ib.disconnect()
@@ -354,7 +325,7 @@ def test_historical_pacing_violation_answers_162(gw):
 def test_market_order_fills_and_moves_position_and_cash(gw):
     async def scenario():
         ib = await connected(gw)
-        [contract] = await ib.qualifyContractsAsync(Stock("AAPL", "SMART", "USD"))
+        contract = await qualify_stock(ib, "AAPL")
         cash_before = account_value(ib, "TotalCashValue")
         held_before = next(p.position for p in ib.positions() if p.contract.conId == contract.conId)
         trade = ib.placeOrder(contract, MarketOrder("BUY", 10))
@@ -385,7 +356,7 @@ def test_market_order_fills_and_moves_position_and_cash(gw):
 def test_limit_order_rests_then_fills_when_price_crosses(gw):
     async def scenario():
         ib = await connected(gw)
-        [contract] = await ib.qualifyContractsAsync(Stock("KO", "SMART", "USD"))
+        contract = await qualify_stock(ib, "KO")
         gw.stop_ticks("KO")
         price = gw.quote("KO").bid
         limit = round(price - 1.0, 2)
@@ -407,7 +378,7 @@ def test_limit_order_rests_then_fills_when_price_crosses(gw):
 def test_stop_order_triggers(gw):
     async def scenario():
         ib = await connected(gw)
-        [contract] = await ib.qualifyContractsAsync(Stock("MSFT", "SMART", "USD"))
+        contract = await qualify_stock(ib, "MSFT")
         gw.stop_ticks("MSFT")
         last = gw.quote("MSFT").last
         trade = ib.placeOrder(contract, StopOrder("SELL", 5, round(last - 2.0, 2)))
@@ -427,7 +398,7 @@ def test_stop_order_triggers(gw):
 def test_cancel_a_resting_order(gw):
     async def scenario():
         ib = await connected(gw)
-        [contract] = await ib.qualifyContractsAsync(Stock("JPM", "SMART", "USD"))
+        contract = await qualify_stock(ib, "JPM")
         trade = ib.placeOrder(contract, LimitOrder("BUY", 3, 1.00))
         await wait_until(lambda: trade.orderStatus.status == "Submitted", 2)
         ib.cancelOrder(trade.order)
@@ -444,7 +415,7 @@ def test_cancel_a_resting_order(gw):
 def test_what_if_returns_margin_and_changes_nothing(gw):
     async def scenario():
         ib = await connected(gw)
-        [contract] = await ib.qualifyContractsAsync(Stock("NVDA", "SMART", "USD"))
+        contract = await qualify_stock(ib, "NVDA")
         positions_before = [(p.contract.conId, p.position) for p in ib.positions()]
         cash_before = account_value(ib, "TotalCashValue")
         state = await ib.whatIfOrderAsync(contract, MarketOrder("BUY", 100))
@@ -495,7 +466,7 @@ def test_limit_order_without_price_is_rejected(gw):
     async def scenario():
         ib = await connected(gw)
         errors = errors_of(ib)
-        [contract] = await ib.qualifyContractsAsync(Stock("AAPL", "SMART", "USD"))
+        contract = await qualify_stock(ib, "AAPL")
         order = LimitOrder("BUY", 5, 0.0)
         order.lmtPrice = 1.7976931348623157e308  # unset, as an empty field on the wire
         ib.placeOrder(contract, order)
@@ -548,9 +519,7 @@ def test_connectivity_lost_and_restored(gw):
     async def scenario():
         ib = await connected(gw)
         errors = errors_of(ib)
-        [contract] = await ib.qualifyContractsAsync(Stock("AAPL", "SMART", "USD"))
-        ticker = ib.reqMktData(contract)
-        await wait_until(lambda: not math.isnan(ticker.last), 2)
+        _, ticker = await streaming(ib, "AAPL")
         gw.emit_connectivity(1100)
         await asyncio.sleep(0.3)
         during = ticker.time
@@ -590,34 +559,18 @@ def test_response_delay_slows_answers(gw):
 
 
 def test_official_ibapi_client_connects_and_streams(gw):
-    ibapi_client = pytest.importorskip("ibapi.client")
+    base = official_app_class()
     from ibapi.contract import Contract
-    from ibapi.wrapper import EWrapper
 
-    class App(EWrapper, ibapi_client.EClient):
+    class App(base):
         def __init__(self) -> None:
-            EWrapper.__init__(self)
-            ibapi_client.EClient.__init__(self, self)
-            self.next_id: int | None = None
+            super().__init__()
             self.prices: dict[int, float] = {}
-            self.errors: list[int] = []
-
-        def nextValidId(self, orderId: int) -> None:
-            self.next_id = orderId
 
         def tickPrice(self, reqId, tickType, price, attrib) -> None:
             self.prices[tickType] = price
 
-        def error(self, reqId, errorCode, errorString) -> None:
-            self.errors.append(errorCode)
-
-    app = App()
-    app.connect(gw.host, gw.port, clientId=31)
-    import threading
-
-    reader = threading.Thread(target=app.run, daemon=True)
-    reader.start()
-    try:
+    with official_session(App(), gw, client_id=31) as app:
         deadline = time.monotonic() + 5
         while app.next_id is None and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -632,18 +585,14 @@ def test_official_ibapi_client_connects_and_streams(gw):
         assert 0 < app.prices[1] < app.prices[2]  # bid < ask
         assert app.prices[4] > 0
         assert not [code for code in app.errors if code < 2100]
-    finally:
-        app.disconnect()
-        reader.join(3)
 
 
 def test_frozen_data_when_the_market_is_closed():
-    closed = start_in_background(seed=3, port=0, config=SimConfig(market_open=False))
-    try:
+    with background_gateway(seed=3, port=0, config=SimConfig(market_open=False)) as closed:
 
         async def scenario():
             ib = await connected(closed)
-            [contract] = await ib.qualifyContractsAsync(Stock("AAPL", "SMART", "USD"))
+            contract = await qualify_stock(ib, "AAPL")
             ib.reqMarketDataType(2)
             ticker = ib.reqMktData(contract)
             await wait_until(lambda: not math.isnan(ticker.last), 2)
@@ -654,7 +603,5 @@ def test_frozen_data_when_the_market_is_closed():
             return first, later
 
         first, later = run(scenario())
-    finally:
-        closed.stop()
     assert first[0] == 2 and first[2] > 0  # frozen: the last values, reported as type 2
     assert later == first
