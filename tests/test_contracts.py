@@ -70,61 +70,47 @@ def test_contracts_read_as_tws_names_them(fields, text):
 
 
 def test_two_es_options_read_apart():
-    call = Contract(
-        secType="FOP",
-        symbol="ES",
-        lastTradeDateOrContractMonth="20261218",
-        strike=7000.0,
-        right="C",
-    )
-    put = Contract(
-        secType="FOP",
-        symbol="ES",
-        lastTradeDateOrContractMonth="20261218",
-        strike=6500.0,
-        right="P",
-    )
-    assert describe_contract(call) != describe_contract(put)
-
-
-def test_an_instrument_label_says_what_where_currency_and_type_once():
-    sap = instrument_of(
-        Contract(
-            conId=14204,
-            secType="STK",
-            symbol="SAP",
-            exchange="SMART",
-            primaryExchange="IBIS",
-            currency="EUR",
-        ),
-        long_name="SAP SE",
-    )
-    assert sap.label == "SAP · IBIS · EUR · Stock — SAP SE"
-    adr = instrument_of(
-        Contract(
-            conId=8957,
-            secType="STK",
-            symbol="SAP",
-            exchange="SMART",
-            primaryExchange="NYSE",
-            currency="USD",
-        ),
-        long_name="SAP SE-SPONSORED ADR",
-    )
-    assert adr.label == "SAP · NYSE · USD · Stock — SAP SE-SPONSORED ADR"
-    fut = instrument_of(
-        Contract(
-            conId=637533641,
-            secType="FUT",
+    def es_option(strike: float, right: str) -> Contract:
+        return Contract(
+            secType="FOP",
             symbol="ES",
-            exchange="CME",
             lastTradeDateOrContractMonth="20261218",
-            multiplier="50",
-            currency="USD",
+            strike=strike,
+            right=right,
         )
-    )
-    assert (fut.label, fut.multiplier, fut.is_derivative) == (
-        "ES DEC 26 · CME · USD · Future",
-        50,
-        True,
-    )
+
+    assert describe_contract(es_option(7000.0, "C")) != describe_contract(es_option(6500.0, "P"))
+
+
+@pytest.mark.parametrize(
+    ("fields", "long_name", "expected"),
+    [
+        (
+            dict(conId=14204, secType="STK", symbol="SAP", primaryExchange="IBIS", currency="EUR"),
+            "SAP SE",
+            {"label": "SAP · IBIS · EUR · Stock — SAP SE"},
+        ),
+        (
+            dict(conId=8957, secType="STK", symbol="SAP", primaryExchange="NYSE", currency="USD"),
+            "SAP SE-SPONSORED ADR",
+            {"label": "SAP · NYSE · USD · Stock — SAP SE-SPONSORED ADR"},
+        ),
+        (
+            dict(
+                conId=637533641,
+                secType="FUT",
+                symbol="ES",
+                exchange="CME",
+                lastTradeDateOrContractMonth="20261218",
+                multiplier="50",
+                currency="USD",
+            ),
+            "",
+            {"label": "ES DEC 26 · CME · USD · Future", "multiplier": 50, "is_derivative": True},
+        ),
+    ],
+)
+def test_an_instrument_label_says_what_where_currency_and_type_once(fields, long_name, expected):
+    contract = Contract(**{"exchange": "SMART", **fields})  # the stocks are routed SMART
+    instrument = instrument_of(contract, long_name=long_name)  # "": none given (its default)
+    assert {name: getattr(instrument, name) for name in expected} == expected
