@@ -7,8 +7,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pandas as pd
@@ -17,6 +15,7 @@ from streamlit.delta_generator import DeltaGenerator
 from streamlit.testing.v1 import AppTest
 
 from tests.app_support import ROOT, FakeTicker, fresh_services
+from tests.store_support import held_elsewhere
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -150,26 +149,15 @@ def test_a_store_held_elsewhere_turns_history_off_and_the_app_still_runs(tmp_pat
 
     path = tmp_path / "history.duckdb"
     duckdb.connect(str(path)).close()
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ok', flush=True); "
-         "time.sleep(60)", str(path)],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert holder.stdout.readline().strip() == "ok"
-        with fresh_services(tmp_path, monkeypatch) as services:
-            assert not services.store.available
-            at = explore()
-            assert any("in use by another process" in w for w in texts(at.warning))
-            assert len(stats(at)) == 5
-            at.switch_page("pages/portfolio.py")
-            at.run()
-            assert not at.exception, at.exception
-            assert any("History is off" in i for i in texts(at.info))
-    finally:
-        holder.kill()
-        holder.wait(5)
+    with held_elsewhere(path, seconds=60), fresh_services(tmp_path, monkeypatch) as services:
+        assert not services.store.available
+        at = explore()
+        assert any("in use by another process" in w for w in texts(at.warning))
+        assert len(stats(at)) == 5
+        at.switch_page("pages/portfolio.py")
+        at.run()
+        assert not at.exception, at.exception
+        assert any("History is off" in i for i in texts(at.info))
 
 
 def test_two_sessions_share_the_one_store(tmp_path, monkeypatch):

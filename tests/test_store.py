@@ -3,8 +3,6 @@ and many sessions at once on the one shared connection."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -16,6 +14,7 @@ from ibkr_core.history import DailySource, HistoryService
 from ibkr_core.quote import QuoteSource
 from ibkr_core.settings import Settings
 from ibkr_core.store import SCHEMA_VERSION, AccountSnapshot, FillRecord, HistoryStore
+from tests.store_support import held_elsewhere
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -183,14 +182,7 @@ def test_newer_schema_is_left_untouched_and_history_is_off(tmp_path):
 def test_store_held_by_another_process_is_reported_and_history_is_off(tmp_path):
     path = tmp_path / "h.duckdb"
     HistoryStore.open(path).close()
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ok', flush=True); "
-         "time.sleep(30)", str(path)],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert holder.stdout.readline().strip() == "ok"
+    with held_elsewhere(path, seconds=30):
         store = HistoryStore.open(path)
         assert not store.available
         assert "in use by another process" in store.status.message
@@ -200,9 +192,6 @@ def test_store_held_by_another_process_is_reported_and_history_is_off(tmp_path):
         history = service(store, src, [TODAY])
         assert history.daily("AAPL", TODAY - timedelta(days=30)).ok
         assert history.daily("AAPL", TODAY - timedelta(days=30)).requests == 0  # memory
-    finally:
-        holder.kill()
-        holder.wait(5)
 
 
 def test_concurrent_sessions_share_one_connection_and_one_fetch_per_symbol(tmp_path):
