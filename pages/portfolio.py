@@ -418,7 +418,10 @@ def portfolio_body(account: str | None, pushed: bool = False) -> None:
     if summary.futures_exposure is not None:
         st.caption(
             "Futures count by their P&L; their notional exposure is "
-            f"{fmt_money(summary.futures_exposure, summary.currency)} (not in positions value)."
+            f"{fmt_money(summary.futures_exposure, summary.currency)} (not in positions value). "
+            "Net liquidation follows their P&L live; Cash takes it in with TWS's account "
+            "updates, so cash + positions can differ from net liquidation by the futures' "
+            "move since the last one."
         )
     frame = positions_frame(view.rows)
     st.subheader("Positions")

@@ -88,3 +88,21 @@ def test_every_page_renders_on_every_profile(connected, page):
         )
     bad = [t for t in shown_texts(at) if NOT_A_NUMBER.search(t)]
     assert not bad, bad
+
+
+def test_futures_say_why_cash_and_positions_differ_from_net_liquidation(connected):
+    """Net liquidation follows a future's P&L live; cash takes it in with TWS's account
+    updates: where futures are held the page says so beside their exposure."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page("pages/portfolio.py")
+    at.run()
+    pickers = [s for s in at.sidebar.selectbox if s.key == "account_picker"]
+    shown = pickers[0].value if pickers else None  # advisor: the account on screen
+    rows = connected.portfolio.view(None if shown in (None, "All") else shown).rows
+    captions = [str(c.value) for c in at.caption]
+    futures_note = [c for c in captions if "notional exposure" in c]
+    if not any(r.sec_type == "FUT" for r in rows):
+        assert futures_note == []
+        return
+    assert len(futures_note) == 1
+    assert "cash + positions can differ from net liquidation" in futures_note[0]
