@@ -139,10 +139,10 @@ def extend_universe(extra: int, clock: bool = False) -> list[str]:
     lines need synthetic ones. They are copies of AAPL's definition with their own
     symbol, contract id and start price; they tick like any other stock. Must run before
     a gateway is created. Returns the synthetic symbols (without the clock)."""
-    from ibkr_core.simulator import market, universe
+    from ibkr_core.simulator import universe
 
     base = next(i for i in universe.UNIVERSE if i.symbol == "AAPL")
-    have = {i.symbol for i in universe.UNIVERSE}
+    have = {i.symbol for i in universe.STOCKS_UNIVERSE}
     added: list[Any] = []
     symbols = [f"{EXTRA_PREFIX}{n:02d}" for n in range(extra)]
     for n, symbol in enumerate(symbols):
@@ -174,11 +174,7 @@ def extend_universe(extra: int, clock: bool = False) -> list[str]:
             )
         )
     if added:
-        universe.UNIVERSE = (*universe.UNIVERSE, *added)
-        for inst in added:
-            universe._BY_CON_ID[inst.con_id] = inst
-            universe._BY_KEY[inst.key] = inst
-        market.Market.__init__.__defaults__ = (universe.UNIVERSE,)
+        universe.STOCKS_UNIVERSE.add(*added)  # the "stocks" profile's (SimConfig's default)
     return symbols
 
 

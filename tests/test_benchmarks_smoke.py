@@ -65,3 +65,27 @@ def test_every_benchmark_imports(name):
     import importlib
 
     importlib.import_module(f"benchmarks.{name}")
+
+
+def test_the_100_symbol_runs_get_100_streaming_lines():
+    """The synthetic stocks of the 100-symbol benchmarks reach a gateway (own process:
+    they extend the simulator's universe for good)."""
+    import subprocess
+    import sys
+
+    script = (
+        "from benchmarks.common import symbols_for\n"
+        "from ibkr_core.simulator import SimConfig, start_in_background\n"
+        "symbols = symbols_for(100)\n"
+        "assert len(set(symbols)) == 100 and symbols_for(100) == symbols\n"
+        "gw = start_in_background(seed=5, port=0, config=SimConfig())\n"
+        "try:\n"
+        "    assert gw.quote(symbols[-1]).last > 0\n"
+        "finally:\n"
+        "    gw.stop()\n"
+    )
+    root = Path(__file__).parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -519,6 +519,13 @@ class Universe:
     def __iter__(self):
         return iter(self.instruments)
 
+    def add(self, *instruments: Instrument) -> None:
+        """More instruments (the benchmarks' synthetic stocks, for 100 distinct lines)."""
+        self.instruments = (*self.instruments, *instruments)
+        for inst in instruments:
+            self._by_con_id[inst.con_id] = inst
+            self._by_key[inst.key.upper()] = inst
+
     def __len__(self) -> int:
         return len(self.instruments)
 
