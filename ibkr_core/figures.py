@@ -202,6 +202,10 @@ def order_cells(r: OrderRecord, child: bool = False) -> dict[str, str]:
         "type": f"{order_type_text(r.order_type)} · {r.tif}",
         "prices": prices or DASH,
         "status": r.status + (f" — {r.message}" if r.message else ""),
+        # only the client that placed an order (or TWS) can cancel it
+        "cancel_note": ""
+        if r.own
+        else f"Placed by {r.origin}: only that client or TWS can cancel it.",
     }
 
 

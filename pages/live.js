@@ -540,6 +540,10 @@ function ordersListener(root, data, setTriggerValue) {
     const button = document.createElement("button");
     button.type = "button";
     button.textContent = "Cancel";
+    if (cells.cancel_note) {
+      button.disabled = true; // another client's or TWS's order: TWS refuses (10147)
+      button.title = cells.cancel_note;
+    }
     button.onclick = () => {
       button.disabled = true;
       setTriggerValue("cancel", cells.key);

@@ -557,7 +557,7 @@ def orders_table(records: list[Any]) -> None:
             on_click=do_cancel,
             args=(r.record_id, r.order_id),
             disabled=not enabled or r.status == "PendingCancel",
-            help=None if r.own else f"Placed by {r.origin}: only that client or TWS can cancel it.",
+            help=order_cells(r)["cancel_note"] or None,
         )
 
 

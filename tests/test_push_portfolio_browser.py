@@ -194,3 +194,41 @@ def test_a_filled_order_leaves_the_open_orders_and_appears_in_fills_without_a_re
     assert page.evaluate("window.__runs") == runs  # rows came and went in place
     assert live_rows(page, "orders-open") is not None
     screenshot(page, "push-trade")
+
+
+def test_cancel_in_the_pushed_open_orders_cancels_that_order(page, server, gateway):
+    """The trader's Cancel in the pushed row: that order, and only it, is cancelled at
+    the gateway, and it leaves the open orders in place."""
+    gateway.stop_ticks("AAPL")
+    far = round(gateway.quote("AAPL").last * 0.5, 2)  # a bid nobody fills
+    page.goto(f"{server.url}/trade")
+    page.get_by_role("heading", name="Trade", level=1).wait_for()
+    wait_live_rows(page, "orders-open", "true", timeout=30)
+    placed = []
+    for n in range(2):
+        ticket = {"symbol": "AAPL", "con_id": 265598, "action": "BUY", "quantity": 1,
+                  "order_type": "LMT", "limit_price": far - n}  # fmt: skip
+        r = httpx.post(
+            f"{server.url}/api/trading/orders",
+            json=ticket,
+            headers={"Idempotency-Key": f"push-cancel-{n}"},
+            timeout=30,
+        )
+        assert r.status_code == 201, r.text
+        placed.append(str(r.json()["order_id"]))
+    both = " && ".join(f"rows.some(r => r.order === '{o}')" for o in placed)
+    wait_live_rows(page, "orders-open", both, timeout=15)
+    target, other = placed
+    row = page.locator(
+        f'.ibkr-live[data-mode="orders-open"] tr:has(td.c-order:text-is("{target}"))'
+    )
+    row.get_by_role("button", name="Cancel").click()
+    rows = wait_live_rows(
+        page, "orders-open", f"!rows.some(r => r.order === '{target}')", timeout=15
+    )
+    assert any(r["order"] == other for r in rows)  # the other order is still working
+    status = httpx.get(f"{server.url}/api/trading/orders/{target}", timeout=10).json()
+    assert status["status"] == "Cancelled"
+    still = httpx.get(f"{server.url}/api/trading/orders/{other}", timeout=10).json()
+    assert still["status"] in ("Submitted", "PreSubmitted")
+    httpx.delete(f"{server.url}/api/trading/orders/{other}", timeout=10)
