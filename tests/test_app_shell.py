@@ -7,11 +7,12 @@ from collections.abc import Iterator
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ibkr_core.connection import ConnectionState
 from ibkr_core.services import DEMO_PRESET, PRESETS, Services
 from ibkr_core.settings import Settings
 from ibkr_core.simulator import SimConfig, start_in_background
 from tests.app_support import APP, app_services, run_app, shown
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -195,6 +196,8 @@ def test_badge_follows_a_dropped_connection(services, gateway):
     at = connect_to(run_app(), gateway.port)
     gateway.refuse_connections(5.0)
     gateway.drop_all_clients()
+    # the client notices the drop on its own loop: wait for that, as the 2 s timer would
+    assert wait_for(lambda: services.connection.status().state == ConnectionState.RECONNECTING, 5)
     # run_every never fires in AppTest: a rerun stands in for the 2 s timer.
     at.run()
     text = sidebar_text(at)
