@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from ibkr_core.contracts import Instrument
     from ibkr_core.holdings import PortfolioSummary, PositionRow
+    from ibkr_core.money import CashLine
     from ibkr_core.order_book import FillRecord, OrderRecord
     from ibkr_core.order_ticket import OrderTicket
 
@@ -33,6 +34,8 @@ __all__ = [
     "KINDS",
     "KIND_TITLES",
     "Card",
+    "cash_cells",
+    "cash_total_text",
     "count_text",
     "fill_cells",
     "filled_text",
@@ -165,6 +168,22 @@ def position_cells(row: PositionRow, base: str) -> dict[str, str | float | None]
         "pnl_sign": _sign(row.unrealized_pnl),
         "daily_sign": _sign(row.daily_pnl),
     }
+
+
+def cash_cells(line: CashLine, base: str) -> dict[str, str]:
+    """One currency's cash as the Portfolio shows it: the balance in that currency, IBKR's
+    rate and the value in base (unknown: "—")."""
+    return {
+        "key": line.currency,
+        "currency": line.currency,
+        "balance": fmt_money(line.balance, line.currency),
+        "rate": "1" if line.currency == base else fmt_number(line.rate, digits=6),
+        "in_base": fmt_money(line.base_value, base),
+    }
+
+
+def cash_total_text(s: PortfolioSummary) -> str:
+    return f"Total cash (IBKR TotalCashValue): {fmt_money(s.total_cash, s.currency)}"
 
 
 def _sign(value: float | None) -> int:

@@ -142,7 +142,8 @@ def render_account_history(services) -> None:
     first_day = snaps["ts"].iloc[0].date()
     st.caption(
         plain(
-            f"Account {account} · {len(snaps)} snapshots since {first_day} · "
+            f"Account {account} · {len(snaps)} snapshot{'' if len(snaps) == 1 else 's'} "
+            f"since {first_day} · "
             f"last {fmt_money(latest['net_liquidation'], currency)} net liquidation"
         )
     )

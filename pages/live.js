@@ -24,7 +24,7 @@ function manager() {
     listeners: new Set(),
     quotes: {},
     status: null,
-    portfolio: { rows: {}, order: [], cards: null, base: null },
+    portfolio: { rows: {}, order: [], cards: null, base: null, cash: {}, cashOrder: [], cashTotal: "" },
     orders: { open: {}, openOrder: [], fills: {}, fillOrder: [], events: [] },
     downSince: Date.now(),
     register(l) {
@@ -143,6 +143,9 @@ function mergePortfolio(p, part) {
   if (part.reset) {
     p.rows = {};
     p.order = [];
+    p.cash = {};
+    p.cashOrder = [];
+    p.cashTotal = "";
   }
   if ("base" in part) p.base = part.base;
   if ("account" in part) p.account = part.account;
@@ -150,6 +153,9 @@ function mergePortfolio(p, part) {
   if (part.cards) p.cards = part.cards;
   mergeRows(p.rows, part.positions, part.removed);
   if (part.order) p.order = part.order;
+  mergeRows(p.cash, part.cash, part.cash_removed);
+  if (part.cash_order) p.cashOrder = part.cash_order;
+  if ("cash_total" in part) p.cashTotal = part.cash_total;
 }
 
 function mergeOrders(o, part) {
@@ -320,10 +326,19 @@ function keyedTable(table, columns) {
   const body = table.querySelector("tbody") || table.appendChild(document.createElement("tbody"));
   const rows = {};
   let shown = null;
+  let shownTitles = null;
   const setColumns = (cols) => {
     const names = cols.map((c) => c[0]).join(",");
-    if (names === shown) return;
+    const titles = cols.map((c) => c[1]).join("\u0000");
+    if (names === shown && titles === shownTitles) return;
+    if (names === shown) {
+      // same columns, new headings (e.g. the base currency became known): keep the rows
+      shownTitles = titles;
+      head.querySelectorAll("th").forEach((th, i) => (th.textContent = cols[i][1]));
+      return;
+    }
     shown = names;
+    shownTitles = titles;
     head.textContent = "";
     const tr = head.appendChild(document.createElement("tr"));
     for (const [name, title] of cols) {
@@ -403,6 +418,10 @@ const POSITION_TABLES = {
   ],
 };
 
+const CASH_COLUMNS = [
+  ["currency", "Currency"], ["balance", "Balance"], ["rate", "IBKR rate"], ["in_base", "In (base)"],
+];
+
 function cardsPainter(cards, m) {
   return () => {
     const list = m.portfolio.cards || [];
@@ -439,6 +458,23 @@ function portfolioListener(root, data) {
   const m = manager();
   const subscription = { symbols: [], portfolio: { account: data.account || null } };
   const current = () => m.portfolio.ready && m.portfolio.account === (data.account || null);
+  if (data.part === "cash") {
+    const el = build(root, [["table", "table"], ["caption", "div", "live-caption"]]);
+    const table = keyedTable(el.table, CASH_COLUMNS);
+    let painted = false; // rows of the first paint do not flash in
+    const paint = (fresh) => {
+      const base = m.portfolio.base;
+      table.setColumns(CASH_COLUMNS.map(([n, t]) => [n, t.replace("(base)", base || "base")]));
+      table.paint(m.portfolio.cashOrder, m.portfolio.cash, null, fresh && painted);
+      painted = painted || m.portfolio.cashOrder.length > 0;
+      el.table.hidden = !m.portfolio.cashOrder.length;
+      el.caption.textContent = m.portfolio.cashOrder.length
+        ? m.portfolio.cashTotal
+        : "No cash balances reported yet.";
+    };
+    if (current()) paint(false);
+    return { ...subscription, onUpdate: (msg) => msg.portfolio && paint(true) };
+  }
   if (data.part === "cards") {
     const { cards } = build(root, [["cards", "div", "live-cards"]]);
     const paint = cardsPainter(cards, m);

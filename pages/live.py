@@ -3,7 +3,7 @@ and the Market data quotes board, both fed by ``WS /api/live`` (``ibkr_core/web/
 
     live_status(services, status) -> bool    # sidebar; True while the stream is live
     live_quotes(services, symbols) -> bool   # True: the board shows the quotes (pushed)
-    live_portfolio(services, account, part) -> bool  # Portfolio: "cards" / "positions"
+    live_portfolio(services, account, part) -> bool  # Portfolio: cards / positions / cash
     live_orders(services, part, can_cancel) -> str | None  # Trade: "open" / "fills";
                                              # the record id whose Cancel was clicked
 
@@ -121,9 +121,10 @@ def live_quotes(services: Services, symbols: list[str]) -> bool:
 def live_portfolio(
     services: Services, account: str | None, part: str, classes: list[str] | None = None
 ) -> bool:
-    """The account's metric cards (``part`` "cards") or its positions ("positions": the
-    securities, futures and FX tables, only ``classes`` when given), pushed (figures
-    patched in place); False (nothing drawn) while the stream is not live."""
+    """The account's metric cards (``part`` "cards"), its positions ("positions": the
+    securities, futures and FX tables, only ``classes`` when given) or its cash by
+    currency ("cash"), pushed (figures patched in place); False (nothing drawn) while
+    the stream is not live."""
     if not is_live():
         return False
     _renderer()(

@@ -246,19 +246,16 @@ def cash_table(summary) -> None:
         st.caption("No cash balances reported yet.")
         return
     base = summary.currency
+    cells = [figures.cash_cells(line, base) for line in summary.cash]
     frame = pd.DataFrame(
         [
-            {
-                "Currency": line.currency,
-                "Balance": fmt_money(line.balance, line.currency),
-                "IBKR rate": "1" if line.currency == base else fmt_number(line.rate, digits=6),
-                f"In {base}": fmt_money(line.base_value, base),
-            }
-            for line in summary.cash
+            {"Currency": c["currency"], "Balance": c["balance"], "IBKR rate": c["rate"],
+             f"In {base}": c["in_base"]}
+            for c in cells
         ]
-    )
+    )  # fmt: skip
     st.dataframe(frame, hide_index=True, width="stretch")
-    st.caption(f"Total cash (IBKR TotalCashValue): {fmt_money(summary.total_cash, base)}")
+    st.caption(figures.cash_total_text(summary))
 
 
 def _labels(frame: pd.DataFrame) -> list[str]:
@@ -362,7 +359,7 @@ def asset_class_filter(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["asset_class"].isin(chosen or classes)]
 
 
-def _header(summary) -> None:
+def _header(summary, as_of: bool = True) -> None:
     status = services.connection.status()
     if status.degraded:
         badge = ":orange-badge[:material/warning: degraded: TWS lost its link to IBKR]"
@@ -371,10 +368,8 @@ def _header(summary) -> None:
     accounts = plain(", ".join(summary.accounts))
     # "?": TWS has not sent the account's values yet (its base currency comes with them)
     base = "not known yet" if summary.currency == "?" else summary.currency
-    st.markdown(
-        f"{badge} :gray[Account {accounts} · base currency {base} · "
-        f"as of {fmt_time(summary.as_of)}]"
-    )
+    when = f"as of {fmt_time(summary.as_of)}" if as_of else "figures move as IBKR sends them"
+    st.markdown(f"{badge} :gray[Account {accounts} · base currency {base} · {when}]")
 
 
 def portfolio_body(account: str | None, pushed: bool = False) -> None:
@@ -400,7 +395,7 @@ def portfolio_body(account: str | None, pushed: bool = False) -> None:
         metric_cards(summary)
         not_connected_hint()
         return
-    _header(summary)
+    _header(summary, as_of=not pushed)  # (pushed: the figures move as IBKR sends them)
     if summary.currency == "MIXED":
         st.warning(
             "These accounts have different base currencies and IBKR sent no rate between "
@@ -448,7 +443,10 @@ def portfolio_body(account: str | None, pushed: bool = False) -> None:
         with st.expander("By asset class", expanded=False):
             class_table(view.rows, summary)
     st.subheader("Cash by currency")
-    cash_table(summary)
+    if pushed:
+        push.live_portfolio(services, account, "cash")
+    else:
+        cash_table(summary)
     left, right = st.columns(2, gap="large")
     with left:
         st.subheader("Allocation")
@@ -456,6 +454,10 @@ def portfolio_body(account: str | None, pushed: bool = False) -> None:
     with right:
         st.subheader("Unrealized P&L by position")
         pnl_chart(frame, summary.currency)
+    if pushed:  # the figures above move in place; the charts are this run's picture
+        note, redraw = st.columns([4, 1], vertical_alignment="center")
+        note.caption(f"Charts as of {fmt_time(summary.as_of)}.")
+        redraw.button("Redraw charts", key="portfolio_redraw", width="stretch")
 
 
 live_portfolio = st.fragment(run_every=services.settings.refresh_interval)(portfolio_body)

@@ -232,3 +232,43 @@ def test_cancel_in_the_pushed_open_orders_cancels_that_order(page, server, gatew
     still = httpx.get(f"{server.url}/api/trading/orders/{other}", timeout=10).json()
     assert still["status"] in ("Submitted", "PreSubmitted")
     httpx.delete(f"{server.url}/api/trading/orders/{other}", timeout=10)
+
+
+def test_cash_by_currency_is_pushed_and_moves_with_a_fill(page, server, gateway):
+    """Each currency's cash in its own currency, IBKR's rate and the value in base; a
+    fill's cost reaches the USD balance in place (no rerun)."""
+    gateway.stop_ticks("AAPL")
+    page.goto(server.url)
+    page.get_by_role("heading", name="Portfolio", level=1).wait_for()
+    cash = wait_live_rows(page, "portfolio-cash", "rows.length >= 4", timeout=30)
+    by_currency = {r["currency"]: r for r in cash}
+    assert set(by_currency) >= {"USD", "EUR", "JPY", "HKD"}
+    assert by_currency["EUR"]["balance"].startswith("€")
+    assert by_currency["USD"]["rate"] == "1" and by_currency["EUR"]["in_base"].startswith("$")
+    assert by_currency["HKD"]["balance"].startswith("-")  # the demo's HKD loan
+    headers = page.locator('.ibkr-live[data-mode="portfolio-cash"] th').all_inner_texts()
+    assert headers == ["Currency", "Balance", "IBKR rate", "In USD"]
+    usd_before = by_currency["USD"]["balance"]
+    page.wait_for_timeout(1000)  # past the first render's reruns
+    runs = page.evaluate("window.__runs")
+    price = gateway.quote("AAPL").last
+    ticket = {"symbol": "AAPL", "con_id": 265598, "action": "BUY", "quantity": 3,
+              "order_type": "LMT", "limit_price": round(price * 1.02, 2)}  # fmt: skip
+    r = httpx.post(
+        f"{server.url}/api/trading/orders",
+        json=ticket,
+        headers={"Idempotency-Key": "push-cash-fill"},
+        timeout=30,
+    )
+    assert r.status_code == 201, r.text
+    # USD cash also carries the ES future's P&L (IBKR's cash + futures P&L), which keeps
+    # moving: wait for the purchase itself, then check its size within that noise
+    parse = "(t => (t.startsWith('-') ? -1 : 1) * parseFloat(t.replace(/[^0-9.]/g, '')))"
+    bought = (
+        f"rows.some(r => r.currency === 'USD' && "
+        f"{parse}({usd_before!r}) - {parse}(r.balance) > {3 * price * 0.8})"
+    )
+    after = {r["currency"]: r for r in wait_live_rows(page, "portfolio-cash", bought, 20)}
+    spent = money(usd_before) - money(after["USD"]["balance"])
+    assert 3 * price - 100 < spent < 3 * price + 100  # price + commission, +- the ES move
+    assert page.evaluate("window.__runs") == runs

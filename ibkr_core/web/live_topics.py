@@ -16,7 +16,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ibkr_core.figures import fill_cells, metric_cards, order_cells, position_cells
+from ibkr_core.figures import (
+    cash_cells,
+    cash_total_text,
+    fill_cells,
+    metric_cards,
+    order_cells,
+    position_cells,
+)
 from ibkr_core.order_book import group_brackets
 
 if TYPE_CHECKING:
@@ -48,6 +55,9 @@ class PortfolioTopic:
     sent_rows: Rows = field(default_factory=dict)
     sent_order: list[str] = field(default_factory=list)
     sent_header: dict[str, Any] | None = None
+    sent_cash: Rows = field(default_factory=dict)
+    sent_cash_order: list[str] = field(default_factory=list)
+    sent_cash_total: str | None = None
 
     def diff(self, view: PortfolioView) -> dict[str, Any] | None:
         s = view.summary
@@ -69,6 +79,17 @@ class PortfolioTopic:
             part["removed"] = removed
         if order is not None:
             part["order"] = self.sent_order = order
+        cash = {c["key"]: c for c in (cash_cells(line, s.currency) for line in s.cash)}
+        changed, removed, order = keyed_diff(self.sent_cash, cash, self.sent_cash_order)
+        if changed:
+            part["cash"] = changed
+        if removed:
+            part["cash_removed"] = removed
+        if order is not None:
+            part["cash_order"] = self.sent_cash_order = order
+        total = cash_total_text(s) if s.cash else ""
+        if total != self.sent_cash_total:
+            part["cash_total"] = self.sent_cash_total = total
         return part or None
 
 
