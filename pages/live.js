@@ -502,7 +502,8 @@ function portfolioListener(root, data) {
     tables[kind] = { div, table };
   }
   const columns = (kind, rows) => {
-    const accounts = new Set(rows.map((r) => r.account));
+    // several accounts on the page: every table names each row's account
+    const accounts = new Set(Object.values(m.portfolio.rows).map((r) => r.account));
     const base = m.portfolio.base;
     return POSITION_TABLES[kind].filter(([name]) => {
       if (name === "account") return accounts.size > 1;

@@ -145,11 +145,12 @@ NOT_SHOWN = {
 }
 
 
-def positions_table(frame: pd.DataFrame, base: str, kind: str) -> None:
+def positions_table(frame: pd.DataFrame, base: str, kind: str, accounts: int = 1) -> None:
     """Numbers stay numbers (the table sorts by value); each cell shows its currency.
-    ``kind``: "held" (securities), "futures" (P&L and exposure), "fx" (cash as positions)."""
+    ``kind``: "held" (securities), "futures" (P&L and exposure), "fx" (cash as positions);
+    ``accounts``: how many the page shows (several: every table names each row's)."""
     show = frame.drop(columns=["con_id", *NOT_SHOWN[kind]])
-    if show["account"].nunique() <= 1:
+    if accounts <= 1:
         show = show.drop(columns="account")
     if (show["currency"] == base).all():  # base columns would repeat the same numbers
         show = show.drop(columns=[c for c in BASE_MONEY if c in show])
@@ -439,7 +440,7 @@ def portfolio_body(account: str | None, pushed: bool = False) -> None:
                 continue
             if title:
                 st.markdown(title)
-            positions_table(part, summary.currency, kind)
+            positions_table(part, summary.currency, kind, frame["account"].nunique())
         with st.expander("By asset class", expanded=False):
             class_table(view.rows, summary)
     st.subheader("Cash by currency")

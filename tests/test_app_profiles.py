@@ -106,3 +106,21 @@ def test_futures_say_why_cash_and_positions_differ_from_net_liquidation(connecte
         return
     assert len(futures_note) == 1
     assert "cash + positions can differ from net liquidation" in futures_note[0]
+
+
+def test_with_several_accounts_every_positions_table_names_the_account(connected):
+    """Advisor, "All": the futures table too says whose the future is (one account holds
+    it, but three are on the page)."""
+    accounts = connected.connection.status().accounts
+    if len(accounts) < 2:
+        pytest.skip("one account in this profile")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page("pages/portfolio.py")
+    at.run()
+    at.sidebar.selectbox(key="account_picker").set_value("All").run()
+    assert not at.exception, at.exception
+    tables = [df.value for df in at.dataframe]
+    tables = [getattr(t, "data", t) for t in tables]  # a Styler's frame
+    with_positions = [t for t in tables if "description" in t.columns]
+    assert len(with_positions) >= 2  # securities and futures
+    assert all("account" in t.columns for t in with_positions)
