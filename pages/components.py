@@ -476,7 +476,7 @@ def account_picker(services: Services, allow_all: bool = True) -> str | None:
     (then the chosen account, or "All" where every account converts to one currency);
     the only account otherwise; None when not connected."""
     portfolio = services.portfolio
-    accounts = tuple(portfolio.accounts()) if portfolio is not None else ()
+    accounts = tuple(portfolio.accounts())
     if not accounts:
         return None
     if len(accounts) == 1:
@@ -509,8 +509,7 @@ def choose_account(account: str) -> None:
 def selected_account(services: Services) -> str | None:
     """The account picked in the sidebar for pages that act on one account (Trade):
     the only account, the picked one, or None (not connected, or "All" is picked)."""
-    portfolio = services.portfolio
-    accounts = tuple(portfolio.accounts()) if portfolio is not None else ()
+    accounts = tuple(services.portfolio.accounts())
     if len(accounts) == 1:
         return accounts[0]
     chosen = st.session_state.get(_ACCOUNT_CHOICE)

@@ -265,7 +265,7 @@ st.title("Trade")
 state_banner(services)
 
 status = services.connection.status()
-trading = orders.trading_status() if orders is not None and status.connected else None
+trading = orders.trading_status() if status.connected else None
 if not status.connected:
     st.warning("**Trading is disabled: not connected to Interactive Brokers.**")
     not_connected_hint()
@@ -702,7 +702,7 @@ def orders_body(pushed: bool = False) -> None:
 
 live_orders = st.fragment(run_every=services.settings.refresh_interval)(orders_body)
 
-if orders is not None and status.connected:
+if status.connected:
     if push.is_live():  # no timer: the stream patches open orders and fills in place
         orders_body(pushed=True)
     else:
