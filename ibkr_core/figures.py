@@ -39,6 +39,7 @@ __all__ = [
     "count_text",
     "fill_cells",
     "filled_text",
+    "finished_cells",
     "metric_cards",
     "order_cells",
     "order_type_text",
@@ -225,6 +226,23 @@ def order_cells(r: OrderRecord, child: bool = False) -> dict[str, str]:
         "cancel_note": ""
         if r.own
         else f"Placed by {r.origin}: only that client or TWS can cancel it.",
+    }
+
+
+def finished_cells(r: OrderRecord) -> dict[str, str]:
+    """A finished order's row (filled, cancelled, rejected...), as the Trade page shows it."""
+    when = r.last_update.astimezone(UTC).strftime("%H:%M:%S") if r.last_update else DASH
+    return {
+        "key": r.record_id,
+        "time": when,
+        "order": str(r.order_id) if r.order_id > 0 else f"perm {r.perm_id}",
+        "what": f"{r.action.title()} {r.quantity:g} {r.description or r.symbol} "
+        f"{order_type_text(r.order_type)}",
+        "status": r.status,
+        "filled": f"{r.filled:g}",
+        "remaining": f"{r.remaining:g}",
+        "avg_price": fmt_money(r.avg_fill_price, r.currency) if r.avg_fill_price else DASH,
+        "message": r.message or "",
     }
 
 

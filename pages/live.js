@@ -25,7 +25,7 @@ function manager() {
     quotes: {},
     status: null,
     portfolio: { rows: {}, order: [], cards: null, base: null, cash: {}, cashOrder: [], cashTotal: "" },
-    orders: { open: {}, openOrder: [], fills: {}, fillOrder: [], events: [] },
+    orders: { open: {}, openOrder: [], fills: {}, fillOrder: [], finished: {}, finishedOrder: [], events: [] },
     downSince: Date.now(),
     register(l) {
       m.listeners.add(l);
@@ -162,12 +162,15 @@ function mergeOrders(o, part) {
   if (part.reset) {
     o.open = {};
     o.fills = {};
+    o.finished = {};
   }
   o.ready = true;
   mergeRows(o.open, part.open, part.closed);
   if (part.open_order) o.openOrder = part.open_order;
   mergeRows(o.fills, part.fills, []);
   if (part.fill_order) o.fillOrder = part.fill_order;
+  mergeRows(o.finished, part.finished, part.finished_removed);
+  if (part.finished_order) o.finishedOrder = part.finished_order;
   if (part.events) o.events = o.events.concat(part.events).slice(-5);
 }
 
@@ -550,6 +553,10 @@ const ORDER_COLUMNS = [
   ["order", "Order"], ["instrument", "Instrument"], ["side", "Side"], ["filled", "Filled / qty"],
   ["type", "Type"], ["prices", "Prices"], ["status", "Status"], ["cancel", ""],
 ];
+const FINISHED_COLUMNS = [
+  ["time", "Updated (UTC)"], ["order", "Order"], ["what", "Instrument"], ["status", "Status"],
+  ["filled", "Filled"], ["remaining", "Remaining"], ["avg_price", "Avg fill"], ["message", "Message"],
+];
 const FILL_COLUMNS = [
   ["time", "Time (UTC)"], ["instrument", "Instrument"], ["side", "Side"], ["quantity", "Quantity"],
   ["price", "Price"], ["commission", "Commission"], ["order", "Order"],
@@ -567,10 +574,18 @@ function build(root, parts) {
   return out;
 }
 
+// data.part: "open" (with Cancel), "fills", or "finished" (today's finished orders)
+const ORDER_PARTS = {
+  open: { columns: () => ORDER_COLUMNS, order: (o) => o.openOrder, rows: (o) => o.open, empty: "No open orders." },
+  fills: { columns: () => FILL_COLUMNS, order: (o) => o.fillOrder, rows: (o) => o.fills, empty: "No fills today." },
+  finished: { columns: () => FINISHED_COLUMNS, order: (o) => o.finishedOrder, rows: (o) => o.finished, empty: "No finished orders today." },
+};
+
 function ordersListener(root, data, setTriggerValue) {
-  const fillsPart = data.part === "fills";
+  const part = ORDER_PARTS[data.part] || ORDER_PARTS.open;
+  const openPart = part === ORDER_PARTS.open;
   const el = build(root, [["table", "table"], ["empty", "div", "live-empty"], ["caption", "div", "live-caption"]]);
-  const table = keyedTable(el.table, fillsPart ? FILL_COLUMNS : ORDER_COLUMNS);
+  const table = keyedTable(el.table, part.columns());
   const m = manager();
   const addCancel = (tr, cells, isNew) => {
     if (!isNew || !data.can_cancel) return;
@@ -588,13 +603,12 @@ function ordersListener(root, data, setTriggerValue) {
     tr.querySelector(".c-cancel").appendChild(button);
   };
   const paint = (fresh) => {
-    const order = fillsPart ? m.orders.fillOrder : m.orders.openOrder;
-    const rows = fillsPart ? m.orders.fills : m.orders.open;
-    table.paint(order, rows, fillsPart ? null : addCancel, fresh);
+    const order = part.order(m.orders);
+    table.paint(order, part.rows(m.orders), openPart ? addCancel : null, fresh);
     el.table.hidden = !order.length;
-    el.empty.textContent = order.length ? "" : fillsPart ? "No fills today." : "No open orders.";
+    el.empty.textContent = order.length ? "" : part.empty;
     const last = m.orders.events[m.orders.events.length - 1];
-    el.caption.textContent = fillsPart
+    el.caption.textContent = !openPart
       ? ""
       : last
         ? `Latest: ${last.message}`

@@ -681,6 +681,10 @@ def orders_body(pushed: bool = False) -> None:
             },
         )
 
+    if pushed:  # rows arrive in place; the count would go stale in the label
+        with st.expander("Finished orders today"):
+            push.live_orders(services, "finished", can_cancel=False)
+        return
     done = done_frame(orders.recent_orders())
     with st.expander(f"Finished orders today ({len(done)})"):
         st.dataframe(

@@ -164,7 +164,7 @@ class _LiveSession:
         self.orders_dirty = False
         book = self.ctx.services.orders
         events, cursor = book.events_since(topic.cursor)
-        return topic.diff(book.open_orders(), book.fills(), events, cursor)
+        return topic.diff(book.open_orders(), book.fills(), events, cursor, book.recent_orders())
 
     def _set_topics(self, body: dict[str, Any]) -> None:
         wanted = body.get("portfolio")

@@ -20,6 +20,7 @@ from ibkr_core.figures import (
     cash_cells,
     cash_total_text,
     fill_cells,
+    finished_cells,
     metric_cards,
     order_cells,
     position_cells,
@@ -27,6 +28,8 @@ from ibkr_core.figures import (
 from ibkr_core.order_book import group_brackets
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ibkr_core.order_book import FillRecord, OrderEvent, OrderRecord
     from ibkr_core.portfolio import PortfolioView
 
@@ -100,6 +103,8 @@ class OrdersTopic:
     sent_open_order: list[str] = field(default_factory=list)
     sent_fills: Rows = field(default_factory=dict)
     sent_fill_order: list[str] = field(default_factory=list)
+    sent_finished: Rows = field(default_factory=dict)
+    sent_finished_order: list[str] = field(default_factory=list)
     first: bool = True
 
     def diff(
@@ -108,6 +113,7 @@ class OrdersTopic:
         fills: list[FillRecord],
         events: list[OrderEvent],
         cursor: int,
+        recent: Sequence[OrderRecord] = (),  # today's orders, newest first (the finished ones)
     ) -> dict[str, Any] | None:
         part: dict[str, Any] = {}
         rows = {
@@ -126,6 +132,16 @@ class OrdersTopic:
             part["fills"] = changed
         if order is not None or self.first:
             part["fill_order"] = self.sent_fill_order = list(fill_rows)
+        done = {
+            c["key"]: c for c in (finished_cells(r) for r, _ in group_brackets(recent) if r.is_done)
+        }
+        changed, removed, order = keyed_diff(self.sent_finished, done, self.sent_finished_order)
+        if changed:
+            part["finished"] = changed
+        if removed:
+            part["finished_removed"] = removed
+        if order is not None or self.first:
+            part["finished_order"] = self.sent_finished_order = list(done)
         if events:
             part["events"] = [{"kind": e.kind, "message": e.message} for e in events]
         self.cursor = cursor
