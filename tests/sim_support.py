@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from ib_async import IB, Stock, Ticker
@@ -154,3 +155,30 @@ def sim_orders(gw: BackgroundGateway) -> list[Any]:
             replace(o) for o in engine.open_orders() + engine.completed_orders() if not o.what_if
         ]
     )
+
+
+_EASTERN = ZoneInfo("US/Eastern")
+
+
+def one_day_bars(bar_seconds: int, now: float | None = None) -> int:
+    """How many regular-hours bars TWS returns for a US stock's "1 D" ending now: today's
+    session so far while it trades (09:30-16:00 US/Eastern on a weekday: the open, then
+    every clock-aligned boundary up to now, the bar in progress included), else the last
+    full session (09:30-16:00)."""
+    from datetime import datetime
+
+    moment = datetime.fromtimestamp(time.time() if now is None else now, _EASTERN)
+    open_ = moment.replace(hour=9, minute=30, second=0, microsecond=0)
+    close = moment.replace(hour=16, minute=0, second=0, microsecond=0)
+    end = moment if moment.weekday() < 5 and open_ <= moment < close else close
+    midnight = open_.replace(hour=0, minute=0).timestamp()
+    count, t = 0, open_.timestamp()
+    while t <= end.timestamp() and t < close.timestamp():
+        count += 1
+        t = midnight + (math.floor((t - midnight) / bar_seconds) + 1) * bar_seconds
+    return count
+
+
+def one_day_bars_during(bar_seconds: int, started: float) -> set[int]:
+    """``one_day_bars`` at any moment from ``started`` to now (a bar may begin meanwhile)."""
+    return {one_day_bars(bar_seconds, started), one_day_bars(bar_seconds)}
