@@ -16,7 +16,9 @@ refresh by themselves; the component keeps retrying and switches back when it ca
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
@@ -118,6 +120,22 @@ def live_quotes(services: Services, symbols: list[str]) -> bool:
     return True
 
 
+def _mount(
+    services: Services,
+    mode: str,
+    part: str,
+    on_cancel_change: Callable[[], None] | None = None,
+    **data: Any,
+) -> Any:
+    """One pushed Portfolio / Trade view (``mode``, ``part``), keyed by both."""
+    callbacks = {"on_cancel_change": on_cancel_change} if on_cancel_change else {}
+    return _renderer()(
+        key=f"live_{mode}_{part}",
+        data={"mode": mode, "part": part, "path": LIVE_PATH, "token": _token(services), **data},
+        **callbacks,
+    )
+
+
 def live_portfolio(
     services: Services, account: str | None, part: str, classes: list[str] | None = None
 ) -> bool:
@@ -127,37 +145,16 @@ def live_portfolio(
     the stream is not live."""
     if not is_live():
         return False
-    _renderer()(
-        key=f"live_portfolio_{part}",
-        data={
-            "mode": "portfolio",
-            "part": part,
-            "path": LIVE_PATH,
-            "token": _token(services),
-            "account": account,
-            "classes": classes,
-            "titles": KIND_TITLES,
-        },
-    )
+    _mount(services, "portfolio", part, account=account, classes=classes, titles=KIND_TITLES)
     return True
 
 
 def live_orders(services: Services, part: str, can_cancel: bool) -> str | bool | None:
-    """Trade's open orders (``part`` "open", with Cancel buttons) or today's fills
-    ("fills"), pushed. False while the stream is not live; else the record id of a
-    Cancel clicked this run (None: none)."""
+    """Trade's open orders (``part`` "open", with Cancel buttons), today's fills
+    ("fills") or finished orders ("finished"), pushed. False while the stream is not
+    live; else the record id of a Cancel clicked this run (None: none)."""
     if not is_live():
         return False
-    result = _renderer()(
-        key=f"live_orders_{part}",
-        data={
-            "mode": "orders",
-            "part": part,
-            "path": LIVE_PATH,
-            "token": _token(services),
-            "can_cancel": can_cancel,
-        },
-        on_cancel_change=_noop,
-    )
+    result = _mount(services, "orders", part, can_cancel=can_cancel, on_cancel_change=_noop)
     cancel = getattr(result, "cancel", None)
     return cancel if isinstance(cancel, str) else None

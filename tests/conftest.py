@@ -104,3 +104,15 @@ def orders(connection) -> Iterator:
         yield service
     finally:
         service.close()
+
+
+@pytest.fixture
+def portfolio(connection) -> Iterator:
+    """A `PortfolioService` on the `connection` fixture, closed after the test."""
+    from ibkr_core.portfolio import PortfolioService
+
+    service = PortfolioService(connection)
+    try:
+        yield service
+    finally:
+        service.close()

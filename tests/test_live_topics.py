@@ -4,8 +4,6 @@ nothing, one price move sends that position (and the cards it moves), not the re
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from tests.conftest import wait_for
@@ -18,17 +16,6 @@ def gateway_config():
     from ibkr_core.simulator import SimConfig
 
     return SimConfig(profile="multi-asset", tick_interval=3600.0, pnl_interval=0.25)
-
-
-@pytest.fixture
-def portfolio(connection) -> Iterator:
-    from ibkr_core.portfolio import PortfolioService
-
-    service = PortfolioService(connection)
-    try:
-        yield service
-    finally:
-        service.close()
 
 
 def settled(portfolio):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -20,17 +19,6 @@ def gateway_config():
     from ibkr_core.simulator import SimConfig
 
     return SimConfig(tick_interval=3600.0, pnl_interval=0.25)
-
-
-@pytest.fixture
-def portfolio(connection) -> Iterator:
-    from ibkr_core.portfolio import PortfolioService
-
-    service = PortfolioService(connection)
-    try:
-        yield service
-    finally:
-        service.close()
 
 
 def sim_value(gw, tag: str) -> float:

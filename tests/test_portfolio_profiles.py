@@ -8,8 +8,6 @@ against our own formulas."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from tests.conftest import wait_for
@@ -26,17 +24,6 @@ def gateway_config(request):
     from ibkr_core.simulator import SimConfig
 
     return SimConfig(profile=request.param, tick_interval=3600.0, pnl_interval=0.25)
-
-
-@pytest.fixture
-def portfolio(connection) -> Iterator:
-    from ibkr_core.portfolio import PortfolioService
-
-    service = PortfolioService(connection)
-    try:
-        yield service
-    finally:
-        service.close()
 
 
 def wire(connection) -> tuple[dict, dict, dict]:

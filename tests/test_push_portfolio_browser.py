@@ -63,6 +63,18 @@ def page(server) -> Iterator:
         yield new_page(open_context(browser, 1440, 1200, init_scripts=[RERUN_COUNTER_JS]))
 
 
+def place(server, ticket: dict, key: str) -> httpx.Response:
+    """An order through the one-process server's API (as another client would send it)."""
+    r = httpx.post(
+        f"{server.url}/api/trading/orders",
+        json=ticket,
+        headers={"Idempotency-Key": key},
+        timeout=30,
+    )
+    assert r.status_code == 201, r.text
+    return r
+
+
 POSITIONS = "portfolio-positions"
 AAPL = "AAPL · NASDAQ · USD"  # the stock (the demo also holds AAPL options)
 
@@ -171,13 +183,7 @@ def test_a_filled_order_leaves_the_open_orders_and_appears_in_fills_without_a_re
         "order_type": "LMT",
         "limit_price": limit,
     }
-    r = httpx.post(
-        f"{server.url}/api/trading/orders",
-        json=ticket,
-        headers={"Idempotency-Key": "push-trade-fill-1"},
-        timeout=30,
-    )
-    assert r.status_code == 201, r.text
+    r = place(server, ticket, "push-trade-fill-1")
     order_id = str(r.json()["order_id"])
     open_rows = wait_live_rows(
         page, "orders-open", f"rows.some(r => r.order === '{order_id}')", timeout=15
@@ -219,13 +225,7 @@ def test_cancel_in_the_pushed_open_orders_cancels_that_order(page, server, gatew
     for n in range(2):
         ticket = {"symbol": "AAPL", "con_id": 265598, "action": "BUY", "quantity": 1,
                   "order_type": "LMT", "limit_price": far - n}  # fmt: skip
-        r = httpx.post(
-            f"{server.url}/api/trading/orders",
-            json=ticket,
-            headers={"Idempotency-Key": f"push-cancel-{n}"},
-            timeout=30,
-        )
-        assert r.status_code == 201, r.text
+        r = place(server, ticket, f"push-cancel-{n}")
         placed.append(str(r.json()["order_id"]))
     both = " && ".join(f"rows.some(r => r.order === '{o}')" for o in placed)
     wait_live_rows(page, "orders-open", both, timeout=15)
@@ -265,13 +265,7 @@ def test_cash_by_currency_is_pushed_and_moves_with_a_fill(page, server, gateway)
     price = gateway.quote("AAPL").last
     ticket = {"symbol": "AAPL", "con_id": 265598, "action": "BUY", "quantity": 3,
               "order_type": "LMT", "limit_price": round(price * 1.02, 2)}  # fmt: skip
-    r = httpx.post(
-        f"{server.url}/api/trading/orders",
-        json=ticket,
-        headers={"Idempotency-Key": "push-cash-fill"},
-        timeout=30,
-    )
-    assert r.status_code == 201, r.text
+    place(server, ticket, "push-cash-fill")
     moved = f"rows.some(r => r.currency === 'USD' && r.balance !== {usd_before!r})"
     after = {r["currency"]: r for r in wait_live_rows(page, "portfolio-cash", moved, 20)}
     spent = money(usd_before) - money(after["USD"]["balance"])

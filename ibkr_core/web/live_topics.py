@@ -33,33 +33,48 @@ if TYPE_CHECKING:
     from ibkr_core.order_book import FillRecord, OrderEvent, OrderRecord
     from ibkr_core.portfolio import PortfolioView
 
-__all__ = ["OrdersTopic", "PortfolioTopic", "keyed_diff"]
+__all__ = ["OrdersTopic", "PortfolioTopic", "SentRows"]
 
 Rows = dict[str, dict[str, Any]]
 
 
-def keyed_diff(
-    sent: Rows, rows: Rows, sent_order: list[str]
-) -> tuple[Rows, list[str], list[str] | None]:
-    """(changed rows, removed keys, the new row order or None when it did not change);
-    ``sent`` becomes ``rows``."""
-    changed = {k: v for k, v in rows.items() if sent.get(k) != v}
-    removed = [k for k in sent if k not in rows]
-    order = list(rows)
-    sent.clear()
-    sent.update(rows)
-    return changed, removed, (order if order != sent_order else None)
+@dataclass
+class SentRows:
+    """What one keyed table has sent so far; ``put`` adds to a message what changed."""
+
+    rows: Rows = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+
+    def put(
+        self,
+        part: dict[str, Any],
+        rows: Rows,
+        names: tuple[str, str | None, str],
+        *,
+        order_always: bool = False,
+    ) -> None:
+        """``names``: (changed rows, removed keys or None, row order) as the message calls
+        them; the order goes out when it changed (or ``order_always``)."""
+        changed_name, removed_name, order_name = names
+        changed = {k: v for k, v in rows.items() if self.rows.get(k) != v}
+        removed = [k for k in self.rows if k not in rows]
+        order = list(rows)
+        if changed:
+            part[changed_name] = changed
+        if removed and removed_name:
+            part[removed_name] = removed
+        if order != self.order or order_always:
+            part[order_name] = order
+        self.rows, self.order = dict(rows), order
 
 
 @dataclass
 class PortfolioTopic:
     account: str | None
     sent_cards: list[dict[str, Any]] | None = None
-    sent_rows: Rows = field(default_factory=dict)
-    sent_order: list[str] = field(default_factory=list)
     sent_header: dict[str, Any] | None = None
-    sent_cash: Rows = field(default_factory=dict)
-    sent_cash_order: list[str] = field(default_factory=list)
+    positions: SentRows = field(default_factory=SentRows)
+    cash: SentRows = field(default_factory=SentRows)
     sent_cash_total: str | None = None
 
     def diff(self, view: PortfolioView) -> dict[str, Any] | None:
@@ -75,21 +90,9 @@ class PortfolioTopic:
         if cards != self.sent_cards:
             part["cards"] = self.sent_cards = cards
         rows = {c["key"]: c for c in (position_cells(r, s.currency) for r in view.rows)}
-        changed, removed, order = keyed_diff(self.sent_rows, rows, self.sent_order)
-        if changed:
-            part["positions"] = changed
-        if removed:
-            part["removed"] = removed
-        if order is not None:
-            part["order"] = self.sent_order = order
+        self.positions.put(part, rows, ("positions", "removed", "order"))
         cash = {c["key"]: c for c in (cash_cells(line, s.currency) for line in s.cash)}
-        changed, removed, order = keyed_diff(self.sent_cash, cash, self.sent_cash_order)
-        if changed:
-            part["cash"] = changed
-        if removed:
-            part["cash_removed"] = removed
-        if order is not None:
-            part["cash_order"] = self.sent_cash_order = order
+        self.cash.put(part, cash, ("cash", "cash_removed", "cash_order"))
         total = cash_total_text(s) if s.cash else ""
         if total != self.sent_cash_total:
             part["cash_total"] = self.sent_cash_total = total
@@ -99,12 +102,9 @@ class PortfolioTopic:
 @dataclass
 class OrdersTopic:
     cursor: int
-    sent_open: Rows = field(default_factory=dict)
-    sent_open_order: list[str] = field(default_factory=list)
-    sent_fills: Rows = field(default_factory=dict)
-    sent_fill_order: list[str] = field(default_factory=list)
-    sent_finished: Rows = field(default_factory=dict)
-    sent_finished_order: list[str] = field(default_factory=list)
+    open: SentRows = field(default_factory=SentRows)
+    fills: SentRows = field(default_factory=SentRows)
+    finished: SentRows = field(default_factory=SentRows)
     first: bool = True
 
     def diff(
@@ -119,29 +119,14 @@ class OrdersTopic:
         rows = {
             c["key"]: c for c in (order_cells(r, child) for r, child in group_brackets(open_orders))
         }
-        changed, removed, order = keyed_diff(self.sent_open, rows, self.sent_open_order)
-        if changed:
-            part["open"] = changed
-        if removed:
-            part["closed"] = removed
-        if order is not None or self.first:
-            part["open_order"] = self.sent_open_order = list(rows)
+        self.open.put(part, rows, ("open", "closed", "open_order"), order_always=self.first)
         fill_rows = {c["key"]: c for c in (fill_cells(f) for f in reversed(fills))}  # newest first
-        changed, _, order = keyed_diff(self.sent_fills, fill_rows, self.sent_fill_order)
-        if changed:
-            part["fills"] = changed
-        if order is not None or self.first:
-            part["fill_order"] = self.sent_fill_order = list(fill_rows)
+        self.fills.put(part, fill_rows, ("fills", None, "fill_order"), order_always=self.first)
         done = {
             c["key"]: c for c in (finished_cells(r) for r, _ in group_brackets(recent) if r.is_done)
         }
-        changed, removed, order = keyed_diff(self.sent_finished, done, self.sent_finished_order)
-        if changed:
-            part["finished"] = changed
-        if removed:
-            part["finished_removed"] = removed
-        if order is not None or self.first:
-            part["finished_order"] = self.sent_finished_order = list(done)
+        names = ("finished", "finished_removed", "finished_order")
+        self.finished.put(part, done, names, order_always=self.first)
         if events:
             part["events"] = [{"kind": e.kind, "message": e.message} for e in events]
         self.cursor = cursor
