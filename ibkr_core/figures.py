@@ -19,6 +19,7 @@ from datetime import UTC
 from typing import TYPE_CHECKING
 
 from ibkr_core.formatting import DASH, fmt_money, fmt_number, fmt_pct, is_missing, unit_digits
+from ibkr_core.instruments import PRICED_IN_PERCENT_OF_PAR
 from ibkr_core.order_ticket import NEEDS_LIMIT, NEEDS_STOP, ORDER_TYPE_LABELS
 
 if TYPE_CHECKING:
@@ -26,14 +27,16 @@ if TYPE_CHECKING:
 
     from ibkr_core.contracts import Instrument
     from ibkr_core.holdings import PortfolioSummary, PositionRow
+    from ibkr_core.instruments import PRICED_IN_PERCENT_OF_PAR
     from ibkr_core.money import CashLine
     from ibkr_core.order_book import FillRecord, OrderRecord
-    from ibkr_core.order_ticket import OrderTicket
+from ibkr_core.order_ticket import OrderTicket
 
 __all__ = [
     "KINDS",
     "KIND_TITLES",
     "Card",
+    "cancel_note",
     "cash_cells",
     "cash_total_text",
     "count_text",
@@ -48,6 +51,7 @@ __all__ = [
     "signed_delta",
     "ticket_text",
     "unit_price_text",
+    "value_factor_text",
 ]
 
 KINDS = {"FUT": "futures", "CASH": "fx"}  # sec type -> the Portfolio table it sits in
@@ -130,7 +134,7 @@ def unit_price_text(value: float | None, currency: str, sec_type: str) -> str:
     IBKR's precision (at least cents)."""
     if is_missing(value):
         return DASH
-    if sec_type in ("BOND", "BILL"):
+    if sec_type in PRICED_IN_PERCENT_OF_PAR:
         return fmt_number(value, 3)
     if sec_type == "CASH":
         return fmt_number(value, 5)
@@ -222,10 +226,7 @@ def order_cells(r: OrderRecord, child: bool = False) -> dict[str, str]:
         "type": f"{order_type_text(r.order_type)} · {r.tif}",
         "prices": prices or DASH,
         "status": r.status + (f" — {r.message}" if r.message else ""),
-        # only the client that placed an order (or TWS) can cancel it
-        "cancel_note": ""
-        if r.own
-        else f"Placed by {r.origin}: only that client or TWS can cancel it.",
+        "cancel_note": cancel_note(r),
     }
 
 
@@ -263,6 +264,19 @@ def fill_cells(f: FillRecord) -> dict[str, str]:
         "commission": commission,
         "order": str(f.order_id),
     }
+
+
+def value_factor_text(sec_type: str, factor: float, currency: str) -> str:
+    """What one unit of price is worth per unit of quantity, as the preview says it."""
+    if sec_type in PRICED_IN_PERCENT_OF_PAR:
+        return f"priced in % of par: {factor:g} {currency} per point"
+    return f"multiplier {factor:g}"
+
+
+def cancel_note(r: OrderRecord) -> str:
+    """Why Cancel is not offered ("" when it is): only the client that placed an order
+    (or TWS) can cancel it."""
+    return "" if r.own else f"Placed by {r.origin}: only that client or TWS can cancel it."
 
 
 def ticket_text(ticket: OrderTicket, instrument: Instrument | None = None) -> str:

@@ -138,9 +138,6 @@ class PortfolioSummary:
         )
 
 
-PRICED_IN_PERCENT_OF_PAR = frozenset({"BOND", "BILL"})  # price x quantity is not the value
-
-
 def value_factor(contract: Any, item: Any | None) -> float | None:
     """Money per contract for one unit of price: the multiplier where IBKR sets one,
     else what IBKR's own portfolio update implies (marketValue / position / marketPrice:

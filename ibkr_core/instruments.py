@@ -37,6 +37,7 @@ ASSET_CLASSES = {
 }
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 # "T 4 1/4 11/15/34", "US-T 4.25 11/15/2034", "IBM 7 10/30/25"
+PRICED_IN_PERCENT_OF_PAR = frozenset({"BOND", "BILL"})  # price x quantity is not the value
 _BOND = re.compile(
     r"^(?P<issuer>\S+)\s+(?P<coupon>\d+(?:\.\d+)?(?:\s+\d+/\d+)?|\d+/\d+)\s+"
     r"(?P<month>\d{1,2})/(?P<day>\d{1,2})/(?P<year>\d{2}|\d{4})$"
@@ -148,7 +149,7 @@ def describe(contract: Any, details: Any | None = None) -> str:
         return f"{symbol} {expiry} {_strike(contract.strike)} {right}".strip()
     if sec == "FUT":
         return f"{symbol} {_contract_month(contract.lastTradeDateOrContractMonth or '')}".strip()
-    if sec in ("BOND", "BILL"):
+    if sec in PRICED_IN_PERCENT_OF_PAR:
         return _bond(contract, details)
     if sec == "CASH":
         return contract.localSymbol or f"{symbol}.{contract.currency}"

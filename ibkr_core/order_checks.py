@@ -31,7 +31,8 @@ from ibkr_core.connection_errors import (
     live_accounts,
 )
 from ibkr_core.contracts import SEC_TYPE_NAMES, Instrument, Resolver, instrument_of
-from ibkr_core.holdings import PRICED_IN_PERCENT_OF_PAR, value_factor
+from ibkr_core.holdings import value_factor
+from ibkr_core.instruments import PRICED_IN_PERCENT_OF_PAR
 from ibkr_core.order_ticket import (
     ACTIONS,
     NEEDS_LIMIT,

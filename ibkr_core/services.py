@@ -139,7 +139,7 @@ class Services:
     demo: DemoGateway
     store: HistoryStore  # the local history store (ibkr_core/store.py)
     recorder: Recorder  # snapshots and fills into the store
-    events: CoreEvents | None = None  # what changed, pushed (ibkr_core/events.py)
+    events: CoreEvents  # what changed, pushed (ibkr_core/events.py)
 
     def on_demo(self) -> bool:
         """Connected to the built-in simulated gateway (its prices are made up)."""
@@ -238,6 +238,7 @@ def build_services(settings: Settings | None = None) -> Services:
         replay_symbols=lambda: [*watchlist.symbols(), "SPY"],
         contract_bars=ibkr.contract_daily_bars,
     )
+    orders = OrderService(connection, settings)
     services = Services(
         settings=settings,
         loop=loop,
@@ -246,14 +247,14 @@ def build_services(settings: Settings | None = None) -> Services:
         quotes=quotes,
         history=history,
         portfolio=portfolio,
-        orders=OrderService(connection, settings),
+        orders=orders,
         watchlist=watchlist,
         demo=demo,
         store=store,
         recorder=recorder,
+        events=CoreEvents(connection, orders.book),
     )
     watchlist.validator = services.validate_symbol
-    services.events = CoreEvents(connection, services.orders.book)
     recorder.start()
     return services
 

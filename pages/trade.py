@@ -26,8 +26,14 @@ import pandas as pd
 import streamlit as st
 
 from ibkr_core import order_flow
-from ibkr_core.figures import fill_cells, order_cells, order_type_text, ticket_text
-from ibkr_core.holdings import PRICED_IN_PERCENT_OF_PAR
+from ibkr_core.figures import (
+    cancel_note,
+    fill_cells,
+    order_cells,
+    order_type_text,
+    ticket_text,
+    value_factor_text,
+)
 from ibkr_core.order_book import group_brackets
 from ibkr_core.order_ticket import (
     NEEDS_LIMIT,
@@ -455,18 +461,15 @@ with preview_col:
         if p.account:
             st.markdown(plain(f"Account {p.account}"))
         if inst is not None:
-            per = f"multiplier {p.value_factor:g}"
-            if inst.sec_type in PRICED_IN_PERCENT_OF_PAR:
-                per = f"priced in % of par: {p.value_factor:g} {p.currency} per point"
+            per = value_factor_text(inst.sec_type, p.value_factor, p.currency)
             st.caption(plain(f"{inst.label} · conId {inst.con_id} · {per}"))
         currency = p.commission_currency or p.currency
         base = p.base_currency
         a, b = st.columns(2)
         times = f"Quantity × {fmt_number(p.estimated_price)} (limit/stop price, or the quote)"
-        if inst is not None and inst.sec_type in PRICED_IN_PERCENT_OF_PAR:
-            times += f" × {p.value_factor:g} (per point of par)"
-        elif p.value_factor != 1:
-            times += f" × multiplier {p.value_factor:g}"
+        if inst is not None and p.value_factor != 1:
+            per = value_factor_text(inst.sec_type, p.value_factor, p.currency)
+            times += f" × {per}"
         a.metric("Order value (est.)", fmt_money(p.order_value, p.currency), help=times)
         commission_range = None
         if p.min_commission is not None and p.max_commission is not None:
@@ -557,7 +560,7 @@ def orders_table(records: list[Any]) -> None:
             on_click=do_cancel,
             args=(r.record_id, r.order_id),
             disabled=not enabled or r.status == "PendingCancel",
-            help=order_cells(r)["cancel_note"] or None,
+            help=cancel_note(r) or None,
         )
 
 

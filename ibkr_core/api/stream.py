@@ -201,8 +201,6 @@ class QuoteHub:
 
     def _hook_ticks(self, on: bool) -> None:
         events = self._services.events
-        if events is None:
-            return
         if on:
             self._quote_sub = events.quotes.subscribe(self._on_quotes)
         elif self._quote_sub is not None:

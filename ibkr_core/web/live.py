@@ -134,8 +134,6 @@ class _LiveSession:
 
     def _subscribe_events(self) -> None:
         events = self.ctx.services.events
-        if events is None:
-            return
         self.subscriptions = [
             events.connection.subscribe(self._on_status, loop=self.loop),
             events.portfolio.subscribe(self._on_portfolio, loop=self.loop),
