@@ -35,11 +35,6 @@ from ib_async import IB
 
 from ibkr_core import ib_requests
 from ibkr_core.connection_errors import (
-    CLIENT_ID_IN_USE,
-    CONNECTIVITY_DEGRADED_CODES,
-    CONNECTIVITY_RESTORED_CODES,
-    FARM_CODES,
-    SOCKET_PORT_RESET,
     ClientIdInUseError,
     ConnectFailedError,
     IBKRError,
@@ -58,7 +53,14 @@ from ibkr_core.ib_compat import apply_ib_async_fixes
 from ibkr_core.loop_thread import LoopThread, get_loop_thread
 from ibkr_core.settings import Settings
 from ibkr_core.symbols import normalize_symbol
-from ibkr_core.tws_codes import FARM_BROKEN_CODES
+from ibkr_core.tws_codes import (
+    CLIENT_ID_IN_USE,
+    CONNECTIVITY_DEGRADED_CODES,
+    CONNECTIVITY_RESTORED_CODES,
+    FARM_BROKEN_CODES,
+    FARM_CODES,
+    SOCKET_PORT_RESET,
+)
 
 __all__ = [
     "ConnectionState",

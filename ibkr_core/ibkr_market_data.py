@@ -31,13 +31,6 @@ from ib_async import Contract, Ticker
 from ibkr_core import ib_requests
 from ibkr_core.companions import Companion
 from ibkr_core.connection_errors import (
-    CONNECTIVITY_RESTORED_DATA_LOST,
-    DELAYED_NOT_ENABLED,
-    DELAYED_SHOWN,
-    HISTORICAL_DATA_ERROR,
-    MAX_TICKERS,
-    NO_SECURITY_DEFINITION,
-    NOT_ENTITLED_CODES,
     IBKRError,
     NotConnectedError,
     UnknownSymbolError,
@@ -48,7 +41,19 @@ from ibkr_core.contracts import stock_contracts
 from ibkr_core.data_state import COMPETING_SESSION_TEXT, LineState
 from ibkr_core.quote import Quote, QuoteSource, clean
 from ibkr_core.symbols import normalize_symbol
-from ibkr_core.tws_codes import COMPETING_SESSION, PARTIAL_DATA, TWS_CODES, farm_kind
+from ibkr_core.tws_codes import (
+    COMPETING_SESSION,
+    CONNECTIVITY_RESTORED_DATA_LOST,
+    DELAYED_NOT_ENABLED,
+    DELAYED_SHOWN,
+    HISTORICAL_DATA_ERROR,
+    MAX_TICKERS,
+    NO_SECURITY_DEFINITION,
+    NOT_ENTITLED_CODES,
+    PARTIAL_DATA,
+    TWS_CODES,
+    farm_kind,
+)
 
 if TYPE_CHECKING:
     import pandas as pd

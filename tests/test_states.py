@@ -176,8 +176,8 @@ def test_trade_time_text_in_the_exchange_zone_with_the_day_when_not_today():
 
 
 def test_10197_is_its_own_code_not_not_entitled():
-    from ibkr_core.connection_errors import NOT_ENTITLED_CODES, describe_error
-    from ibkr_core.tws_codes import COMPETING_SESSION, TWS_CODES
+    from ibkr_core.connection_errors import describe_error
+    from ibkr_core.tws_codes import COMPETING_SESSION, NOT_ENTITLED_CODES, TWS_CODES
 
     assert COMPETING_SESSION == 10197 and 10197 not in NOT_ENTITLED_CODES
     assert "competing live session" in TWS_CODES[10197].meaning
